@@ -1,0 +1,65 @@
+"""pilegate's binary pile protocol v1 (docs/protocol.md), sans-I/O.
+
+``encode(message, seq) -> bytes`` builds a frame; ``FrameDecoder().feed(chunk)`` returns the
+complete ``Frame``s and typed ``DecodeError``s found so far. Messages are dataclasses in
+``protocol.messages``; code tables in ``protocol.codes``. Nothing here does I/O or reads a clock.
+"""
+
+from protocol.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION, START_BYTE, Frame, decode_frame, encode
+from protocol.codes import (
+    BillAckStatus,
+    Channel,
+    FaultCode,
+    GunStatus,
+    MsgType,
+    NackReason,
+    Result,
+    StopReason,
+    TariffKind,
+)
+from protocol.decoder import FrameDecoder
+from protocol.errors import (
+    BadCrc,
+    BadField,
+    BadLength,
+    DecodeError,
+    EncodeError,
+    Garbage,
+    TruncatedBody,
+    UnknownType,
+    UnsupportedVersion,
+)
+from protocol.fields import normalize_pile_id
+from protocol.messages import *  # noqa: F403
+from protocol.messages import MESSAGE_CLASSES, Message
+
+__all__ = [
+    "MAX_FRAME_SIZE",
+    "MESSAGE_CLASSES",
+    "PROTOCOL_VERSION",
+    "START_BYTE",
+    "BadCrc",
+    "BadField",
+    "BadLength",
+    "BillAckStatus",
+    "Channel",
+    "DecodeError",
+    "EncodeError",
+    "FaultCode",
+    "Frame",
+    "FrameDecoder",
+    "Garbage",
+    "GunStatus",
+    "Message",
+    "MsgType",
+    "NackReason",
+    "Result",
+    "StopReason",
+    "TariffKind",
+    "TruncatedBody",
+    "UnknownType",
+    "UnsupportedVersion",
+    "decode_frame",
+    "encode",
+    "normalize_pile_id",
+]

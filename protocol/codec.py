@@ -1,0 +1,130 @@
+"""Frame envelope: encode a message with a sequence number, decode one complete frame.
+
+offset  size  field
+0       1     start byte 0x68
+1       2     length L = 4 + body size (seq .. end of body), big-endian
+3       2     sequence number, big-endian (a reply echoes its request's)
+5       1     protocol version (1)
+6       1     message type
+7       L-4   body
+3+L     2     CRC-16/MODBUS of bytes 1 .. 2+L (length through body), low byte first
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import anycrc
+
+from protocol.codes import MsgType
+from protocol.errors import (
+    BadCrc,
+    BadField,
+    DecodeError,
+    EncodeError,
+    TruncatedBody,
+    UnknownType,
+    UnsupportedVersion,
+)
+from protocol.messages import MESSAGE_CLASSES, GunReport, Message, TariffPrice, TariffSegment
+from protocol.plan import BodyCodec, BodyError, compile_body
+from protocol.schemas import BODIES
+
+START_BYTE = 0x68
+PROTOCOL_VERSION = 1
+MAX_FRAME_SIZE = 1024  # whole frame, start byte to CRC
+ENVELOPE_SIZE = 9  # start + length + seq + version + type + CRC
+MIN_LENGTH = 4
+MAX_LENGTH = MAX_FRAME_SIZE - 5
+
+_HEADER = struct.Struct(">BHHBB")
+_crc = anycrc.Model("CRC16-MODBUS").calc
+
+
+def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
+    return _crc(bytes(data))
+
+
+_ELEMENTS: dict[str, type] = {"guns": GunReport, "prices": TariffPrice, "segments": TariffSegment}
+
+#: One body codec per message type, compiled once at import.
+BODY_CODECS: dict[int, BodyCodec] = {
+    msg_type: compile_body(BODIES[MsgType(msg_type)], cls, _ELEMENTS)
+    for msg_type, cls in MESSAGE_CLASSES.items()
+}
+
+
+@dataclass(slots=True)
+class Frame:
+    """A decoded frame: its sequence number, message and exact bytes (for the journal)."""
+
+    seq: int
+    message: Message
+    raw: bytes
+
+    @property
+    def msg_type(self) -> int:
+        return self.message.TYPE
+
+
+def encode(message: Message, seq: int) -> bytes:
+    """The complete frame for ``message``; raises EncodeError for a value that does not fit."""
+    try:
+        body = BODY_CODECS[message.TYPE].encode(message)
+    except (struct.error, ValueError, TypeError, AttributeError, UnicodeEncodeError) as exc:
+        raise EncodeError(f"{type(message).__name__}: {exc}") from exc
+    length = MIN_LENGTH + len(body)
+    if length > MAX_LENGTH:
+        raise EncodeError(f"{type(message).__name__} frame exceeds {MAX_FRAME_SIZE} bytes")
+    head = _HEADER.pack(START_BYTE, length, seq & 0xFFFF, PROTOCOL_VERSION, message.TYPE)
+    covered = head[1:] + body
+    return b"\x68" + covered + _crc(covered).to_bytes(2, "little")
+
+
+def decode_checked(raw: bytes) -> Frame | DecodeError:
+    """Decode a frame whose length and CRC were already checked (the decoder's last step)."""
+    seq = (raw[3] << 8) | raw[4]
+    version, msg_type = raw[5], raw[6]
+    if version != PROTOCOL_VERSION:
+        return UnsupportedVersion(f"protocol version {version}", raw, seq, msg_type)
+    codec = BODY_CODECS.get(msg_type)
+    if codec is None:
+        return UnknownType(f"message type 0x{msg_type:02x}", raw, seq, msg_type)
+    try:
+        return Frame(seq, codec.decode(raw[7:-2]), raw)
+    except BodyError as exc:
+        error = TruncatedBody if exc.truncated else BadField
+        return error(str(exc), raw, seq, msg_type)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return BadField(str(exc), raw, seq, msg_type)
+
+
+def decode_frame(raw: bytes) -> Frame | DecodeError:
+    """Decode exactly one frame (a WebSocket binary message); never raises."""
+    from protocol.decoder import FrameDecoder
+
+    items = FrameDecoder().feed(raw)
+    if len(items) == 1:
+        return items[0]
+    for item in items:
+        if isinstance(item, DecodeError):
+            return item
+    if not items:
+        return TruncatedBody("incomplete frame", bytes(raw[:64]))
+    return BadField(f"{len(items)} frames in one message", bytes(raw[:64]))
+
+
+__all__ = [
+    "BODY_CODECS",
+    "ENVELOPE_SIZE",
+    "MAX_FRAME_SIZE",
+    "PROTOCOL_VERSION",
+    "START_BYTE",
+    "BadCrc",
+    "Frame",
+    "crc16_modbus",
+    "decode_checked",
+    "decode_frame",
+    "encode",
+]

@@ -1,0 +1,168 @@
+"""Make sure the test suite has a real PostgreSQL and a real MQTT broker.
+
+``python -m tests.services`` (run by ``make test``) uses the running ones when they answer;
+otherwise it starts the machine's own (pg_ctlcluster, mosquitto -d) or throwaway ones where the
+binaries exist (a temporary PostgreSQL cluster, a mosquitto on a spare loopback port). It writes
+what it found to ``var/test-services.json`` for the tests. Under ``CI=true`` a service that
+cannot be had is a failure (exit 1), never a silent skip.
+
+Override with PILEGATE_TEST_DATABASE_URL and PILEGATE_TEST_MQTT_URL.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILE = ROOT / "var" / "test-services.json"
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+THROWAWAY_PG_PORT = 55432
+THROWAWAY_MQTT_PORT = 18830
+
+
+def _answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _wait(host: str, port: int, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _answers(host, port):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+def _as_postgres_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def ensure_postgres(url: str) -> str | None:
+    host, port = _host_port(url, 5432)
+    if _answers(host, port):
+        return url
+    if shutil.which("pg_ctlcluster"):
+        for conf in sorted(glob.glob("/etc/postgresql/*/main")):
+            version = Path(conf).parent.name
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                capture_output=True,
+                check=False,
+            )
+        if _wait(host, port, 10):
+            return url
+    initdb = shutil.which("initdb") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None
+    )
+    if initdb is None:
+        return None
+    bindir = Path(initdb).parent
+    datadir = Path(tempfile.mkdtemp(prefix="pilegate-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(datadir, "postgres", "postgres")
+    subprocess.run(
+        _as_postgres_user([str(initdb), "-D", str(datadir), "-A", "trust", "-U", "postgres"]),
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(
+        _as_postgres_user(
+            [
+                str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(datadir / "log"),
+                "-o", f"-h 127.0.0.1 -p {THROWAWAY_PG_PORT} -k {datadir}", "start",
+            ]
+        ),
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    if not _wait("127.0.0.1", THROWAWAY_PG_PORT):
+        return None
+    subprocess.run(
+        _as_postgres_user(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(THROWAWAY_PG_PORT),
+             "-U", "postgres", "test"]
+        ),
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{THROWAWAY_PG_PORT}/test"
+
+
+def ensure_mqtt(url: str) -> str | None:
+    host, port = _host_port(url, 1883)
+    if _answers(host, port):
+        return url
+    mosquitto = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    if mosquitto is None:
+        return None
+    if Path("/etc/mosquitto/mosquitto.conf").exists():
+        subprocess.run(
+            [mosquitto, "-d", "-c", "/etc/mosquitto/mosquitto.conf"],
+            capture_output=True,
+            check=False,
+        )
+        if _wait(host, port, 5):
+            return url
+    conf = Path(tempfile.mkdtemp(prefix="pilegate-mqtt-")) / "mosquitto.conf"
+    conf.write_text(f"listener {THROWAWAY_MQTT_PORT} 127.0.0.1\nallow_anonymous true\n")
+    subprocess.Popen(
+        [mosquitto, "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    if _wait("127.0.0.1", THROWAWAY_MQTT_PORT):
+        return f"mqtt://127.0.0.1:{THROWAWAY_MQTT_PORT}"
+    return None
+
+
+def load() -> dict[str, str | None]:
+    """What the tests should use: environment first, then the file written by main()."""
+    found: dict[str, str | None] = {"database_url": None, "mqtt_url": None}
+    if STATE_FILE.exists():
+        found.update(json.loads(STATE_FILE.read_text()))
+    found["database_url"] = os.environ.get("PILEGATE_TEST_DATABASE_URL") or found["database_url"]
+    found["mqtt_url"] = os.environ.get("PILEGATE_TEST_MQTT_URL") or found["mqtt_url"]
+    return found
+
+
+def main() -> int:
+    env = os.environ
+    database_url = ensure_postgres(env.get("PILEGATE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+    mqtt_url = ensure_mqtt(os.environ.get("PILEGATE_TEST_MQTT_URL", DEFAULT_MQTT_URL))
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps({"database_url": database_url, "mqtt_url": mqtt_url}))
+    print(f"test services: PostgreSQL {database_url or 'MISSING'}; MQTT {mqtt_url or 'MISSING'}")
+    missing = [name for name, url in (("PostgreSQL", database_url), ("MQTT", mqtt_url)) if not url]
+    if missing and os.environ.get("CI", "").lower() == "true":
+        print(f"CI=true and {', '.join(missing)} could not be had: failing.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
