@@ -70,6 +70,8 @@ class Frame:
 
 def encode(message: Message, seq: int) -> bytes:
     """The complete frame for ``message``; raises EncodeError for a value that does not fit."""
+    if not 0 <= seq <= 0xFFFF:
+        raise EncodeError(f"sequence number must be 0..65535, got {seq}")
     try:
         body = BODY_CODECS[message.TYPE].encode(message)
     except (struct.error, ValueError, TypeError, AttributeError, UnicodeEncodeError) as exc:
@@ -77,7 +79,7 @@ def encode(message: Message, seq: int) -> bytes:
     length = MIN_LENGTH + len(body)
     if length > MAX_LENGTH:
         raise EncodeError(f"{type(message).__name__} frame exceeds {MAX_FRAME_SIZE} bytes")
-    head = _HEADER.pack(START_BYTE, length, seq & 0xFFFF, PROTOCOL_VERSION, message.TYPE)
+    head = _HEADER.pack(START_BYTE, length, seq, PROTOCOL_VERSION, message.TYPE)
     covered = head[1:] + body
     return b"\x68" + covered + _crc(covered).to_bytes(2, "little")
 

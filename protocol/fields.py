@@ -6,6 +6,7 @@ it compiles a declaration into a ``struct``-based plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from construct import Adapter, Bytes, Construct, Int8ub, ListContainer, stream_read, stream_write
@@ -48,7 +49,21 @@ def encode_txid(txid: str) -> bytes:
 
 
 def decode_text(raw: bytes) -> str:
-    return raw.rstrip(b"\0").decode("ascii")
+    text = raw.rstrip(b"\0")
+    if b"\0" in text:
+        raise ValueError(f"text has a NUL before its end: {raw!r}")
+    return text.decode("ascii")
+
+
+def fixed_bytes(width: int) -> Callable[[bytes], bytes]:
+    """Encoder of a raw byte field: exactly ``width`` bytes, never padded or cut."""
+
+    def encode(value: bytes) -> bytes:
+        if not isinstance(value, bytes | bytearray) or len(value) != width:
+            raise ValueError(f"expected exactly {width} bytes, got {value!r}")
+        return bytes(value)
+
+    return encode
 
 
 def encode_text(text: str, width: int) -> bytes:

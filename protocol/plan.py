@@ -27,6 +27,7 @@ from protocol.fields import (
     encode_pile_id,
     encode_text,
     encode_txid,
+    fixed_bytes,
 )
 
 Decode = Callable[[bytes], Any]
@@ -71,7 +72,7 @@ def _leaf(sub: Construct) -> tuple[str, Decode | None, Encode | None]:
     if isinstance(sub, TransactionId):
         return "16s", decode_txid, encode_txid
     if isinstance(sub, Bytes) and isinstance(sub.length, int):
-        return f"{sub.length}s", None, None
+        return f"{sub.length}s", bytes, fixed_bytes(sub.length)
     raise TypeError(f"no fixed-width plan for {sub!r}")
 
 
