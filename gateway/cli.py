@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from gateway.config import ConfigError, GatewayConfig, load_config
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -25,15 +27,62 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pilegate {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    serve = commands.add_parser("serve", help="run the gateway until SIGTERM/SIGINT")
+    serve.add_argument("--config", metavar="FILE", help="TOML file (default config/gateway.toml)")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db.add_argument("--config", metavar="FILE")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="apply the migrations").set_defaults(handler=_db)
+    db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db)
+
     demo = commands.add_parser("demo", help="run the main job: a short demonstration")
+    demo.add_argument("--piles", type=int, default=4)
+    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--codec", action="store_true", help="only show every message encoded")
     demo.set_defaults(handler=_run_demo)
     return parser
+
+
+def _config(args: argparse.Namespace) -> GatewayConfig:
+    try:
+        return load_config(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(f"pilegate: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.serve import run, serve
+
+    return run(serve(_config(args)))
+
+
+def _db(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from gateway.storage.engine import resolve_url
+    from gateway.storage.migrate import current_revision, head_revision, upgrade
+
+    url = resolve_url(_config(args).database.url or None)
+    if args.db_command == "upgrade":
+        asyncio.run(upgrade(url))
+        print(f"database at revision {head_revision()}")
+        return 0
+    current = asyncio.run(current_revision(url))
+    print(f"database revision {current or 'none'}; this pilegate needs {head_revision()}")
+    return 0 if current == head_revision() else 1
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from gateway.demo import codec_demo
 
-    return codec_demo()
+    if args.codec:
+        return codec_demo()
+    from gateway.demo import main_job
+
+    return main_job(piles=args.piles, seconds=args.seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,563 @@
+"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, and the
+operator command API (start, stop, enable, disable, query_bills, set_tariff)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import websockets.asyncio.server
+
+from billing.reconcile import settle
+from billing.records import GatewayObservation, PileBill
+from billing.store import anomaly_mask
+from billing.tariff import Tariff
+from gateway import commands
+from gateway.commands import CommandResult
+from gateway.config import GatewayConfig
+from gateway.connection import PileConnection
+from gateway.logs import get_logger
+from gateway.mapping import channel_name
+from gateway.metrics import Metrics
+from gateway.runtime import PileRuntime
+from gateway.storage import JournalEntry, SessionRow, Storage
+from gateway.transports import SUBPROTOCOL, TcpPileProtocol, ws_check_request, ws_handler
+from protocol import (
+    Bill,
+    BillAck,
+    BillAckStatus,
+    DecodeError,
+    Disable,
+    Enable,
+    Frame,
+    Login,
+    Message,
+    QueryBills,
+    SetTariff,
+    TariffPrice,
+    TariffSegment,
+)
+from sessions import (
+    AccountClaimed,
+    GunState,
+    Phase,
+    RaiseAlarm,
+    Session,
+    SessionConfig,
+    SessionFlagged,
+    SessionTransition,
+    StatusConfirmed,
+    step,
+)
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class PileInfo:
+    pile_id: str
+    station_id: str | None
+    gun_count: int
+    enabled: bool
+    firmware: str = ""
+
+
+def session_config(config: GatewayConfig) -> SessionConfig:
+    s = config.sessions
+    return SessionConfig(
+        start_timeout_ms=int(s.start_timeout_s * 1000),
+        stop_not_honoured_reports=s.stop_not_honoured_reports,
+        fault_confirm_samples=s.fault_confirm_samples,
+        unplug_timeout_ms=int(s.finishing_timeout_s * 1000),
+        bill_wait_ms=int(s.bill_wait_s * 1000),
+        bill_lost_ms=int(s.bill_lost_s * 1000),
+        offline_timeout_ms=int(s.offline_timeout_s * 1000),
+    )
+
+
+def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> GatewayObservation:
+    if session is None:
+        return GatewayObservation()
+    energy = None
+    if session.meter_start is not None and session.last_meter is not None:
+        energy = max(0, session.last_meter - session.meter_start)
+    end = session.service_end_ms
+    idle = None
+    if session.charge_end_ms is not None and end is not None:
+        idle = max(0, end - session.charge_end_ms)
+    return GatewayObservation(
+        charge_start_ms=session.charge_start_ms,
+        charge_end_ms=session.charge_end_ms,
+        energy_dwh=energy,
+        idle_ms=idle,
+        service_end_ms=end,
+        cancelled=session.phase is Phase.CANCELLED
+        or (session.end_reason or "").startswith("start_"),
+        start_failed=session.phase is Phase.FAILED or session.end_reason == "device_fault",
+        meter_samples=tuple(samples),
+    )
+
+
+def pile_bill(m: Bill) -> PileBill:
+    return PileBill(
+        m.transaction_id, m.gun, channel_name(m.channel), m.account, m.authorised_ms,
+        m.charge_start_ms, m.charge_end_ms, m.service_end_ms, m.meter_start_dwh,
+        m.meter_stop_dwh, m.energy_dwh, m.sharp_dwh, m.peak_dwh, m.flat_dwh, m.valley_dwh,
+        m.energy_amount_fen, m.service_amount_fen, m.idle_fee_fen, m.total_amount_fen,
+        m.stop_reason, m.vin or None,
+    )  # fmt: skip
+
+
+def tariff_message(tariff: Tariff) -> SetTariff:
+    kinds = ("sharp", "peak", "flat", "valley")
+    prices = tuple(
+        TariffPrice(tariff.prices[k].energy_e4, tariff.prices[k].service_e4)
+        for k in sorted(tariff.prices, key=lambda k: kinds.index(k.value))
+    )
+    segments = tuple(
+        TariffSegment(s.start_minute, kinds.index(s.kind.value) + 1) for s in tariff.segments
+    )
+    tariff_number = abs(hash(tariff.tariff_id)) % 2**32
+    return SetTariff(tariff_number, tariff.effective_from_ms, prices, segments)
+
+
+class Gateway:
+    def __init__(
+        self, config: GatewayConfig, storage: Storage, clock: Clock = wall_clock_ms
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.now_ms = clock
+        self.loop = asyncio.get_running_loop()
+        self.log = get_logger()
+        self.metrics = Metrics()
+        self.session_config = session_config(config)
+        self.step = step
+        self.piles: dict[str, PileRuntime] = {}
+        self.connections: set[PileConnection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._servers: list[Any] = []
+        self._sweeper: asyncio.Task[None] | None = None
+        self.tcp_port = 0
+        self.ws_port = 0
+        self.stopping = False
+
+    # --- servers ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        server = self.config.server
+        tcp = await self.loop.create_server(
+            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096
+        )
+        self._servers.append(tcp)
+        self.tcp_port = tcp.sockets[0].getsockname()[1]
+        if server.ws_enabled:
+            ws = await websockets.asyncio.server.serve(
+                lambda conn: ws_handler(self, conn),
+                server.host,
+                server.ws_port,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                process_request=ws_check_request,
+                max_size=server.max_frame_size,
+                compression=None,
+            )
+            self._servers.append(ws)
+            self.ws_port = ws.sockets[0].getsockname()[1] if ws.sockets else 0
+        self._sweeper = asyncio.create_task(self._sweep())
+        self.log.info(
+            "gateway_started",
+            tcp=f"{server.host}:{self.tcp_port}",
+            ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
+            database=self.storage.dialect,
+            start_timeout_s=self.config.sessions.start_timeout_s,
+        )
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop accepting, finish and acknowledge what is in flight, flush, close."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.log.info("gateway_stopping", connections=len(self.connections))
+        for server in self._servers:
+            server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        in_flight = [c._worker for c in self.connections if c._worker is not None]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=grace_s)
+        for conn in list(self.connections):
+            conn.close("gateway shutting down")
+        for pile in self.piles.values():
+            pile.stop_timers()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        for server in self._servers:
+            if hasattr(server, "wait_closed"):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(server.wait_closed(), grace_s)
+        await self.storage.close()
+        self.log.info("gateway_stopped")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("background_task_failed", error=repr(task.exception()))
+
+    async def _sweep(self) -> None:
+        """Close silent connections (3 missed heartbeats) and flush last-seen times."""
+        interval = self.config.piles.heartbeat_interval_s
+        period = min(5.0, interval / 2)
+        retention_ms = self.config.database.journal_retention_days * 86_400_000
+        next_purge = 0.0
+        while True:
+            await asyncio.sleep(period)
+            now = self.loop.time()
+            for conn in list(self.connections):
+                if conn.pile is not None and now - conn.last_rx > 3 * interval:
+                    conn.close(f"no heartbeat for {3 * interval} s")
+            try:
+                if now >= next_purge:
+                    next_purge = now + 3600
+                    await self.storage.purge_journal(self.now_ms() - retention_ms)
+            except Exception:
+                self.log.exception("sweep_failed")
+
+    # --- connections ------------------------------------------------------------------------
+
+    def connection_made(self, conn: PileConnection) -> None:
+        if self.stopping:
+            conn.close("gateway shutting down")
+            return
+        self.connections.add(conn)
+
+    def connection_lost(self, conn: PileConnection) -> None:
+        self.connections.discard(conn)
+        pile = conn.pile
+        if pile is not None and pile.connection is conn:
+            pile.went_offline()
+            self.spawn(self.storage.pile_offline(pile.pile_id, self.now_ms()))
+            self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
+
+    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | None:
+        record = await self.storage.login_pile(
+            login.pile_id,
+            vendor=login.vendor,
+            model=login.model,
+            firmware=login.firmware,
+            gun_count=login.gun_count,
+            at_ms=self.now_ms(),
+            auto_register=self.config.piles.auto_register,
+        )
+        if record is None:
+            return None
+        self.metrics.logins += 1
+        pile = self.piles.get(login.pile_id)
+        if pile is None:
+            info = PileInfo(
+                record.pile_id, record.station_id, login.gun_count, record.enabled, login.firmware
+            )
+            pile = PileRuntime(self, info)
+            self.piles[login.pile_id] = pile
+        else:
+            pile.info.enabled = record.enabled
+            pile.info.firmware = login.firmware
+            pile.ensure_guns(login.gun_count)
+        old = pile.connection
+        if old is not None and old is not conn and not old.closed:
+            old.log.warning("connection_replaced", new_peer=conn.peer)
+            old.close("replaced by a newer login of the same pile")
+        return pile
+
+    # --- storage facade used by connections and runtimes ------------------------------------
+
+    def touch(self, pile_id: str, now_ms: int) -> None:
+        self.storage.touch(pile_id, now_ms)
+
+    def journal_frame(
+        self, pile_id: str, direction: str, frame: Frame, transaction_id: str | None = None
+    ) -> None:
+        self.journal_raw(pile_id, direction, frame.seq, frame.message, frame.raw, transaction_id)
+
+    def journal_raw(
+        self,
+        pile_id: str,
+        direction: str,
+        seq: int,
+        message: Message,
+        raw: bytes,
+        transaction_id: str | None = None,
+    ) -> None:
+        if not self.config.database.journal:
+            return
+        fields = {k: v.hex() if isinstance(v, bytes) else v for k, v in asdict(message).items()}
+        entry = JournalEntry(
+            at_ms=self.now_ms(),
+            pile_id=pile_id,
+            direction=direction,
+            seq=seq,
+            msg_type=message.TYPE,
+            type_name=message.TYPE.name,
+            hex=raw.hex(),
+            fields=fields,
+            gun=fields.get("gun"),
+            transaction_id=transaction_id or fields.get("transaction_id") or None,
+        )
+        if not self.storage.journal(entry):
+            self.metrics.journal_dropped += 1
+
+    def journal_error(self, pile_id: str, error: DecodeError) -> None:
+        if self.config.database.journal:
+            entry = JournalEntry(
+                at_ms=self.now_ms(),
+                pile_id=pile_id,
+                direction="in",
+                seq=error.seq if error.seq is not None else -1,
+                msg_type=error.msg_type if error.msg_type is not None else -1,
+                type_name=f"INVALID:{error.kind}",
+                hex=error.raw.hex(),
+                fields={"error": error.kind, "detail": error.detail},
+            )
+            if not self.storage.journal(entry):
+                self.metrics.journal_dropped += 1
+
+    def session_changed(self, pile: PileRuntime, gun: int, t: SessionTransition) -> None:
+        self.log.info(
+            "session_transition",
+            pile=pile.pile_id,
+            gun=gun,
+            session=t.session_id,
+            from_phase=t.from_phase.value if t.from_phase else None,
+            to_phase=t.to_phase.value,
+            reason=t.reason,
+        )
+        self.storage.record_session(
+            SessionRow.from_session(t.record, pile_id=pile.pile_id, gun=gun, at_ms=t.at_ms)
+        )
+        self.storage.record_transition(
+            t.session_id,
+            t.from_phase.value if t.from_phase else None,
+            t.to_phase.value,
+            t.reason,
+            t.at_ms,
+        )
+
+    def session_flagged(self, pile: PileRuntime, gun: int, f: SessionFlagged) -> None:
+        self.log.warning(
+            "session_flagged",
+            pile=pile.pile_id,
+            gun=gun,
+            session=f.session_id,
+            flags=sorted(x.value for x in f.flags),
+        )
+        self.storage.record_session(
+            SessionRow.from_session(f.record, pile_id=pile.pile_id, gun=gun, at_ms=f.at_ms)
+        )
+
+    def alarm(self, pile: PileRuntime, gun: int, alarm: RaiseAlarm, now_ms: int) -> None:
+        self.metrics.alarms[alarm.kind.value] += 1
+        self.log.warning(
+            "alarm",
+            pile=pile.pile_id,
+            gun=gun,
+            kind=alarm.kind.value,
+            detail=alarm.detail,
+            session=alarm.session_id,
+        )
+        self.storage.record_anomaly(
+            None,
+            f"gun {gun}: {alarm.detail}",
+            at_ms=now_ms,
+            kind=f"alarm:{alarm.kind.value}",
+            pile_id=pile.pile_id,
+            session_id=alarm.session_id,
+        )
+
+    def gun_status_changed(self, pile: PileRuntime, gun: int, change: StatusConfirmed) -> None:
+        pass  # the northbound (MQTT) publisher hooks in here
+
+    def claim_account_later(
+        self, pile: PileRuntime, gun: int, claim: AccountClaimed, now_ms: int
+    ) -> None:
+        async def hold() -> None:
+            conflict = await self.claim_account(claim.account, claim.session_id, pile, gun, now_ms)
+            if conflict is not None and conflict != claim.session_id:
+                self.log.warning(
+                    "account_overlap",
+                    pile=pile.pile_id,
+                    gun=gun,
+                    account=claim.account,
+                    session=claim.session_id,
+                    other_session=conflict,
+                )
+
+        self.spawn(hold())
+
+    async def claim_account(
+        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
+    ) -> str | None:
+        return await self.storage.claim_account(account, session_id, pile.pile_id, gun, now_ms)
+
+    def release_account(self, account: str, session_id: str) -> None:
+        self.spawn(self.storage.release_account(account, session_id))
+
+    async def find_account(self, channel: str, token: str, password: str) -> Any:
+        return await self.storage.find_account(channel, token, password)
+
+    async def account(self, account_id: str) -> Any:
+        return await self.storage.find_account("operator", account_id)
+
+    async def store_bill(self, pile: PileRuntime, m: Bill) -> BillAck | None:
+        now = self.now_ms()
+        session = pile.session_for(m.gun, m.transaction_id)
+        observation = observation_of(session, pile.samples.get(m.transaction_id, []))
+        if session is not None:
+            observation = self._with_overlaps(session, observation)
+        bill = pile_bill(m)
+        tariff = await self.storage.tariff_for(pile.pile_id, m.charge_start_ms)
+        idle_rule = await self.storage.idle_rule_for(pile.pile_id)
+        settlement = settle(bill, observation, tariff, idle_rule, received_ms=now)
+        flags = []
+        if session is None:
+            flags.append("unknown_session")
+        elif session.phase is Phase.CANCELLED:
+            flags.append("session_cancelled")
+        elif session.phase is Phase.FAILED:
+            flags.append("session_failed")
+        if session is not None:
+            flags.extend(sorted(f.value for f in session.flags))
+        try:
+            stored = await self.storage.store_bill(
+                pile.pile_id,
+                bill,
+                settlement,
+                received_ms=now,
+                session_id=session.session_id if session is not None else None,
+                flags=tuple(flags),
+            )
+        except Exception as exc:
+            self.metrics.bills["failed"] += 1
+            self.log.error(
+                "bill_not_stored",
+                pile=pile.pile_id,
+                transaction=m.transaction_id,
+                error=repr(exc),
+            )
+            return None
+        codes = sorted(int(c) for c in settlement.codes)
+        if stored.duplicate:
+            status = BillAckStatus.DUPLICATE
+        elif codes or flags or settlement.findings:
+            status = BillAckStatus.FLAGGED
+        else:
+            status = BillAckStatus.ACCEPTED
+        self.metrics.bills[status.name.lower()] += 1
+        self.log.info(
+            "bill_stored",
+            pile=pile.pile_id,
+            gun=m.gun,
+            transaction=m.transaction_id,
+            bill=stored.bill_id,
+            status=status.name.lower(),
+            energy_dwh=m.energy_dwh,
+            pile_total_fen=m.total_amount_fen,
+            our_total_fen=settlement.our_total_fen,
+            idle_fee_fen=settlement.idle_fee.fee_fen,
+            anomalies=codes,
+            flags=flags,
+        )
+        if not stored.duplicate:
+            pile.bill_committed(m)
+        return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
+
+    def _with_overlaps(self, session: Session, obs: GatewayObservation) -> GatewayObservation:
+        """Other services of the same account that overlapped this one in time (case 2)."""
+        start = session.authorised_ms
+        end = session.service_end_ms or self.now_ms()
+        others = []
+        for pile in self.piles.values():
+            for state in pile.guns.values():
+                for other in state.sessions():
+                    if other.account != session.account or other is session:
+                        continue
+                    o_end = other.service_end_ms or self.now_ms()
+                    started = other.charge_start_ms is not None
+                    if started and other.authorised_ms < end and o_end > start:
+                        others.append(other.transaction_id)
+        if not others:
+            return obs
+        return replace(obs, overlapping_transaction_ids=tuple(others))
+
+    # --- operator command API ---------------------------------------------------------------
+
+    def _pile(self, pile_id: str) -> PileRuntime | None:
+        return self.piles.get(pile_id)
+
+    async def start_charge(
+        self, pile_id: str, gun: int, account: str, channel: str = "operator"
+    ) -> CommandResult:
+        pile = self._pile(pile_id)
+        result = commands.OFFLINE if pile is None else await pile.start(gun, account, channel)
+        return self._command_done("start", pile_id, gun, result)
+
+    async def stop_charge(self, pile_id: str, gun: int) -> CommandResult:
+        pile = self._pile(pile_id)
+        result = commands.OFFLINE if pile is None else await pile.stop(gun)
+        return self._command_done("stop", pile_id, gun, result)
+
+    async def set_enabled(self, pile_id: str, enabled: bool) -> CommandResult:
+        """Recorded in the database at once; sent to the pile when it is connected (case 8)."""
+        known = await self.storage.set_pile_enabled(pile_id, enabled)
+        if not known:
+            return self._command_done("enable", pile_id, 0, commands.rejected("unknown_pile"))
+        pile = self._pile(pile_id)
+        name = "enable" if enabled else "disable"
+        if pile is None:
+            return self._command_done(name, pile_id, 0, commands.OFFLINE)
+        pile.set_enabled(enabled)
+        result = await pile.simple(Enable(0) if enabled else Disable(0, 0))
+        return self._command_done(name, pile_id, 0, result)
+
+    async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
+        pile = self._pile(pile_id)
+        result = commands.OFFLINE if pile is None else await pile.simple(QueryBills(gun))
+        return self._command_done("query_bills", pile_id, gun, result)
+
+    async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
+        await self.storage.put_tariff(tariff)
+        pile = self._pile(pile_id)
+        message = tariff_message(tariff)
+        result = commands.OFFLINE if pile is None else await pile.simple(message)
+        return self._command_done("set_tariff", pile_id, 0, result)
+
+    def _command_done(self, name: str, pile_id: str, gun: int, result: CommandResult) -> Any:
+        self.metrics.commands[f"{name}:{result.outcome.value}"] += 1
+        self.log.info(
+            "command",
+            command=name,
+            pile=pile_id,
+            gun=gun,
+            outcome=result.outcome.value,
+            reason=result.reason,
+            transaction=result.transaction_id,
+        )
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        return {pile_id: pile.describe() for pile_id, pile in self.piles.items()}
+
+
+__all__ = ["Gateway", "GunState", "PileInfo"]

@@ -1,0 +1,228 @@
+"""Configuration: config/gateway.toml, then environment overrides, then validation.
+
+Every key has an environment name, PILEGATE_<SECTION>_<KEY> (e.g. PILEGATE_DATABASE_BATCH_ROWS);
+the common ones also have the short names of ``SHORT_NAMES`` (PILEGATE_TCP_PORT, ...). Bad
+configuration raises ConfigError with a message that names the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot work; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    tcp_port: int = 2406
+    ws_port: int = 2407
+    ws_enabled: bool = True
+    max_frame_size: int = 1024
+    write_buffer_high: int = 65536
+    write_buffer_limit: int = 1048576
+    bad_frame_burst: int = 20
+    bad_frame_window_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class AdminConfig:
+    host: str = "127.0.0.1"
+    port: int = 8406
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PilesConfig:
+    login_timeout_s: float = 10.0
+    heartbeat_interval_s: int = 30
+    auto_register: bool = False
+    command_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsConfig:
+    start_timeout_s: float = 300.0
+    stop_not_honoured_reports: int = 2
+    fault_confirm_samples: int = 3
+    finishing_timeout_s: float = 14400.0
+    bill_wait_s: float = 1800.0
+    bill_lost_s: float = 86400.0
+    offline_timeout_s: float = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str = ""
+    batch_rows: int = 500
+    batch_ms: float = 5.0
+    journal: bool = True
+    journal_heartbeats: str = "changes"
+    journal_retention_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    piles: PilesConfig = field(default_factory=PilesConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+SHORT_NAMES: dict[str, tuple[str, str]] = {
+    "PILEGATE_HOST": ("server", "host"),
+    "PILEGATE_TCP_PORT": ("server", "tcp_port"),
+    "PILEGATE_WS_PORT": ("server", "ws_port"),
+    "PILEGATE_ADMIN_HOST": ("admin", "host"),
+    "PILEGATE_ADMIN_PORT": ("admin", "port"),
+    "PILEGATE_ADMIN_TOKEN": ("admin", "token"),
+    "PILEGATE_DATABASE_URL": ("database", "url"),
+    "PILEGATE_MQTT_URL": ("mqtt", "url"),
+    "PILEGATE_LOG_LEVEL": ("log", "level"),
+    "PILEGATE_START_TIMEOUT_S": ("sessions", "start_timeout_s"),
+    "PILEGATE_HEARTBEAT_INTERVAL_S": ("piles", "heartbeat_interval_s"),
+    "PILEGATE_LOGIN_TIMEOUT_S": ("piles", "login_timeout_s"),
+    "PILEGATE_AUTO_REGISTER": ("piles", "auto_register"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(where: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected text, got {value!r}")
+    return value
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _section_with(section: Any, values: Mapping[str, Any], origin: str, name: str) -> Any:
+    known = {f.name: _TYPES[str(f.type)] for f in fields(section)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown key [{name}] {key} (known: {', '.join(known)})")
+        changes[key] = _coerce(f"{origin} [{name}] {key}", known[key], value)
+    return replace(section, **changes)
+
+
+def load_config(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """The configuration from ``path`` (default config/gateway.toml) and the environment."""
+    environ = os.environ if environ is None else environ
+    config = GatewayConfig()
+    file = Path(path) if path is not None else DEFAULT_FILE
+    if path is not None or file.exists():
+        try:
+            data = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {file} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        for name, values in data.items():
+            if name not in GatewayConfig.__dataclass_fields__ or not isinstance(values, dict):
+                raise ConfigError(f"{file}: unknown section [{name}]")
+            section = _section_with(getattr(config, name), values, str(file), name)
+            config = replace(config, **{name: section})
+
+    overrides: dict[str, dict[str, str]] = {}
+    for section in GatewayConfig.__dataclass_fields__:
+        for key in getattr(config, section).__dataclass_fields__:
+            env = f"PILEGATE_{section}_{key}".upper()
+            if env in environ:
+                overrides.setdefault(section, {})[key] = environ[env]
+    for env, (section, key) in SHORT_NAMES.items():
+        if env in environ:
+            overrides.setdefault(section, {})[key] = environ[env]
+    for name, values in overrides.items():
+        section = _section_with(getattr(config, name), values, "environment", name)
+        config = replace(config, **{name: section})
+    validate(config)
+    return config
+
+
+def validate(config: GatewayConfig) -> None:
+    problems: list[str] = []
+    s, p, se, d = config.server, config.piles, config.sessions, config.database
+    for name, port in (("server.tcp_port", s.tcp_port), ("server.ws_port", s.ws_port)):
+        if not 0 <= port <= 65535:
+            problems.append(f"{name} must be 0..65535, got {port}")
+    if not 0 <= config.admin.port <= 65535:
+        problems.append(f"admin.port must be 0..65535, got {config.admin.port}")
+    if not 9 <= s.max_frame_size <= 1024:
+        problems.append(f"server.max_frame_size must be 9..1024, got {s.max_frame_size}")
+    if s.write_buffer_high <= 0 or s.write_buffer_limit < s.write_buffer_high:
+        problems.append("server.write_buffer_limit must be >= write_buffer_high > 0")
+    if s.bad_frame_burst < 1 or s.bad_frame_window_s <= 0:
+        problems.append("server.bad_frame_burst must be >= 1 and bad_frame_window_s > 0")
+    if p.login_timeout_s <= 0 or p.command_timeout_s <= 0:
+        problems.append("piles.login_timeout_s and piles.command_timeout_s must be > 0")
+    if not 1 <= p.heartbeat_interval_s <= 3600:
+        problems.append(f"piles.heartbeat_interval_s must be 1..3600, got {p.heartbeat_interval_s}")
+    for key in SessionsConfig.__dataclass_fields__:
+        if getattr(se, key) <= 0:
+            problems.append(f"sessions.{key} must be > 0")
+    if d.batch_rows < 1 or d.batch_ms <= 0:
+        problems.append("database.batch_rows must be >= 1 and batch_ms > 0")
+    if d.journal_heartbeats not in {"all", "changes", "none"}:
+        problems.append("database.journal_heartbeats must be all, changes or none")
+    if d.url and not d.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        problems.append(
+            "database.url must start with postgresql+asyncpg:// or sqlite+aiosqlite:// "
+            f"(got {d.url.split('://')[0]}://...)"
+        )
+    if config.mqtt.url and not config.mqtt.url.startswith(("mqtt://", "mqtts://")):
+        problems.append("mqtt.url must start with mqtt:// or mqtts://")
+    if config.log.level.lower() not in {"debug", "info", "warning", "error", "critical"}:
+        problems.append(f"log.level must be debug, info, warning or error, got {config.log.level}")
+    loopback = config.admin.host in {"127.0.0.1", "localhost", "::1"}
+    if config.admin.port and not loopback and not config.admin.token:
+        problems.append("admin.token is required to bind the admin API beyond loopback")
+    if problems:
+        raise ConfigError("bad configuration: " + "; ".join(problems))

@@ -1,0 +1,315 @@
+"""One pile connection, whatever its transport: decoding, login, replies, commands, bad input.
+
+Frames are handled in arrival order. Most are handled synchronously inside the transport's
+callback (the heartbeat path never awaits); LOGIN, AUTH_REQUEST and BILL need the database, so
+when one arrives the connection queues it and everything after it, and a worker task drains
+the queue in order. A bad frame is logged, journaled, answered with a NACK where it was
+readable, and counted: a burst of them closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol
+
+from protocol import (
+    Ack,
+    AuthRequest,
+    Bill,
+    CommandAck,
+    DecodeError,
+    Frame,
+    FrameDecoder,
+    Heartbeat,
+    HeartbeatAck,
+    Login,
+    LoginAck,
+    Message,
+    MsgType,
+    Nack,
+    NackReason,
+    Result,
+    decode_frame,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+    from gateway.runtime import PileRuntime
+
+NEEDS_DATABASE = (Login, AuthRequest, Bill)
+
+
+class Link(Protocol):
+    """What a connection needs from its transport."""
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def write_buffer_size(self) -> int: ...
+
+
+class CommandRejected(Exception):
+    pass
+
+
+class PileConnection:
+    def __init__(self, gateway: Gateway, link: Link, peer: str, url_pile_id: str | None = None):
+        self.gateway = gateway
+        self.link = link
+        self.peer = peer
+        self.url_pile_id = url_pile_id  # WebSocket: the id in the URL must match the LOGIN
+        self.decoder = FrameDecoder(gateway.config.server.max_frame_size)
+        self.pile: PileRuntime | None = None
+        self.pile_id: str | None = None
+        self.closed = False
+        self.close_reason = ""
+        self.last_rx = gateway.loop.time()
+        self._seq = 0
+        self._pending: dict[int, tuple[int, asyncio.Future[CommandAck]]] = {}
+        self._inbox: deque[Frame] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._bad_times: deque[float] = deque()
+        self.log = gateway.log.bind(peer=peer)
+        self._login_timer: asyncio.TimerHandle | None = gateway.loop.call_later(
+            gateway.config.piles.login_timeout_s, self._login_timed_out
+        )
+        gateway.metrics.connections += 1
+
+    # --- input ------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        """A chunk of a TCP byte stream."""
+        for item in self.decoder.feed(data):
+            self._accept(item)
+
+    def frame_received(self, data: bytes) -> None:
+        """One WebSocket binary message: exactly one frame."""
+        self._accept(decode_frame(data))
+
+    def _accept(self, item: Frame | DecodeError) -> None:
+        if self.closed:
+            return
+        self.last_rx = self.gateway.loop.time()
+        if isinstance(item, DecodeError):
+            self._bad_frame(item)
+            return
+        self.gateway.metrics.frame_in(item.message.TYPE)
+        if self._inbox is not None:
+            self._inbox.append(item)
+        elif isinstance(item.message, NEEDS_DATABASE):
+            self._inbox = deque((item,))
+            self._worker = asyncio.create_task(self._drain())
+        else:
+            self._handle(item)
+
+    async def _drain(self) -> None:
+        inbox = self._inbox
+        try:
+            while inbox and not self.closed:
+                item = inbox.popleft()
+                if isinstance(item.message, NEEDS_DATABASE):
+                    await self._handle_async(item)
+                else:
+                    self._handle(item)
+        finally:
+            self._inbox = None
+            self._worker = None
+
+    def _handle(self, frame: Frame) -> None:
+        message = frame.message
+        try:
+            if self.pile is None:
+                self._unexpected(frame, "not logged in")
+            elif isinstance(message, Heartbeat):
+                self.send(HeartbeatAck(), frame.seq, journal=self.pile.heartbeat(frame))
+            elif isinstance(message, CommandAck):
+                self._journal_in(frame)
+                self._command_acked(frame.seq, message)
+            else:
+                self._journal_in(frame)
+                if self.pile.event(frame):
+                    self.send(Ack(message.TYPE, Result.OK), frame.seq)
+        except Exception:
+            self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+
+    async def _handle_async(self, frame: Frame) -> None:
+        message = frame.message
+        try:
+            if isinstance(message, Login):
+                await self._login(frame, message)
+            elif self.pile is None:
+                self._unexpected(frame, "not logged in")
+            elif isinstance(message, AuthRequest):
+                self._journal_in(frame)
+                reply = await self.pile.authorise_at_pile(message)
+                self.send(reply, frame.seq)
+            else:
+                assert isinstance(message, Bill)
+                self._journal_in(frame)
+                reply = await self.pile.bill(message)
+                if reply is not None:  # None: not committed, so not acknowledged
+                    self.send(reply, frame.seq)
+        except Exception:
+            self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+
+    # --- login ------------------------------------------------------------------------------
+
+    async def _login(self, frame: Frame, login: Login) -> None:
+        if self.pile is not None:
+            self._unexpected(frame, "already logged in")
+            return
+        self.gateway.journal_frame(login.pile_id, "in", frame)
+        if self.url_pile_id is not None and self.url_pile_id != login.pile_id:
+            self.log.warning(
+                "login_rejected", pile=login.pile_id, reason="pile id is not the URL's"
+            )
+            self._refuse_login(frame.seq, Result.AUTH_FAILED, login.pile_id)
+            return
+        if login.protocol_version != 1:
+            self.log.warning("login_rejected", pile=login.pile_id, reason="protocol version")
+            self._refuse_login(frame.seq, Result.UNSUPPORTED_VERSION, login.pile_id)
+            return
+        pile = await self.gateway.login(self, login)
+        if self.closed:
+            return
+        if pile is None:
+            self.log.warning("login_rejected", pile=login.pile_id, reason="unknown pile")
+            self._refuse_login(frame.seq, Result.UNKNOWN_PILE, login.pile_id)
+            return
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
+        self.pile, self.pile_id = pile, login.pile_id
+        self.log = self.log.bind(pile=login.pile_id)
+        interval = self.gateway.config.piles.heartbeat_interval_s
+        self.send(LoginAck(Result.OK, self.gateway.now_ms(), interval), frame.seq)
+        self.log.info(
+            "pile_login",
+            vendor=login.vendor,
+            model=login.model,
+            firmware=login.firmware,
+            guns=login.gun_count,
+            seq=frame.seq,
+        )
+        pile.logged_in(self)
+
+    def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
+        data = encode(LoginAck(result, self.gateway.now_ms(), 0), seq)
+        self.gateway.journal_raw(pile_id, "out", seq, LoginAck(result, 0, 0), data)
+        self.link.write(data)
+        self.close(f"login refused: {Result(result).name.lower()}")
+
+    def _login_timed_out(self) -> None:
+        self._login_timer = None
+        if self.pile is None and not self.closed:
+            self.close("no login in time")
+
+    # --- bad input --------------------------------------------------------------------------
+
+    def _bad_frame(self, error: DecodeError) -> None:
+        metrics = self.gateway.metrics
+        metrics.decode_errors[error.kind] = metrics.decode_errors.get(error.kind, 0) + 1
+        self.log.warning(
+            "bad_frame",
+            kind=error.kind,
+            detail=error.detail,
+            seq=error.seq,
+            raw=error.raw[:64].hex(),
+        )
+        if self.pile_id is not None:
+            self.gateway.journal_error(self.pile_id, error)
+        if error.nack_reason is not None and error.seq is not None:
+            self.send(Nack(error.msg_type or 0, error.nack_reason), error.seq)
+        self._count_bad()
+
+    def _unexpected(self, frame: Frame, why: str) -> None:
+        self.log.warning("unexpected_frame", type=frame.message.TYPE.name, seq=frame.seq, why=why)
+        self.send(Nack(frame.message.TYPE, NackReason.UNEXPECTED), frame.seq)
+        self._count_bad()
+
+    def _count_bad(self) -> None:
+        now = self.gateway.loop.time()
+        window = self.gateway.config.server.bad_frame_window_s
+        times = self._bad_times
+        times.append(now)
+        while times and times[0] < now - window:
+            times.popleft()
+        if len(times) >= self.gateway.config.server.bad_frame_burst:
+            self.close(f"{len(times)} bad frames within {window:g} s")
+
+    # --- output -----------------------------------------------------------------------------
+
+    def send(self, message: Message, seq: int, *, journal: bool = True) -> None:
+        if self.closed:
+            return
+        data = encode(message, seq)
+        self.gateway.metrics.frame_out(message.TYPE)
+        if journal and self.pile_id is not None:
+            self.gateway.journal_raw(self.pile_id, "out", seq, message, data)
+        self.link.write(data)
+        limit = self.gateway.config.server.write_buffer_limit
+        if self.link.write_buffer_size() > limit:
+            self.close(f"write buffer over {limit} bytes: the pile does not read")
+
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        return self._seq
+
+    async def command(self, message: Message, timeout: float) -> CommandAck | None:
+        """Send a command and wait for its COMMAND_ACK; None when none came in time."""
+        seq = self.next_seq()
+        future: asyncio.Future[CommandAck] = self.gateway.loop.create_future()
+        self._pending[seq] = (message.TYPE, future)
+        try:
+            self.send(message, seq)
+            return await asyncio.wait_for(future, timeout)
+        except (TimeoutError, ConnectionError):
+            return None
+        finally:
+            self._pending.pop(seq, None)
+
+    def _command_acked(self, seq: int, ack: CommandAck) -> None:
+        waiting = self._pending.get(seq)
+        if waiting is None or waiting[0] != ack.command:
+            self.log.warning(
+                "command_ack_unmatched", seq=seq, command=ack.command, result=ack.result
+            )
+            return
+        if not waiting[1].done():
+            waiting[1].set_result(ack)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.log.info("connection_closing", reason=reason)
+        self.link.close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_reason = "closed by the pile" if exc is None else f"lost: {exc}"
+            self.log.info("connection_lost", reason=self.close_reason)
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+        for _, future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("pile connection lost"))
+        if self.decoder.buffered:
+            self.log.warning("connection_lost_midframe", buffered=self.decoder.buffered)
+        self.gateway.metrics.connections -= 1
+        self.gateway.connection_lost(self)
+
+    def _journal_in(self, frame: Frame) -> None:
+        if self.pile_id is not None:
+            self.gateway.journal_frame(self.pile_id, "in", frame)
+
+    def describe(self) -> dict[str, Any]:
+        return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
+
+
+__all__ = ["CommandRejected", "Link", "MsgType", "PileConnection"]

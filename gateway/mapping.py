@@ -1,0 +1,65 @@
+"""Protocol v1 codes <-> the session machine's neutral vocabulary.
+
+The only place that knows both: OCPP 1.6J and the YKC dialect will get siblings of this module.
+"""
+
+from __future__ import annotations
+
+from protocol import Channel, GunStatus, Result, StopReason
+from sessions import GunStatus as Neutral
+from sessions import Phase
+from sessions import StopReason as NeutralStop
+
+GUN_STATUS: dict[int, Neutral] = {
+    GunStatus.AVAILABLE: Neutral.AVAILABLE,
+    GunStatus.PREPARING: Neutral.PREPARING,
+    GunStatus.CHARGING: Neutral.CHARGING,
+    GunStatus.SUSPENDED_EV: Neutral.SUSPENDED,
+    GunStatus.SUSPENDED_EVSE: Neutral.SUSPENDED,
+    GunStatus.FINISHING: Neutral.FINISHING,
+    GunStatus.RESERVED: Neutral.RESERVED,
+    GunStatus.UNAVAILABLE: Neutral.UNAVAILABLE,
+    GunStatus.FAULTED: Neutral.FAULTED,
+}
+
+
+def channel_name(code: int) -> str:
+    try:
+        return Channel(code).name.lower()
+    except ValueError:
+        return f"channel_{code}"
+
+
+def channel_code(name: str) -> int:
+    try:
+        return Channel[name.upper()]
+    except KeyError:
+        names = [c.name.lower() for c in Channel]
+        raise ValueError(f"unknown channel {name!r}; one of {names}") from None
+
+
+def stop_reason_name(code: int) -> str:
+    try:
+        return StopReason(code).name.lower()
+    except ValueError:
+        return f"stop_reason_{code}"
+
+
+def result_name(code: int) -> str:
+    try:
+        return Result(code).name.lower()
+    except ValueError:
+        return f"result_{code}"
+
+
+#: Why the gateway asks a pile to stop, as the protocol's stop reason.
+STOP_REASON_CODE: dict[str, int] = {
+    NeutralStop.USER: StopReason.USER,
+    NeutralStop.REMOTE: StopReason.REMOTE,
+    NeutralStop.OPERATOR: StopReason.REMOTE,
+}
+
+#: Phases in which a gun is busy for a new start.
+BUSY_PHASES = frozenset(
+    {Phase.AUTHORISED, Phase.STARTING, Phase.CHARGING, Phase.STOPPING, Phase.FINISHED}
+)

@@ -1,0 +1,506 @@
+"""One pile as the gateway keeps it, connected or not: its guns' session machines, their timers,
+and the translation of frames into neutral session events and of actions into effects.
+
+A PileRuntime outlives its connections: when a pile goes offline its sessions are held here and
+reconciled with the first heartbeat after it logs in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from gateway import commands
+from gateway.commands import CommandResult
+from gateway.mapping import GUN_STATUS, STOP_REASON_CODE, channel_code, channel_name, result_name
+from protocol import (
+    AuthRequest,
+    AuthResult,
+    Bill,
+    BillAck,
+    Disable,
+    Enable,
+    Frame,
+    Logout,
+    Message,
+    MeterValues,
+    QueryBills,
+    Result,
+    SetTariff,
+    StartCharge,
+    StartResult,
+    StatusChange,
+    StopCharge,
+    StopResult,
+    Vin,
+)
+from sessions import (
+    AccountClaimed,
+    AccountReleased,
+    Action,
+    Authorised,
+    AvailabilityChanged,
+    BillReceived,
+    Disabled,
+    Enabled,
+    Event,
+    GunState,
+    MeterSample,
+    PileOffline,
+    PileOnline,
+    RaiseAlarm,
+    ReportSource,
+    SendQueryBills,
+    SendStartCharge,
+    SendStopCharge,
+    ServiceEnded,
+    Session,
+    SessionError,
+    SessionFlagged,
+    SessionTransition,
+    StartCommandAccepted,
+    StartCommandRejected,
+    StartCommandTimedOut,
+    StartConfirmed,
+    StartFailed,
+    StartRequested,
+    StatusConfirmed,
+    StatusReported,
+    StopAcknowledged,
+    StopConfirmed,
+    StopReason,
+    StopRequested,
+    Tick,
+    UnmatchedBill,
+    next_deadline,
+)
+from sessions import GunStatus as Neutral
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway, PileInfo
+    from gateway.connection import PileConnection
+
+MAX_SAMPLES = 2_000  # meter samples kept per session for the time-of-use split
+
+
+def new_transaction_id(now_ms: int) -> str:
+    """16 bytes: 48-bit ms time then 80 random bits; time-ordered, unique across gateways."""
+    return ((now_ms & (2**48 - 1)) << 80 | secrets.randbits(80)).to_bytes(16, "big").hex()
+
+
+class PileRuntime:
+    def __init__(self, gateway: Gateway, info: PileInfo) -> None:
+        self.gateway = gateway
+        self.pile_id = info.pile_id
+        self.info = info
+        self.guns: dict[int, GunState] = {}
+        self.connection: PileConnection | None = None
+        self._timers: dict[int, tuple[int, asyncio.TimerHandle]] = {}
+        self._last_report: dict[int, tuple[int, int]] = {}
+        self._reconcile = False
+        self._commanding: set[int] = set()  # guns with an outstanding operator command
+        self.samples: dict[str, list[tuple[int, int]]] = {}
+        self.log = gateway.log.bind(pile=info.pile_id)
+        self.ensure_guns(info.gun_count)
+
+    def ensure_guns(self, count: int) -> None:
+        config = self.gateway.session_config
+        for gun in range(1, count + 1):
+            if gun not in self.guns:
+                self.guns[gun] = GunState(config=config, disabled=not self.info.enabled)
+
+    @property
+    def online(self) -> bool:
+        return self.connection is not None and not self.connection.closed
+
+    # --- connection lifecycle ---------------------------------------------------------------
+
+    def logged_in(self, connection: PileConnection) -> None:
+        self.connection = connection
+        self._reconcile = True  # the first heartbeat's gun states reconcile held sessions
+
+    def went_offline(self) -> None:
+        self.connection = None
+        now = self.gateway.now_ms()
+        for gun in self.guns:
+            self.feed(gun, PileOffline(), now)
+
+    # --- frames -> events -------------------------------------------------------------------
+
+    def heartbeat(self, frame: Frame) -> bool:
+        """Feed a heartbeat's gun reports; True when it should be journaled."""
+        now = self.gateway.now_ms()
+        reconcile, self._reconcile = self._reconcile, False
+        changed = False
+        for report in frame.message.guns:  # type: ignore[attr-defined]
+            key = (report.status, report.fault_code)
+            if self._last_report.get(report.gun) != key:
+                self._last_report[report.gun] = key
+                changed = True
+            status = GUN_STATUS.get(report.status)
+            if status is None or report.gun not in self.guns:
+                self.log.warning("bad_gun_report", gun=report.gun, status=report.status)
+                continue
+            event: Event
+            if reconcile:
+                event = PileOnline(status, report.fault_code or None, report.meter_dwh)
+            else:
+                event = StatusReported(
+                    status,
+                    report.fault_code or None,
+                    report.meter_dwh,
+                    report.power_w,
+                    None if report.soc == 255 else report.soc,
+                )
+            self.feed(report.gun, event, now)
+        self.gateway.touch(self.pile_id, now)
+        policy = self.gateway.config.database.journal_heartbeats
+        journal = policy == "all" or (policy == "changes" and (changed or reconcile))
+        if journal:
+            self.gateway.journal_frame(self.pile_id, "in", frame)
+        return journal
+
+    def event(self, frame: Frame) -> bool:
+        """Feed an event frame; True when it is to be acknowledged."""
+        m = frame.message
+        now = self.gateway.now_ms()
+        if isinstance(m, StatusChange):
+            status = GUN_STATUS.get(m.status)
+            if status is None:
+                self.log.warning("bad_status", gun=m.gun, status=m.status)
+                return True
+            self._last_report[m.gun] = (m.status, m.fault_code)
+            self.feed(
+                m.gun,
+                StatusReported(status, m.fault_code or None, source=ReportSource.STATUS_CHANGE),
+                now,
+            )
+        elif isinstance(m, StartResult):
+            if m.result == Result.OK:
+                self.feed(m.gun, StartConfirmed(m.transaction_id, m.meter_dwh), now)
+            else:
+                reason = "device_fault" if m.fault_code == 98 else result_name(m.result)
+                self.feed(m.gun, StartFailed(m.transaction_id, reason, m.fault_code or None), now)
+        elif isinstance(m, StopResult):
+            self.feed(m.gun, StopConfirmed(m.meter_dwh, m.transaction_id or None), now)
+        elif isinstance(m, MeterValues):
+            self._sample(m.transaction_id, m.time_ms, m.meter_dwh)
+            soc = None if m.soc == 255 else m.soc
+            self.feed(m.gun, MeterSample(m.meter_dwh, m.power_w, soc), now)
+        elif isinstance(m, Vin):
+            self.log.info("vin", gun=m.gun, transaction=m.transaction_id, vin=m.vin)
+        elif isinstance(m, Logout):
+            guns = list(self.guns) if m.gun == 0 else [m.gun]
+            self.log.info("pile_logout", gun=m.gun, transaction=m.transaction_id, reason=m.reason)
+            for gun in guns:
+                state = self.guns.get(gun)
+                if state is not None and state.session is not None:
+                    self.feed(gun, ServiceEnded(m.time_ms), now)
+        return True
+
+    def _sample(self, transaction_id: str, at_ms: int, meter_dwh: int) -> None:
+        samples = self.samples.setdefault(transaction_id, [])
+        if len(samples) < MAX_SAMPLES and (not samples or samples[-1][0] < at_ms):
+            samples.append((at_ms, meter_dwh))
+
+    # --- the machine --------------------------------------------------------------------------
+
+    def feed(self, gun: int, event: Event, now_ms: int) -> bool:
+        state = self.guns.get(gun)
+        if state is None:
+            self.log.warning("unknown_gun", gun=gun, event=type(event).__name__)
+            return False
+        try:
+            new, actions = self.gateway.step(state, event, now_ms)
+        except SessionError as exc:
+            self.log.warning(
+                "impossible_transition",
+                gun=gun,
+                error=type(exc).__name__,
+                detail=str(exc),
+                event=type(event).__name__,
+            )
+            return False
+        self.guns[gun] = new
+        for action in actions:
+            try:
+                self._execute(gun, action, now_ms)
+            except Exception:
+                self.log.exception("action_failed", gun=gun, action=type(action).__name__)
+        self._schedule(gun, new, now_ms)
+        return True
+
+    def _schedule(self, gun: int, state: GunState, now_ms: int) -> None:
+        deadline = next_deadline(state)
+        current = self._timers.get(gun)
+        if current is not None and current[0] == deadline:
+            return
+        if current is not None:
+            current[1].cancel()
+            del self._timers[gun]
+        if deadline is not None:
+            loop = self.gateway.loop
+            delay = max(0.0, (deadline - now_ms) / 1000)
+            self._timers[gun] = (deadline, loop.call_later(delay, self._tick, gun))
+
+    def _tick(self, gun: int) -> None:
+        self._timers.pop(gun, None)
+        self.feed(gun, Tick(), self.gateway.now_ms())
+
+    def stop_timers(self) -> None:
+        for _, handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def _execute(self, gun: int, action: Action, now_ms: int) -> None:
+        g = self.gateway
+        if isinstance(action, SessionTransition):
+            g.session_changed(self, gun, action)
+        elif isinstance(action, SessionFlagged):
+            g.session_flagged(self, gun, action)
+        elif isinstance(action, SendStopCharge):
+            self._send_stop(gun, action)
+        elif isinstance(action, SendStartCharge):
+            pass  # sent by start(), which awaits the pile's acknowledgement itself
+        elif isinstance(action, SendQueryBills):
+            if self.connection is not None:
+                self.log.info("query_bills", gun=gun, transactions=list(action.transaction_ids))
+                g.spawn(self.connection.command(QueryBills(gun), g.config.piles.command_timeout_s))
+        elif isinstance(action, RaiseAlarm):
+            g.alarm(self, gun, action, now_ms)
+        elif isinstance(action, AccountClaimed):
+            g.claim_account_later(self, gun, action, now_ms)
+        elif isinstance(action, AccountReleased):
+            g.release_account(action.account, action.session_id)
+        elif isinstance(action, StatusConfirmed):
+            self.log.info(
+                "gun_status",
+                gun=gun,
+                status=action.status.value,
+                previous=action.previous.value,
+                session=action.session_id,
+            )
+            g.gun_status_changed(self, gun, action)
+        elif isinstance(action, AvailabilityChanged):
+            self.log.info(
+                "gun_availability",
+                gun=gun,
+                availability=action.availability.value,
+                previous=action.previous.value,
+            )
+        elif isinstance(action, UnmatchedBill):
+            self.log.info("bill_unmatched", gun=gun, transaction=action.transaction_id)
+
+    def _send_stop(self, gun: int, action: SendStopCharge) -> None:
+        conn = self.connection
+        if conn is None or conn.closed:
+            self.log.warning("stop_not_sent_offline", gun=gun, reason=action.reason)
+            return
+        self.log.info(
+            "stop_charge", gun=gun, transaction=action.transaction_id, reason=action.reason
+        )
+        reason = STOP_REASON_CODE.get(action.reason, STOP_REASON_CODE[StopReason.REMOTE])
+        message = StopCharge(gun, action.transaction_id or "", reason)
+
+        async def send() -> None:
+            ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
+            if ack is not None and ack.result == Result.OK:
+                self.feed(gun, StopAcknowledged(), self.gateway.now_ms())
+
+        self.gateway.spawn(send())
+
+    # --- authorisation and bills ---------------------------------------------------------------
+
+    def _refusal(self, gun: int, *, own_command: bool = False) -> str | None:
+        """Why a new service cannot start on this gun now, or None."""
+        if not self.info.enabled:
+            return "pile_disabled"
+        state = self.guns.get(gun)
+        if state is None:
+            return "unknown_gun"
+        if state.disabled:
+            return "gun_disabled"
+        if state.faulted:
+            return "gun_faulted"
+        if state.live_session is not None or state.rogue is not None:
+            return "gun_busy"
+        if gun in self._commanding and not own_command:
+            return "command_in_progress"
+        return None
+
+    async def _authorise(
+        self, gun: int, account: str, channel: str, *, own_command: bool = False
+    ) -> tuple[str | None, str]:
+        """Claim the account and open a session; (transaction id, "") or (None, reason)."""
+        now = self.gateway.now_ms()
+        transaction_id = new_transaction_id(now)
+        conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
+        if conflict is not None:
+            self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
+            return None, "account_busy"
+        refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the database
+        if refusal is not None:
+            self.gateway.release_account(account, transaction_id)
+            return None, refusal
+        if not self.feed(gun, Authorised(transaction_id, transaction_id, account, channel), now):
+            self.gateway.release_account(account, transaction_id)
+            return None, "gun_busy"
+        return transaction_id, ""
+
+    async def authorise_at_pile(self, m: AuthRequest) -> AuthResult:
+        refusal = self._refusal(m.gun)
+        codes = {
+            "pile_disabled": Result.PILE_DISABLED,
+            "gun_disabled": Result.PILE_DISABLED,
+            "gun_faulted": Result.GUN_FAULTED,
+            "account_busy": Result.ACCOUNT_BUSY,
+            "unknown_account": Result.UNKNOWN_ACCOUNT,
+        }
+        if refusal is None:
+            account = await self.gateway.find_account(
+                channel_name(m.channel), m.id_token, m.password
+            )
+            if account is None:
+                refusal = "unknown_account"
+            else:
+                transaction_id, refusal = await self._authorise(
+                    m.gun, account.account_id, channel_name(m.channel)
+                )
+                if transaction_id is not None:
+                    self.log.info(
+                        "authorised_at_pile",
+                        gun=m.gun,
+                        account=account.account_id,
+                        transaction=transaction_id,
+                        channel=channel_name(m.channel),
+                    )
+                    return AuthResult(
+                        m.gun, Result.OK, transaction_id, account.account_id, account.balance_fen
+                    )
+        self.log.info("authorisation_refused", gun=m.gun, reason=refusal, token=m.id_token)
+        return AuthResult(m.gun, codes.get(refusal or "", Result.GUN_BUSY), "", "", 0)
+
+    async def bill(self, m: Bill) -> BillAck | None:
+        """Store the bill, then acknowledge; None when it could not be committed."""
+        return await self.gateway.store_bill(self, m)
+
+    def bill_committed(self, m: Bill) -> None:
+        state = self.guns.get(m.gun)
+        if state is not None and m.transaction_id:
+            self.feed(m.gun, BillReceived(m.transaction_id), self.gateway.now_ms())
+        self.samples.pop(m.transaction_id, None)
+
+    def session_for(self, gun: int, transaction_id: str) -> Session | None:
+        state = self.guns.get(gun)
+        if state is not None and transaction_id:
+            found = state.find(transaction_id=transaction_id)
+            if found is not None:
+                return found
+        for other in self.guns.values():
+            found = other.find(transaction_id=transaction_id) if transaction_id else None
+            if found is not None:
+                return found
+        return None
+
+    # --- operator commands ----------------------------------------------------------------------
+
+    async def start(self, gun: int, account_id: str, channel: str = "operator") -> CommandResult:
+        if not self.online:
+            return commands.OFFLINE
+        channel_code(channel)  # validates the name
+        refusal = self._refusal(gun)
+        if refusal is not None:
+            return commands.rejected(refusal)
+        account = await self.gateway.account(account_id)
+        if account is None:
+            return commands.rejected("unknown_account")
+        if not account.enabled:
+            return commands.rejected("account_disabled")
+        self._commanding.add(gun)
+        try:
+            transaction_id, refusal = await self._authorise(
+                gun, account_id, channel, own_command=True
+            )
+            if transaction_id is None:
+                return commands.rejected(refusal)
+            now = self.gateway.now_ms()
+            self.feed(gun, StartRequested(), now)
+            conn = self.connection
+            if conn is None:
+                self.feed(gun, StartCommandTimedOut(), self.gateway.now_ms())
+                return commands.OFFLINE
+            message = StartCharge(
+                gun, transaction_id, account_id, channel_code(channel), account.balance_fen
+            )
+            self.log.info("start_charge", gun=gun, account=account_id, transaction=transaction_id)
+            ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
+            now = self.gateway.now_ms()
+            if ack is None:
+                self.feed(gun, StartCommandTimedOut(), now)
+                result = commands.OFFLINE if conn.closed else commands.TIMED_OUT
+                return commands.CommandResult(result.outcome, result.reason, transaction_id)
+            if ack.result != Result.OK:
+                self.feed(gun, StartCommandRejected(result_name(ack.result)), now)
+                return commands.rejected(result_name(ack.result), transaction_id)
+            self.feed(gun, StartCommandAccepted(), now)
+            return commands.accepted(transaction_id)
+        finally:
+            self._commanding.discard(gun)
+
+    async def stop(self, gun: int) -> CommandResult:
+        state = self.guns.get(gun)
+        if state is None:
+            return commands.rejected("unknown_gun")
+        session = state.live_session
+        if session is None:
+            return commands.rejected("no_live_session")
+        if not self.online:
+            return commands.OFFLINE
+        if not self.feed(gun, StopRequested(StopReason.OPERATOR), self.gateway.now_ms()):
+            return commands.rejected("stop_not_possible_now", session.transaction_id)
+        return commands.accepted(session.transaction_id)
+
+    async def simple(self, message: Message, gun: int = 0) -> CommandResult:
+        """ENABLE, DISABLE, QUERY_BILLS, SET_TARIFF, TIME_SYNC: send and await the ack."""
+        conn = self.connection
+        if conn is None or conn.closed:
+            return commands.OFFLINE
+        ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
+        if ack is None:
+            return commands.OFFLINE if conn.closed else commands.TIMED_OUT
+        if ack.result != Result.OK:
+            return commands.rejected(result_name(ack.result))
+        return commands.accepted()
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.info.enabled = enabled
+        now = self.gateway.now_ms()
+        for gun in self.guns:
+            self.feed(gun, Enabled() if enabled else Disabled(), now)
+
+    def describe(self) -> dict[str, Any]:
+        guns = {}
+        for gun, state in self.guns.items():
+            s = state.session
+            guns[gun] = {
+                "availability": state.availability.value,
+                "reported": state.reported.value,
+                "session": None
+                if s is None
+                else {
+                    "transaction_id": s.transaction_id,
+                    "phase": s.phase.value,
+                    "account": s.account,
+                    "since_ms": s.phase_since_ms,
+                },
+            }
+        return {
+            "pile_id": self.pile_id,
+            "online": self.online,
+            "enabled": self.info.enabled,
+            "guns": guns,
+        }
+
+
+__all__ = ["Disable", "Enable", "Neutral", "PileRuntime", "SetTariff", "new_transaction_id"]

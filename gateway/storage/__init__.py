@@ -1,0 +1,43 @@
+"""pilegate's storage layer: `Storage` (the facade the gateway holds), migrations, records.
+
+Schema: ``billing/schema.py``; bill rows and corrections: ``billing/store.py``.
+"""
+
+from billing.store import Correction, StoredBill
+from gateway.storage.migrate import SchemaOutOfDate, check_current, upgrade
+from gateway.storage.records import (
+    AccountRecord,
+    ActiveService,
+    AnomalyEvent,
+    AnomalyRecord,
+    FirmwareSeen,
+    JournalEntry,
+    PileRecord,
+    SessionRow,
+    TransitionRecord,
+)
+from gateway.storage.storage import DEFAULT_IDLE_RULE, DEFAULT_TARIFF, Storage
+from gateway.storage.writer import StorageClosed, WriteFailed, WriterStats
+
+__all__ = [
+    "DEFAULT_IDLE_RULE",
+    "DEFAULT_TARIFF",
+    "AccountRecord",
+    "ActiveService",
+    "AnomalyEvent",
+    "AnomalyRecord",
+    "Correction",
+    "FirmwareSeen",
+    "JournalEntry",
+    "PileRecord",
+    "SchemaOutOfDate",
+    "SessionRow",
+    "Storage",
+    "StorageClosed",
+    "StoredBill",
+    "TransitionRecord",
+    "WriteFailed",
+    "WriterStats",
+    "check_current",
+    "upgrade",
+]

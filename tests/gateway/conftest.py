@@ -1,0 +1,69 @@
+"""A real gateway on 127.0.0.1 (ports chosen by the OS) over a fresh migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from gateway.app import Gateway
+from gateway.config import GatewayConfig
+from gateway.logs import configure_logging
+from gateway.storage import Storage
+from tests.db import fresh_database
+from tests.gateway.piles import PILE_ID, ScriptedPile
+
+ACCOUNT = "13800000000"
+CARD = "D4E5F60718293A4B"
+
+
+def gateway_config(**sessions: float) -> GatewayConfig:
+    base = GatewayConfig()
+    return replace(
+        base,
+        server=replace(base.server, host="127.0.0.1", tcp_port=0, ws_port=0, bad_frame_burst=5),
+        piles=replace(
+            base.piles, login_timeout_s=1.0, heartbeat_interval_s=30, command_timeout_s=1.0
+        ),
+        sessions=replace(base.sessions, **sessions),
+        database=replace(base.database, batch_ms=2.0),
+    )
+
+
+async def start_gateway(url: str, config: GatewayConfig) -> Gateway:
+    configure_logging("debug")
+    storage = await Storage.open(url, upgrade=False, flush_ms=config.database.batch_ms)
+    await storage.register_pile(PILE_ID, vendor="ACME", model="DC120", gun_count=2)
+    await storage.add_account(ACCOUNT, balance_fen=50_000, card_token=CARD)
+    await storage.add_account("13900000000", balance_fen=50_000)
+    gateway = Gateway(config, storage)
+    await gateway.start()
+    return gateway
+
+
+@pytest.fixture(params=["sqlite"])
+async def db_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    async with fresh_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture
+async def gateway(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
+    marker = request.node.get_closest_marker("sessions")
+    config = gateway_config(**(marker.kwargs if marker else {}))
+    gw = await start_gateway(db_url, config)
+    try:
+        yield gw
+    finally:
+        await gw.stop(grace_s=2)
+
+
+@pytest.fixture
+async def pile(gateway: Gateway) -> AsyncIterator[ScriptedPile]:
+    p = ScriptedPile()
+    await p.login(gateway.tcp_port)
+    try:
+        yield p
+    finally:
+        await p.close()
