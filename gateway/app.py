@@ -149,6 +149,9 @@ class Gateway:
         self.tcp_port = 0
         self.ws_port = 0
         self.stopping = False
+        # Northbound events go to the outbox (same group commit as the state they describe)
+        # only when a broker is configured: with none, nobody would ever drain the table.
+        self.events_enabled = bool(config.mqtt.url)
 
     # --- servers ----------------------------------------------------------------------------
 
@@ -236,6 +239,12 @@ class Gateway:
             except Exception:
                 self.log.exception("sweep_failed")
 
+    def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
+        """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
+        if self.events_enabled:
+            body = {"kind": kind, "pile_id": pile_id, "at_ms": at_ms, **payload}
+            self.storage.publish(f"pilegate/v1/events/{pile_id}/{kind}", body, at_ms=at_ms)
+
     # --- connections ------------------------------------------------------------------------
 
     def connection_made(self, conn: PileConnection) -> None:
@@ -249,8 +258,10 @@ class Gateway:
         pile = conn.pile
         if pile is not None and pile.connection is conn:
             pile.went_offline()
-            self.spawn(self.storage.pile_offline(pile.pile_id, self.now_ms()))
+            now = self.now_ms()
+            self.spawn(self.storage.pile_offline(pile.pile_id, now))
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
+            self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
     async def login(self, conn: PileConnection, login: Login) -> PileRuntime | None:
         record = await self.storage.login_pile(
@@ -276,6 +287,19 @@ class Gateway:
             pile.info.enabled = record.enabled
             pile.info.firmware = login.firmware
             pile.ensure_guns(login.gun_count)
+        self.emit(
+            "login",
+            login.pile_id,
+            {
+                "vendor": login.vendor,
+                "model": login.model,
+                "firmware": login.firmware,
+                "firmware_changed": record.firmware_changed,
+                "guns": login.gun_count,
+                "enabled": record.enabled,
+            },
+            self.now_ms(),
+        )
         old = pile.connection
         if old is not None and old is not conn and not old.closed:
             old.log.warning("connection_replaced", new_peer=conn.peer)
@@ -354,6 +378,25 @@ class Gateway:
             t.reason,
             t.at_ms,
         )
+        r = t.record
+        self.emit(
+            f"session_{t.to_phase.value}",
+            pile.pile_id,
+            {
+                "gun": gun,
+                "session_id": t.session_id,
+                "transaction_id": r.transaction_id,
+                "account": r.account,
+                "channel": r.channel,
+                "from_phase": t.from_phase.value if t.from_phase else None,
+                "phase": t.to_phase.value,
+                "reason": t.reason,
+                "charge_start_ms": r.charge_start_ms,
+                "charge_end_ms": r.charge_end_ms,
+                "flags": sorted(f.value for f in r.flags),
+            },
+            t.at_ms,
+        )
 
     def session_flagged(self, pile: PileRuntime, gun: int, f: SessionFlagged) -> None:
         self.log.warning(
@@ -377,6 +420,13 @@ class Gateway:
             detail=alarm.detail,
             session=alarm.session_id,
         )
+        self.emit(
+            "alarm",
+            pile.pile_id,
+            {"gun": gun, "alarm": alarm.kind.value, "detail": alarm.detail,
+             "session_id": alarm.session_id},
+            now_ms,
+        )  # fmt: skip
         self.storage.record_anomaly(
             None,
             f"gun {gun}: {alarm.detail}",
@@ -387,7 +437,17 @@ class Gateway:
         )
 
     def gun_status_changed(self, pile: PileRuntime, gun: int, change: StatusConfirmed) -> None:
-        pass  # the northbound (MQTT) publisher hooks in here
+        self.emit(
+            "gun_status",
+            pile.pile_id,
+            {
+                "gun": gun,
+                "status": change.status.value,
+                "previous": change.previous.value,
+                "session_id": change.session_id,
+            },
+            change.at_ms,
+        )
 
     def claim_account_later(
         self, pile: PileRuntime, gun: int, claim: AccountClaimed, now_ms: int
@@ -481,6 +541,25 @@ class Gateway:
         )
         if not stored.duplicate:
             pile.bill_committed(m)
+            self.emit(
+                "bill",
+                pile.pile_id,
+                {
+                    "gun": m.gun,
+                    "bill_id": stored.bill_id,
+                    "transaction_id": m.transaction_id,
+                    "account": m.account,
+                    "channel": channel_name(m.channel),
+                    "energy_dwh": m.energy_dwh,
+                    "pile_total_fen": m.total_amount_fen,
+                    "our_total_fen": settlement.our_total_fen,
+                    "idle_fee_fen": settlement.idle_fee.fee_fen,
+                    "anomalies": codes,
+                    "flags": flags,
+                    "status": status.name.lower(),
+                },
+                now,
+            )
         return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
 
     def _with_overlaps(self, session: Session, obs: GatewayObservation) -> GatewayObservation:
