@@ -1,11 +1,26 @@
-"""``pilegate-sim``: the pile simulator."""
+"""``pilegate-sim``: the pile simulator.
+
+    pilegate-sim run --gateway tcp://127.0.0.1:2406 --piles 20 --guns 2 --duration 60 \\
+        --time-scale 60 --state-dir var/sim --fault-rate 0.1
+    pilegate-sim load --gateway tcp://127.0.0.1:2406 --piles 10000 --heartbeat-interval 30 \\
+        --duration 120 --json
+
+Time scale: at ``--time-scale X`` the piles' clock runs X times faster than the wall clock
+(X=60: a 20-minute charge takes 20 s), and every timestamp they send, bills included, is on
+that one clock; for a run of known duration it starts duration*X in the past so it never runs
+ahead of the gateway's real time. Heartbeats, ack time-outs and back-off stay in wall time.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+
+from simulators.faults import FAULT_FLAGS
 
 
 def package_version() -> str:
@@ -18,8 +33,183 @@ def package_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pilegate-sim", description="Simulated charging piles.")
     parser.add_argument("--version", action="version", version=f"pilegate-sim {package_version()}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="run piles with cars, sessions, bills and faults",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT or ws://HOST:PORT"
+    )
+    run.add_argument("--piles", type=int, default=10)
+    run.add_argument("--guns", type=int, default=2)
+    run.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
+    run.add_argument(
+        "--transport", choices=("tcp", "ws"), default=None, help="default: from --gateway"
+    )
+    run.add_argument("--firmware-mix", default="V2.3.7:1", help='e.g. "V2.3.7:0.9,V2.1.0:0.1"')
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--time-scale", type=float, default=1.0, help="pile clock speed (60: 1 min/s)")
+    run.add_argument("--state-dir", default="var/sim", help="pending bills, one file per pile")
+    run.add_argument("--fault-rate", type=float, default=0.0, help="share of piles given one fault")
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[@PILE[:GUN]]",
+        help="force a fault on every pile, or on pile index PILE (gun GUN); one of: "
+        + ", ".join(FAULT_FLAGS),
+    )
+    run.add_argument(
+        "--mean-arrival", type=float, default=20 * 60, help="pile-clock s between cars"
+    )
+    run.add_argument("--ac", action="store_true", help="7 kW AC piles instead of DC")
+    run.add_argument("--json", action="store_true", help="print one JSON object, no live display")
+    run.set_defaults(handler=_run)
+
+    load = commands.add_parser("load", help="many piles: login + lock-step heartbeats only")
+    load.add_argument("--gateway", default="tcp://127.0.0.1:2406")
+    load.add_argument("--piles", type=int, default=10_000)
+    load.add_argument(
+        "--heartbeat-interval", type=float, default=30.0, help="0: as fast as lock-step allows"
+    )
+    load.add_argument("--duration", type=float, default=60.0)
+    load.add_argument("--batch", type=int, default=500, help="connections opened at a time")
+    load.add_argument("--ack-timeout", type=float, default=10.0)
+    load.add_argument("--guns", type=int, default=2)
+    load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--json", action="store_true")
+    load.set_defaults(handler=_load)
     return parser
+
+
+def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-def]
+    for spec in specs:
+        name, _, where = spec.partition("@")
+        if not where:
+            for pile in fleet.piles:
+                pile.force_fault(name)
+            continue
+        index, _, gun = where.partition(":")
+        fleet.pile(int(index)).force_fault(name, gun=int(gun) if gun else None)
+
+
+def _table(title: str, d: dict[str, object]):  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in d.items():
+        table.add_row(key, str(value))
+    return table
+
+
+def _live_table(stats) -> object:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    lat = stats.latency
+    table = Table(title="pilegate-sim")
+    for col in ("online", "sessions", "bills sent", "acked", "re-sent", "pending", "alarms",
+                "ack p50 ms", "ack p99 ms"):  # fmt: skip
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{stats.piles_online}/{stats.piles}",
+        str(stats.sessions_started),
+        str(stats.bills_sent),
+        str(stats.bills_acked),
+        str(stats.bills_resent),
+        str(stats.bills_pending),
+        f"{stats.faults_injected} faults / {stats.nacks} nacks",
+        f"{lat.percentile(50):.2f}",
+        f"{lat.percentile(99):.2f}",
+    )
+    return table
+
+
+def _run(args: argparse.Namespace) -> int:
+    from simulators.fleet import Fleet, FleetConfig, parse_firmware_mix
+
+    try:
+        config = FleetConfig(
+            gateway=args.gateway,
+            piles=args.piles,
+            guns=args.guns,
+            duration_s=args.duration,
+            transport=args.transport,
+            firmware_mix=parse_firmware_mix(args.firmware_mix),
+            seed=args.seed,
+            time_scale=args.time_scale,
+            state_dir=args.state_dir or None,
+            fault_rate=args.fault_rate,
+            mean_arrival_s=args.mean_arrival,
+            ac=args.ac,
+        )
+        fleet = Fleet(config)
+        _apply_forced(fleet, args.fault)
+    except (ValueError, IndexError) as exc:
+        print(f"pilegate-sim: {exc}", file=sys.stderr)
+        return 2
+    live = not args.json and sys.stdout.isatty()
+
+    async def main():  # type: ignore[no-untyped-def]
+        await fleet.start()
+        try:
+            if live:
+                from rich.live import Live
+
+                with Live(_live_table(fleet.summary().stats), refresh_per_second=4) as view:
+                    loop = asyncio.get_running_loop()
+                    end = loop.time() + args.duration
+                    while loop.time() < end:
+                        await asyncio.sleep(min(0.5, max(0.0, end - loop.time())))
+                        view.update(_live_table(fleet.summary().stats))
+            else:
+                await asyncio.sleep(args.duration)
+        finally:
+            summary = await fleet.stop()
+        return summary
+
+    try:
+        summary = asyncio.run(main())
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        from rich.console import Console
+
+        Console().print(_table("pilegate-sim run: summary", summary.to_dict()))
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    from simulators.load import LoadConfig, run_load
+
+    config = LoadConfig(
+        gateway=args.gateway,
+        piles=args.piles,
+        heartbeat_interval_s=args.heartbeat_interval,
+        duration_s=args.duration,
+        connect_batch=args.batch,
+        ack_timeout_s=args.ack_timeout,
+        guns=args.guns,
+        seed=args.seed,
+    )
+    try:
+        summary = asyncio.run(run_load(config))
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        from rich.console import Console
+
+        Console().print(_table("pilegate-sim load", summary.to_dict()))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
