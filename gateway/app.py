@@ -25,6 +25,7 @@ from gateway.mapping import channel_name
 from gateway.metrics import Metrics
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
+from gateway.tariffs import tariff_message
 from gateway.transports import SUBPROTOCOL, TcpPileProtocol, ws_check_request, ws_handler
 from protocol import (
     Bill,
@@ -37,9 +38,6 @@ from protocol import (
     Login,
     Message,
     QueryBills,
-    SetTariff,
-    TariffPrice,
-    TariffSegment,
 )
 from sessions import (
     AccountClaimed,
@@ -116,26 +114,19 @@ def pile_bill(m: Bill) -> PileBill:
     )  # fmt: skip
 
 
-def tariff_message(tariff: Tariff) -> SetTariff:
-    kinds = ("sharp", "peak", "flat", "valley")
-    prices = tuple(
-        TariffPrice(tariff.prices[k].energy_e4, tariff.prices[k].service_e4)
-        for k in sorted(tariff.prices, key=lambda k: kinds.index(k.value))
-    )
-    segments = tuple(
-        TariffSegment(s.start_minute, kinds.index(s.kind.value) + 1) for s in tariff.segments
-    )
-    tariff_number = abs(hash(tariff.tariff_id)) % 2**32
-    return SetTariff(tariff_number, tariff.effective_from_ms, prices, segments)
-
-
 class Gateway:
     def __init__(
-        self, config: GatewayConfig, storage: Storage, clock: Clock = wall_clock_ms
+        self,
+        config: GatewayConfig,
+        storage: Storage,
+        clock: Clock = wall_clock_ms,
+        time_scale: float = 1.0,
     ) -> None:
         self.config = config
         self.storage = storage
         self.now_ms = clock
+        # With a faster clock (the demo runs an hour a minute), session timers run faster too.
+        self.time_scale = time_scale
         self.loop = asyncio.get_running_loop()
         self.log = get_logger()
         self.metrics = Metrics()

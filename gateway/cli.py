@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--codec", action="store_true", help="only show every message encoded")
     demo.set_defaults(handler=_run_demo)
+
+    from gateway import cli_operator
+
+    cli_operator.register(commands)
     return parser
 
 

@@ -241,7 +241,7 @@ class PileRuntime:
             del self._timers[gun]
         if deadline is not None:
             loop = self.gateway.loop
-            delay = max(0.0, (deadline - now_ms) / 1000)
+            delay = max(0.0, (deadline - now_ms) / 1000 / self.gateway.time_scale)
             self._timers[gun] = (deadline, loop.call_later(delay, self._tick, gun))
 
     def _tick(self, gun: int) -> None:

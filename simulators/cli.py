@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--mean-arrival", type=float, default=20 * 60, help="pile-clock s between cars"
     )
     run.add_argument("--ac", action="store_true", help="7 kW AC piles instead of DC")
+    run.add_argument(
+        "--sim-start-ms",
+        type=int,
+        default=None,
+        help="pile clock at start, UTC epoch ms (default: so that the run ends at real time)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object, no live display")
     run.set_defaults(handler=_run)
 
@@ -83,7 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--seed", type=int, default=0)
     load.add_argument("--json", action="store_true")
     load.set_defaults(handler=_load)
+
+    drivers = commands.add_parser(
+        "accounts", help="print the simulated drivers' accounts (register them on the gateway)"
+    )
+    drivers.add_argument("--pool", type=int, default=64)
+    drivers.set_defaults(handler=_accounts)
     return parser
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    from simulators.accounts import pool
+
+    rows = [{"account": a, "card": c or None, "password": p or None} for a, c, p in pool(args.pool)]
+    print(json.dumps(rows))
+    return 0
 
 
 def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -147,6 +167,7 @@ def _run(args: argparse.Namespace) -> int:
             fault_rate=args.fault_rate,
             mean_arrival_s=args.mean_arrival,
             ac=args.ac,
+            sim_start_ms=args.sim_start_ms,
         )
         fleet = Fleet(config)
         _apply_forced(fleet, args.fault)

@@ -52,6 +52,7 @@ from protocol.messages import (
     TimeSync,
     Vin,
 )
+from simulators import accounts
 from simulators.bill_store import BillStore
 from simulators.charge import Car, ChargeProcess
 from simulators.faults import Faults
@@ -159,8 +160,10 @@ class Pile:
         time_scale: float = 1.0,
         tariff: PileTariff = DEFAULT_TARIFF,
         idle_rule: IdleRule | None = None,
+        account_pool: int = accounts.DEFAULT_POOL,
     ) -> None:
         self.spec = spec
+        self.account_pool = account_pool
         self.pile_id = spec.pile_id
         self.store = store if store is not None else BillStore(None, spec.pile_id)
         self.faults = faults or Faults()
@@ -343,11 +346,12 @@ class Pile:
             g.phase, g.due_ms = PLUGGED, t + self.rng.randint(10, 40) * SECOND
 
     def _request_auth(self, g: Gun, t: int) -> None:
+        driver = self.rng.randrange(self.account_pool)
         if g.auth_mode == "password":
-            account = f"138{self.rng.randrange(10**8):08d}"
-            self.outbox.append(AuthRequest(g.no, Channel.PASSWORD, account, "123456"))
+            account = accounts.password_account(driver)
+            self.outbox.append(AuthRequest(g.no, Channel.PASSWORD, account, accounts.PASSWORD))
         else:
-            card = f"{self.rng.getrandbits(64):016X}"
+            card = accounts.card_token(driver)
             self.outbox.append(AuthRequest(g.no, Channel.CARD, card, ""))
         g.phase, g.due_ms = AUTHORISING, t + self.gateway_wait_ms
 
