@@ -12,6 +12,7 @@ from typing import Any
 
 import websockets.asyncio.server
 
+from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
 from billing.store import anomaly_mask
@@ -41,6 +42,7 @@ from protocol import (
 )
 from sessions import (
     AccountClaimed,
+    AlarmKind,
     GunState,
     Phase,
     RaiseAlarm,
@@ -418,6 +420,17 @@ class Gateway:
              "session_id": alarm.session_id},
             now_ms,
         )  # fmt: skip
+        if alarm.kind is AlarmKind.BILL_WAIT_TIMEOUT:
+            # A closed service with no bill: code 1, or 2 when the pile is offline (field
+            # cases); resolved, with its history, when the late bill arrives.
+            code = AnomalyCode.BILL_LOST if pile.online else AnomalyCode.BILL_LOST_OFFLINE
+            self.storage.record_anomaly(
+                code,
+                alarm.detail,
+                at_ms=now_ms,
+                pile_id=pile.pile_id,
+                session_id=alarm.session_id,
+            )
         self.storage.record_anomaly(
             None,
             f"gun {gun}: {alarm.detail}",
@@ -531,6 +544,8 @@ class Gateway:
             flags=flags,
         )
         if not stored.duplicate:
+            if session is not None and session.bill_wait_alarmed:
+                await self._resolve_lost_bill(session.session_id, stored.bill_id, now)
             pile.bill_committed(m)
             self.emit(
                 "bill",
@@ -552,6 +567,14 @@ class Gateway:
                 now,
             )
         return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
+
+    async def _resolve_lost_bill(self, session_id: str, bill_id: str, now_ms: int) -> None:
+        await self.storage.flush()  # the anomaly may still be queued in the writer
+        for anomaly in await self.storage.anomalies(session_id=session_id, status="open"):
+            if anomaly.code in (AnomalyCode.BILL_LOST, AnomalyCode.BILL_LOST_OFFLINE):
+                await self.storage.resolve_anomaly(
+                    anomaly.anomaly_id, at_ms=now_ms, who="gateway", note=f"late bill {bill_id}"
+                )
 
     def _with_overlaps(self, session: Session, obs: GatewayObservation) -> GatewayObservation:
         """Other services of the same account that overlapped this one in time (case 2)."""

@@ -1,0 +1,87 @@
+"""Field cases end to end (../shared/domain/field-cases.md), over real sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.anomalies import AnomalyCode
+from gateway.app import Gateway
+from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
+from sessions import Phase
+from tests.gateway.conftest import ACCOUNT
+from tests.gateway.piles import PILE_ID, ScriptedPile
+from tests.gateway.test_end_to_end import T0, bill_for, phase, wait_for
+
+
+async def start_charging(gateway: Gateway, pile: ScriptedPile, gun: int = 1) -> str:
+    result = await gateway.start_charge(PILE_ID, gun, ACCOUNT, "own_app")
+    assert result.ok, result
+    tx = result.transaction_id
+    assert tx is not None
+    pile.send(StartResult(gun, tx, Result.OK, FaultCode.NONE, T0, 1_000_000))
+    await wait_for(lambda: phase(gateway, gun) is Phase.CHARGING)
+    pile.status[gun] = GunStatus.CHARGING
+    return tx
+
+
+async def test_case3_a_single_fault_sample_does_not_end_the_charge(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    await start_charging(gateway, pile)
+    await pile.heartbeat(power_w=60_000)
+    pile.status[1] = GunStatus.FAULTED
+    await pile.heartbeat()
+    pile.status[1] = GunStatus.CHARGING
+    await pile.heartbeat(power_w=60_000)
+    assert phase(gateway) is Phase.CHARGING
+    assert not pile.of_type(MsgType.STOP_CHARGE)
+
+
+async def test_case6_a_start_acknowledged_too_late_is_stopped(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    """The partner's start timed out; the pile starts anyway: the gateway stops it."""
+    pile.auto_ack = lambda frame: None  # the pile never acknowledges the start command
+    result = await gateway.start_charge(PILE_ID, 1, ACCOUNT, "partner_app")
+    assert result.outcome.value == "timed_out"
+    tx = result.transaction_id
+    assert tx is not None and phase(gateway) is Phase.CANCELLED
+    pile.auto_ack = lambda frame: Result.OK
+    pile.send(StartResult(1, tx, Result.OK, FaultCode.NONE, T0, 1_000_000))  # late start
+    stop = await pile.expect(MsgType.STOP_CHARGE)
+    assert stop.message.transaction_id == tx
+    assert gateway.metrics.alarms["start_late_after_timeout"] == 1
+
+
+@pytest.mark.sessions(bill_wait_s=0.3, bill_lost_s=600)
+async def test_lost_bill_gets_code_1_and_a_late_bill_resolves_it(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    tx = await start_charging(gateway, pile)
+    pile.status[1] = GunStatus.AVAILABLE
+    pile.send(Logout(1, tx, StopReason.USER, T0 + 600_000))
+    await wait_for(lambda: phase(gateway) is Phase.CLOSED)
+    query = await pile.expect(MsgType.QUERY_BILLS, timeout=3)  # the gateway asks for it
+    assert query.message.gun == 1
+    await gateway.storage.flush()
+    session_id = gateway.piles[PILE_ID].guns[1].session.session_id  # type: ignore[union-attr]
+    lost = await gateway.storage.anomalies(session_id=session_id, code=AnomalyCode.BILL_LOST)
+    assert [a.status for a in lost] == ["open"]
+
+    seq = pile.send(bill_for(tx))
+    await pile.expect(MsgType.BILL_ACK, seq=seq)
+    assert phase(gateway) is Phase.SETTLED
+    (resolved,) = await gateway.storage.anomalies(session_id=session_id, code=1)
+    assert resolved.status == "resolved" and resolved.resolution is not None
+    history = await gateway.storage.anomaly_history(resolved.anomaly_id)
+    assert len(history) >= 2  # opened, then resolved by the late bill
+
+
+async def test_shutdown_acknowledges_a_bill_in_flight(gateway: Gateway, pile: ScriptedPile) -> None:
+    tx = await start_charging(gateway, pile)
+    seq = pile.send(bill_for(tx))
+    # The gateway has read the bill; its commit is still to come when the shutdown starts.
+    await wait_for(lambda: gateway.metrics.frames_in[MsgType.BILL] == 1)
+    await gateway.stop(grace_s=5)
+    ack = await pile.expect(MsgType.BILL_ACK, seq=seq)
+    assert ack.message.transaction_id == tx
