@@ -208,6 +208,11 @@ class Gateway:
         task.add_done_callback(self._task_done)
         return task
 
+    async def background_done(self, timeout: float = 5.0) -> None:
+        """Wait for the background work spawned so far (account claims, stops, offline marks)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:

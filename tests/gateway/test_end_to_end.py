@@ -84,6 +84,7 @@ async def test_remote_start_charge_stop_unplug_bill(gateway: Gateway, pile: Scri
     pile.status[1] = GunStatus.AVAILABLE
     pile.send(Logout(1, tx, StopReason.REMOTE, T0 + 660_000))
     await wait_for(lambda: phase(gateway) is Phase.CLOSED)
+    await gateway.background_done()
     assert await gateway.storage.active_service(ACCOUNT) is None  # the account is free again
 
     seq = pile.send(bill_for(tx))
@@ -112,8 +113,7 @@ async def test_start_timeout_stops_and_frees_the_account(
     assert stop.message.transaction_id == result.transaction_id
     session = gateway.piles[PILE_ID].guns[1].session
     assert session is not None and session.end_reason == "start_timeout"
-    await wait_for(lambda: True)
-    await gateway.storage.flush()
+    await gateway.background_done()
     assert await gateway.storage.active_service(ACCOUNT) is None
     # The account can start elsewhere now.
     assert (await gateway.start_charge(PILE_ID, 2, ACCOUNT, "own_app")).ok
@@ -133,7 +133,7 @@ async def test_stop_not_honoured_resends_stop_and_alarms(
     await wait_for(lambda: len(pile.of_type(MsgType.STOP_CHARGE)) >= 2)
     assert gateway.metrics.alarms["charging_without_session"] >= 1
     # The account is held again while the pile reports charging: no second start elsewhere.
-    await wait_for(lambda: len(gateway._tasks) == 0)
+    await gateway.background_done()
     holder = await gateway.storage.active_service(ACCOUNT)
     assert holder is not None and holder.session_id == result.transaction_id
     second = await gateway.start_charge(PILE_ID, 2, ACCOUNT, "own_app")
@@ -241,7 +241,7 @@ async def test_heartbeat_timeout_marks_the_pile_offline_and_holds_sessions(db_ur
         await asyncio.wait_for(pile.closed.wait(), 6)  # 3 x 1 s without a heartbeat
         await wait_for(lambda: not gateway.piles[PILE_ID].online)
         assert phase(gateway) is Phase.STARTING  # held, not lost
-        await wait_for(lambda: not gateway._tasks)
+        await gateway.background_done()
         record = await gateway.storage.get_pile(PILE_ID)
         assert record is not None and not record.online
     finally:
