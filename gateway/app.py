@@ -24,6 +24,7 @@ from gateway.connection import PileConnection
 from gateway.logs import get_logger
 from gateway.mapping import channel_name
 from gateway.metrics import Metrics
+from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
 from gateway.tariffs import tariff_message
@@ -281,6 +282,10 @@ class Gateway:
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile
+            restored = restore(pile.guns, await self.storage.open_sessions(login.pile_id))
+            if restored:
+                pile.reschedule()
+                self.log.info("sessions_restored", pile=login.pile_id, sessions=restored)
         else:
             pile.info.enabled = record.enabled
             pile.info.firmware = login.firmware

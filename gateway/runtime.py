@@ -244,6 +244,12 @@ class PileRuntime:
             delay = max(0.0, (deadline - now_ms) / 1000 / self.gateway.time_scale)
             self._timers[gun] = (deadline, loop.call_later(delay, self._tick, gun))
 
+    def reschedule(self) -> None:
+        """Arm every gun's timer from its state (after sessions were restored)."""
+        now = self.gateway.now_ms()
+        for gun, state in self.guns.items():
+            self._schedule(gun, state, now)
+
     def _tick(self, gun: int) -> None:
         self._timers.pop(gun, None)
         self.feed(gun, Tick(), self.gateway.now_ms())

@@ -31,12 +31,13 @@ def gateway_config(**sessions: float) -> GatewayConfig:
     )
 
 
-async def start_gateway(url: str, config: GatewayConfig) -> Gateway:
+async def start_gateway(url: str, config: GatewayConfig, *, register: bool = True) -> Gateway:
     configure_logging("debug")
     storage = await Storage.open(url, upgrade=False, flush_ms=config.database.batch_ms)
-    await storage.register_pile(PILE_ID, vendor="ACME", model="DC120", gun_count=2)
-    await storage.add_account(ACCOUNT, balance_fen=50_000, card_token=CARD)
-    await storage.add_account("13900000000", balance_fen=50_000)
+    if register:
+        await storage.register_pile(PILE_ID, vendor="ACME", model="DC120", gun_count=2)
+        await storage.add_account(ACCOUNT, balance_fen=50_000, card_token=CARD)
+        await storage.add_account("13900000000", balance_fen=50_000)
     gateway = Gateway(config, storage)
     await gateway.start()
     return gateway

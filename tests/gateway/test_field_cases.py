@@ -85,3 +85,35 @@ async def test_shutdown_acknowledges_a_bill_in_flight(gateway: Gateway, pile: Sc
     await gateway.stop(grace_s=5)
     ack = await pile.expect(MsgType.BILL_ACK, seq=seq)
     assert ack.message.transaction_id == tx
+
+
+async def test_case7_sessions_survive_a_gateway_restart(db_url: str) -> None:
+    """A gateway restart must not leave a service (and its account) open forever."""
+    from tests.gateway.conftest import gateway_config, start_gateway
+
+    config = gateway_config()
+    first = await start_gateway(db_url, config)
+    pile = ScriptedPile()
+    try:
+        await pile.login(first.tcp_port)
+        tx = await start_charging(first, pile)
+    finally:
+        await pile.close()
+        await first.stop(grace_s=2)
+
+    second = await start_gateway(db_url, config, register=False)
+    pile = ScriptedPile()
+    try:
+        await pile.login(second.tcp_port)
+        assert phase(second) is Phase.CHARGING  # restored from the database
+        pile.status[1] = GunStatus.AVAILABLE  # the car left while the gateway was down
+        await pile.heartbeat()
+        await wait_for(lambda: phase(second) is Phase.CLOSED)
+        await second.background_done()
+        assert await second.storage.active_service(ACCOUNT) is None  # account freed
+        seq = pile.send(bill_for(tx))
+        await pile.expect(MsgType.BILL_ACK, seq=seq)
+        assert phase(second) is Phase.SETTLED
+    finally:
+        await pile.close()
+        await second.stop(grace_s=2)
