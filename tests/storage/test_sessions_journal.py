@@ -49,8 +49,8 @@ async def test_open_sessions_and_lost_bill_sweep(storage: Storage) -> None:
     await storage.flush()
     b = bill(billed.transaction_id)
     await storage.store_bill(p, b, settled(b), received_ms=RECEIVED)
-    assert {s.session_id for s in await storage.open_sessions(p)} == {
-        live.session_id, closed_old.session_id, closed_new.session_id, billed.session_id}  # fmt: skip
+    want = {live.session_id, closed_old.session_id, closed_new.session_id, billed.session_id}
+    assert {s.session_id for s in await storage.open_sessions(p)} == want
     swept = await storage.closed_sessions_without_bill(10_000)
     assert closed_old.session_id in {s.session_id for s in swept}
     assert not {closed_new.session_id, billed.session_id} & {s.session_id for s in swept}
@@ -69,8 +69,8 @@ async def test_session_row_from_the_machine_record(storage: Storage) -> None:
 
 
 def frame(p: str, at: int, txn: str | None = None, direction: str = "in") -> JournalEntry:
-    return JournalEntry(at, p, direction, at % 65536, 0x0A, "BILL", "aa55", {"t": txn, "b": b"\x01"},
-                        gun=1, transaction_id=txn)  # fmt: skip
+    fields = {"t": txn, "b": b"\x01"}
+    return JournalEntry(at, p, direction, at % 65536, 0x0A, "BILL", "aa55", fields, 1, None, txn)
 
 
 async def test_journal_batches_and_lists_in_order(storage: Storage) -> None:
