@@ -240,12 +240,7 @@ async def write_bills(conn: AsyncConnection, prepared: Sequence[PreparedBill]) -
         first.setdefault(p.key, p)
     candidates = list(first.values())
     if conn.dialect.name == "postgresql":
-        result = await insert_rows(
-            conn,
-            bills,
-            [p.row for p in candidates],
-            "ON CONFLICT (pile_id, transaction_id) DO NOTHING RETURNING id",
-        )
+        new = await _write_bills_pg(conn, candidates)
     else:
         stmt = (
             _insert(conn, bills)
@@ -253,14 +248,15 @@ async def write_bills(conn: AsyncConnection, prepared: Sequence[PreparedBill]) -
             .returning(bills.c.id)
         )
         result = await conn.execute(stmt, [p.row for p in candidates])
-    inserted = {r[0] for r in result}
-    new = [p for p in candidates if p.bill_id in inserted]
-    lines = [line for p in new for line in p.lines]
-    if lines:
-        await insert_rows(conn, bill_lines, lines)
-    rows = [a for p in new for a in p.anomalies]
-    if rows:
-        await insert_rows(conn, anomalies, rows)
+        inserted = {r[0] for r in result}
+        new = [p for p in candidates if p.bill_id in inserted]
+        lines = [line for p in new for line in p.lines]
+        if lines:
+            await conn.execute(insert(bill_lines), lines)
+        rows = [a for p in new for a in p.anomalies]
+        if rows:
+            await conn.execute(insert(anomalies), rows)
+    inserted = {p.bill_id for p in new}
     existing: dict[tuple[str, str], tuple[str, str]] = {
         p.key: (p.bill_id, p.row["status"]) for p in new
     }
@@ -276,6 +272,52 @@ async def write_bills(conn: AsyncConnection, prepared: Sequence[PreparedBill]) -
         bid, status = existing[p.key]
         out.append(StoredBill(bid, bid != p.bill_id, p.row["anomaly_mask"], status))
     return out
+
+
+_LINE_COLS = tuple(c.name for c in bill_lines.c)
+_ANOMALY_COLS = tuple(c.name for c in anomalies.c)
+
+
+async def _write_bills_pg(
+    conn: AsyncConnection, candidates: Sequence[PreparedBill]
+) -> list[PreparedBill]:
+    """One statement, one round trip: bills, then the lines and anomalies of the bills that
+    were new (data-modifying CTEs), each table fed by unnest() of per-column arrays."""
+    cols = tuple(candidates[0].row)
+    sql = _CTE_SQL.get(cols)
+    if sql is None:
+        n, m = len(cols), len(_LINE_COLS)
+        sql = _CTE_SQL[cols] = (
+            f"WITH new AS ({_unnest_insert_sql(bills, cols, '')} "
+            "ON CONFLICT (pile_id, transaction_id) DO NOTHING RETURNING id), "
+            f"l AS ({_unnest_children(bill_lines, _LINE_COLS, n)}), "
+            f"a AS ({_unnest_children(anomalies, _ANOMALY_COLS, n + m)}) "
+            "SELECT id FROM new"
+        )
+    lines = [x for p in candidates for x in p.lines]
+    found = [x for p in candidates for x in p.anomalies]
+    params = (
+        *([p.row[c] for p in candidates] for c in cols),
+        *([x[c] for x in lines] for c in _LINE_COLS),
+        *([x[c] for x in found] for c in _ANOMALY_COLS),
+    )
+    result = await conn.exec_driver_sql(sql, params)
+    inserted = {r[0] for r in result}
+    return [p for p in candidates if p.bill_id in inserted]
+
+
+_CTE_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _unnest_children(table: Any, cols: tuple[str, ...], offset: int) -> str:
+    """INSERT of child rows whose bill_id was inserted by the `new` CTE."""
+    arrays = ", ".join(
+        f"${offset + n}::{_pg_array_type(table.c[c])}[]" for n, c in enumerate(cols, 1)
+    )
+    return (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT u.* FROM unnest({arrays}) "
+        f"AS u({', '.join(cols)}) WHERE u.bill_id IN (SELECT id FROM new)"
+    )
 
 
 # --- tariffs and idle rules ----------------------------------------------------------------

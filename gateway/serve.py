@@ -16,6 +16,7 @@ from typing import Any
 from gateway.app import Gateway
 from gateway.config import GatewayConfig
 from gateway.logs import configure_logging, get_logger
+from gateway.northbound import MqttBridge
 from gateway.storage import Storage
 from gateway.storage.migrate import SchemaOutOfDate
 
@@ -60,6 +61,10 @@ async def serve(
         print(f"pilegate: cannot listen: {exc}", file=sys.stderr)
         return 1
 
+    bridge = MqttBridge(gateway, config.mqtt.url) if config.mqtt.url else None
+    if bridge is not None:
+        await bridge.start()  # connects in the background; piles are served without it
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals_seen = 0
@@ -80,5 +85,7 @@ async def serve(
             await ready(gateway)
         await stop.wait()
     finally:
+        if bridge is not None:
+            await bridge.stop()  # before the gateway: it closes storage
         await gateway.stop()
     return 0

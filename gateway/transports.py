@@ -32,8 +32,7 @@ class TcpPileProtocol(asyncio.Protocol):
         self.connection: PileConnection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
         server = self.gateway.config.server
         # Back-pressure: above the high-water mark asyncio calls pause_writing and we stop
         # reading this pile until it has read our replies.

@@ -161,6 +161,7 @@ class Storage:
         touch_interval_s: float = 30.0,
         upgrade: bool | None = None,
         pool_size: int = 8,
+        pipeline: int = 2,
         default_tariff: Tariff = DEFAULT_TARIFF,
         default_idle_rule: IdleFeeRule = DEFAULT_IDLE_RULE,
         tariff_cache_s: float = 60.0,
@@ -179,7 +180,11 @@ class Storage:
         engine = create_engine(resolved, write=True, pool_size=pool_size)
         reader = create_engine(resolved, write=False) if is_sqlite(resolved) else engine
         writer = BatchWriter(
-            engine, batch_rows=batch_rows, flush_ms=flush_ms, max_pending=max_pending
+            engine,
+            batch_rows=batch_rows,
+            flush_ms=flush_ms,
+            max_pending=max_pending,
+            pipeline=1 if is_sqlite(resolved) else pipeline,
         )
         return cls(
             resolved,

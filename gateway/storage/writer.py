@@ -115,6 +115,7 @@ class BatchWriter:
         flush_ms: float = DEFAULT_FLUSH_MS,
         max_pending: int = DEFAULT_MAX_PENDING,
         retries: int = 3,
+        pipeline: int = 1,
     ) -> None:
         if batch_rows < 1 or flush_ms < 0 or max_pending < 1:
             raise ValueError("batch_rows >= 1, flush_ms >= 0, max_pending >= 1")
@@ -123,6 +124,8 @@ class BatchWriter:
         self.flush_s = flush_ms / 1000
         self.max_pending = max_pending
         self.retries = retries
+        self.pipeline = max(1, pipeline)  # bill-only batches that may commit concurrently
+        self._inflight: deque[asyncio.Task[None]] = deque()
         self.stats = WriterStats()
         self._queue: deque[_Item] = deque()
         self._fire_and_forget = 0  # queued fire-and-forget items
@@ -205,6 +208,8 @@ class BatchWriter:
         while True:
             if not self._queue:
                 if self._closing:
+                    while self._inflight:
+                        await self._inflight.popleft()
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -223,7 +228,16 @@ class BatchWriter:
                 elif it.future is None:
                     self._fire_and_forget -= 1
             try:
-                await self._write(batch)
+                if self.pipeline > 1 and all(it.kind is Kind.BILL for it in batch):
+                    # Bills need no order among themselves: while one batch commits, the
+                    # next may already be on its way (the unique key dedupes across them).
+                    while len(self._inflight) >= self.pipeline:
+                        await self._inflight.popleft()
+                    self._inflight.append(self._loop.create_task(self._write(batch)))
+                else:  # ordered rows and barriers wait for every batch before them
+                    while self._inflight:
+                        await self._inflight.popleft()
+                    await self._write(batch)
             except Exception:  # never let the writer die: log and go on
                 log.exception("storage writer: unexpected error")
             if self._failures:
