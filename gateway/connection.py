@@ -135,6 +135,7 @@ class PileConnection:
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
+        started = self.gateway.loop.time()
         try:
             if isinstance(message, Login):
                 await self._login(frame, message)
@@ -144,14 +145,20 @@ class PileConnection:
                 self._journal_in(frame)
                 reply = await self.pile.authorise_at_pile(message)
                 self.send(reply, frame.seq)
+                self._observe_ack(message, started)
             else:
                 assert isinstance(message, Bill)
                 self._journal_in(frame)
                 reply = await self.pile.bill(message)
                 if reply is not None:  # None: not committed, so not acknowledged
                     self.send(reply, frame.seq)
+                    self._observe_ack(message, started)
         except Exception:
             self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+
+    def _observe_ack(self, message: Message, started: float) -> None:
+        """Time from reading a request to sending its reply (a bill's includes its commit)."""
+        self.gateway.metrics.observe_ack(message.TYPE, self.gateway.loop.time() - started)
 
     # --- login ------------------------------------------------------------------------------
 

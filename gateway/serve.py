@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from gateway.admin import AdminServer, AdminStartError
 from gateway.app import Gateway
 from gateway.config import GatewayConfig
 from gateway.logs import configure_logging, get_logger
@@ -64,6 +65,17 @@ async def serve(
     bridge = MqttBridge(gateway, config.mqtt.url) if config.mqtt.url else None
     if bridge is not None:
         await bridge.start()  # connects in the background; piles are served without it
+    admin = AdminServer(gateway, config.admin, bridge=bridge) if config.admin.port else None
+    if admin is not None:
+        try:
+            await admin.start()
+        except AdminStartError as exc:
+            if bridge is not None:
+                await bridge.stop()
+            await gateway.stop()
+            log.error("admin_start_failed", error=str(exc))
+            print(f"pilegate: {exc}", file=sys.stderr)
+            return 1
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,6 +97,8 @@ async def serve(
             await ready(gateway)
         await stop.wait()
     finally:
+        if admin is not None:
+            await admin.stop()
         if bridge is not None:
             await bridge.stop()  # before the gateway: it closes storage
         await gateway.stop()

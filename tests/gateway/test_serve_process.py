@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 
@@ -32,7 +33,7 @@ def environment(tmp_path: Path, database_url: str) -> dict[str, str]:
         "PILEGATE_HOST": "127.0.0.1",
         "PILEGATE_TCP_PORT": str(free_port()),
         "PILEGATE_WS_PORT": str(free_port()),
-        "PILEGATE_ADMIN_PORT": "0",
+        "PILEGATE_ADMIN_PORT": str(free_port()),
         "PILEGATE_DATABASE_URL": database_url,
         "PILEGATE_AUTO_REGISTER": "true",
         "PILEGATE_LOG_LEVEL": "info",
@@ -64,6 +65,9 @@ async def test_serve_runs_logs_json_and_stops_gracefully_on_sigterm(tmp_path: Pa
             pile = ScriptedPile()
             assert (await pile.login(port)).message.result == Result.OK
             await pile.heartbeat()
+            admin = f"http://127.0.0.1:{env['PILEGATE_ADMIN_PORT']}"
+            health = await asyncio.to_thread(urlopen, f"{admin}/healthz", timeout=5)
+            assert json.loads(health.read())["piles_online"] == 1
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 15) == 0
             await asyncio.wait_for(pile.closed.wait(), 5)

@@ -1,0 +1,860 @@
+"""The operator's commands of `pilegate` (registered by gateway.cli.build_parser).
+
+Commands that act on the running gateway go through its admin API over HTTP
+(`--admin URL`, default $PILEGATE_ADMIN_URL or http://127.0.0.1:8406; `--token`, default
+$PILEGATE_ADMIN_TOKEN):
+
+    piles | sessions [--live] | start PILE GUN --account A [--channel C] | stop PILE GUN
+    enable PILE | disable PILE | tariff show PILE
+    tariff set PILE --id ID --price KIND=ENERGY[/SERVICE] ... --segment HH:MM=KIND ...
+
+Commands that read or correct stored data go straight to the database (`--config FILE`,
+`--database URL`, $PILEGATE_DATABASE_URL; default the embedded SQLite file):
+
+    bills [--since] [--until] [--pile] [--anomaly CODE] | bills show BILL_ID
+    bills correct BILL_ID --energy KWH --reason TEXT [--who NAME]
+    frames [--pile P] [--bill B] [--transaction T] [--gun G] [--from T] [--to T]
+    piles add PILE_ID [--station S] [--guns N]
+    accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
+    report anomalies --from D --to D [--by channel|firmware|station|pile]
+    report firmware --expected VERSION [--station S] [--list]
+    report completions --from D --to D [--pile P]
+    export bills --from D --to D [--output FILE]          (CSV, streamed)
+
+Listings print a table by default, `--format csv|json` otherwise. Times: epoch ms, ISO date
+(local midnight, UTC+8; as --to the whole day is included) or ISO date-time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from gateway import reports
+
+DEFAULT_ADMIN_URL = "http://127.0.0.1:8406"
+PERIODS = ("sharp", "peak", "flat", "valley")
+
+
+class OperatorError(Exception):
+    """A failure to report in one line (exit status 1)."""
+
+
+# --- plumbing -------------------------------------------------------------------------------
+
+
+def _fmt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=reports.FORMATS, default="table", help="output format")
+
+
+def _api(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--admin",
+        metavar="URL",
+        default=os.environ.get("PILEGATE_ADMIN_URL", DEFAULT_ADMIN_URL),
+        help="admin API of the running gateway (env PILEGATE_ADMIN_URL)",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("PILEGATE_ADMIN_TOKEN", ""),
+        help="admin API bearer token (env PILEGATE_ADMIN_TOKEN)",
+    )
+
+
+def _db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML file (default config/gateway.toml)")
+    p.add_argument("--database", metavar="URL", help="database URL (overrides the config)")
+
+
+def _handler(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except OperatorError as exc:
+            print(f"pilegate: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"pilegate: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:  # `pilegate export ... | head`
+            return 0
+
+    return run
+
+
+def _when(text: str | None, *, end: bool = False) -> int | None:
+    return reports.parse_time(text, end=end)
+
+
+def _out(args: argparse.Namespace) -> Any:
+    return sys.stdout
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+def request(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """JSON over HTTP to the admin API; raises OperatorError with the API's detail."""
+    url = args.admin.rstrip("/") + path
+    if params:
+        query = {k: v for k, v in params.items() if v is not None and v is not False}
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            detail = json.loads(detail).get("detail", detail)
+        raise OperatorError(f"admin API {exc.code}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise OperatorError(f"cannot reach the admin API at {args.admin}: {exc.reason}") from None
+
+
+def _print_result(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    if args.format == "table":
+        line = f"{result['outcome']}"
+        if result.get("reason"):
+            line += f": {result['reason']}"
+        if result.get("transaction_id"):
+            line += f" (transaction {result['transaction_id']})"
+        print(line)
+    else:
+        reports.render([result], list(result), args.format, _out(args))
+    return 0 if result.get("outcome") == "accepted" else 1
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_storage(args: argparse.Namespace) -> AsyncIterator[Any]:
+    from gateway.config import ConfigError, load_config
+    from gateway.storage import SchemaOutOfDate, Storage
+
+    url = getattr(args, "database", None)
+    if not url:
+        try:
+            url = load_config(getattr(args, "config", None)).database.url or None
+        except ConfigError as exc:
+            raise OperatorError(str(exc)) from None
+    try:
+        storage = await Storage.open(url)
+    except SchemaOutOfDate as exc:
+        raise OperatorError(str(exc)) from None
+    try:
+        yield storage
+    finally:
+        await storage.close()
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+# --- piles and sessions (API) ---------------------------------------------------------------
+
+
+def _guns_text(guns: dict[str, Any]) -> str:
+    parts = []
+    for gun, g in sorted(guns.items(), key=lambda kv: int(kv[0])):
+        s = g.get("session")
+        text = f"{gun}:{g.get('availability', '?')}"
+        if s:
+            text += f"/{s['phase']}"
+        parts.append(text)
+    return " ".join(parts)
+
+
+def cmd_piles(args: argparse.Namespace) -> int:
+    piles = request(args, "GET", "/piles")
+    rows = []
+    for p in piles:
+        live = [
+            f"{gun}:{g['session']['phase']}:{g['session']['transaction_id'][:8]}"
+            for gun, g in sorted(p.get("guns", {}).items())
+            if g.get("session")
+        ]
+        rows.append(
+            {
+                "pile_id": p["pile_id"],
+                "station_id": p.get("station_id"),
+                "firmware": p.get("firmware"),
+                "online": p.get("online"),
+                "enabled": p.get("enabled"),
+                "guns": _guns_text(p.get("guns", {})) or p.get("gun_count"),
+                "sessions": " ".join(live),
+                "last_seen_ms": p.get("last_seen_ms"),
+            }
+        )
+    reports.render(rows, None if rows else ["pile_id"], args.format, _out(args))
+    return 0
+
+
+SESSION_COLUMNS = (
+    "updated_ms", "pile_id", "gun", "transaction_id", "account", "channel", "state",
+    "charge_start_ms", "charge_end_ms", "observed_energy_dwh", "flags",
+)  # fmt: skip
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    if args.live:
+        rows = request(args, "GET", "/sessions/live")
+        cols = ["pile_id", "gun", "transaction_id", "phase", "account", "since_ms"]
+        reports.render(rows, cols, args.format, _out(args))
+        return 0
+    page = request(
+        args,
+        "GET",
+        "/sessions",
+        params={
+            "pile": args.pile,
+            "state": args.state,
+            "account": args.account,
+            "since": args.since,
+            "limit": args.limit,
+        },
+    )
+    reports.render(page["items"], SESSION_COLUMNS, args.format, _out(args))
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    body = {"gun": args.gun, "account": args.account, "channel": args.channel}
+    return _print_result(args, request(args, "POST", f"/piles/{_q(args.pile)}/start", body))
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _print_result(
+        args, request(args, "POST", f"/piles/{_q(args.pile)}/stop", {"gun": args.gun})
+    )
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    action = "enable" if args.command == "enable" else "disable"
+    return _print_result(args, request(args, "POST", f"/piles/{_q(args.pile)}/{action}"))
+
+
+def _q(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+def _tariff_rows(t: dict[str, Any], current: bool = False) -> list[dict[str, Any]]:
+    rows = []
+    for kind in PERIODS:
+        p = t["prices"].get(kind, {})
+        minutes = [m for m, k in t["segments"] if k == kind]
+        rows.append(
+            {
+                "tariff_id": t["tariff_id"],
+                "scope": f"{t['scope_kind']}:{t['scope_id']}",
+                "effective_from_ms": t["effective_from_ms"],
+                "current": current,
+                "period": kind,
+                "energy_cny_kwh": str(Decimal(p.get("energy_e4", 0)) / 10_000),
+                "service_cny_kwh": str(Decimal(p.get("service_e4", 0)) / 10_000),
+                "starts": " ".join(f"{m // 60:02d}:{m % 60:02d}" for m in minutes),
+            }
+        )
+    return rows
+
+
+def cmd_tariff_show(args: argparse.Namespace) -> int:
+    shown = request(args, "GET", f"/piles/{_q(args.pile)}/tariff")
+    if args.format == "json":
+        reports.render([shown], list(shown), "json", _out(args))
+        return 0
+    rows = []
+    cur = shown["current"]
+    for t in shown["tariffs"]:
+        rows += _tariff_rows(t, current=t["tariff_id"] == cur["tariff_id"])
+    if not any(r["current"] for r in rows):
+        rows += _tariff_rows(cur, current=True)
+    reports.render(rows, None, args.format, _out(args))
+    return 0
+
+
+def _e4(text: str) -> int:
+    try:
+        value = Decimal(text) * 10_000
+    except InvalidOperation:
+        raise ValueError(f"not a price in CNY/kWh: {text!r}") from None
+    if value != value.to_integral_value() or value < 0:
+        raise ValueError(f"price must be >= 0 with at most 4 decimals: {text!r}")
+    return int(value)
+
+
+def tariff_body(args: argparse.Namespace) -> dict[str, Any]:
+    """--price KIND=ENERGY[/SERVICE] (CNY/kWh), --segment HH:MM=KIND; periods without a
+    price take the flat one (or the first one given)."""
+    prices: dict[str, dict[str, int]] = {}
+    for item in args.price:
+        kind, sep, value = item.partition("=")
+        kind = kind.strip().lower()
+        if not sep or kind not in PERIODS:
+            raise ValueError(f"--price wants KIND=ENERGY[/SERVICE] with KIND in {PERIODS}")
+        energy, _, service = value.partition("/")
+        prices[kind] = {"energy_e4": _e4(energy), "service_e4": _e4(service or "0")}
+    if not prices:
+        raise ValueError("give at least one --price")
+    fallback = prices.get("flat") or next(iter(prices.values()))
+    for kind in PERIODS:
+        prices.setdefault(kind, dict(fallback))
+    segments = []
+    for item in args.segment or ["00:00=flat"]:
+        at, sep, kind = item.partition("=")
+        hh, _, mm = at.partition(":")
+        if not sep or kind.strip().lower() not in PERIODS or not hh.isdigit():
+            raise ValueError(f"--segment wants HH:MM=KIND, got {item!r}")
+        segments.append([int(hh) * 60 + int(mm or 0), kind.strip().lower()])
+    segments.sort()
+    body: dict[str, Any] = {
+        "tariff_id": args.id,
+        "scope_kind": args.scope,
+        "effective_from_ms": _when(args.effective) or 0,
+        "prices": prices,
+        "segments": segments,
+        "utc_offset_minutes": args.utc_offset,
+    }
+    if args.scope_id:
+        body["scope_id"] = args.scope_id
+    return body
+
+
+def cmd_tariff_set(args: argparse.Namespace) -> int:
+    result = request(args, "PUT", f"/piles/{_q(args.pile)}/tariff", tariff_body(args))
+    if args.format == "table":
+        print(f"tariff {result['tariff']['tariff_id']} stored; sent to the pile: ", end="")
+    return _print_result(args, result)
+
+
+# --- bills, corrections, frames (database) --------------------------------------------------
+
+
+def cmd_bills(args: argparse.Namespace) -> int:
+    from gateway.storage import queries
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            page = await queries.list_bills(
+                storage.reader,
+                since_ms=_when(args.since),
+                until_ms=_when(args.until, end=True),
+                pile_id=args.pile,
+                anomaly=args.anomaly,
+                status=args.status,
+                limit=args.limit,
+            )
+        rows = page.rows
+        for r in rows:
+            r["energy_kwh"] = r["energy_dwh"] / 10_000
+        cols = [
+            "id", "received_ms", "pile_id", "gun", "transaction_id", "channel", "account",
+            "energy_kwh", "total_amount_fen", "our_total_fen", "anomaly_codes", "status",
+        ]  # fmt: skip
+        if args.format != "table":
+            cols = [*queries.BILL_LIST_COLUMNS, "energy_kwh"]
+        reports.render(rows, cols, args.format, _out(args))
+        if page.next_cursor and args.format == "table":
+            print(f"(more: raise --limit above {args.limit})", file=sys.stderr)
+        return 0
+
+    return _run(go())
+
+
+def cmd_bill_show(args: argparse.Namespace) -> int:
+    from gateway.storage import queries
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            bill = await queries.get_bill(storage.reader, args.bill_id)
+        if bill is None:
+            raise OperatorError(f"no bill {args.bill_id}")
+        if args.format == "table":
+            corrections = bill.pop("corrections")
+            rows = [{"field": k, "value": reports._cell(v, k)} for k, v in bill.items()]
+            reports.render(rows, ["field", "value"], "table", _out(args))
+            if corrections:
+                print()
+                reports.render(corrections, CORRECTION_COLUMNS, "table", _out(args))
+        else:
+            reports.render([bill], list(bill), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+CORRECTION_COLUMNS = (
+    "id", "at_ms", "who", "reason", "tariff_id", "original_energy_dwh", "corrected_energy_dwh",
+    "original_total_fen", "corrected_total_fen", "refund_fen",
+)  # fmt: skip
+
+
+def _kwh_to_dwh(text: str) -> int:
+    try:
+        value = Decimal(text) * 10_000
+    except InvalidOperation:
+        raise ValueError(f"--energy is kWh, got {text!r}") from None
+    if value < 0 or value != value.to_integral_value():
+        raise ValueError("--energy must be >= 0 kWh with at most 4 decimals (0.1 Wh)")
+    return int(value)
+
+
+def cmd_bill_correct(args: argparse.Namespace) -> int:
+    from billing.store import BillNotFound
+    from gateway.app import wall_clock_ms
+
+    energy = _kwh_to_dwh(args.energy)
+    if not args.reason.strip():
+        raise ValueError("--reason must not be empty")
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            try:
+                c = await storage.correct_bill(
+                    args.bill_id, energy, args.reason, args.who, wall_clock_ms()
+                )
+            except BillNotFound:
+                raise OperatorError(f"no bill {args.bill_id}") from None
+        row = {
+            "bill_id": c.bill_id,
+            "correction_id": c.correction_id,
+            "tariff_id": c.tariff_id,
+            "old_energy_kwh": c.original_energy_dwh / 10_000,
+            "new_energy_kwh": c.corrected_energy_dwh / 10_000,
+            "old_total_fen": c.original_total_fen,
+            "new_total_fen": c.corrected_total_fen,
+            "refund_fen": c.refund_fen,
+            "who": args.who,
+            "reason": args.reason,
+        }
+        if args.format == "table":
+            print(f"bill {c.bill_id} corrected (audit row {c.correction_id}, by {args.who})")
+            print(f"  energy  {row['old_energy_kwh']:.4f} kWh -> {row['new_energy_kwh']:.4f} kWh")
+            print(
+                f"  amount  {c.original_total_fen / 100:.2f} CNY -> "
+                f"{c.corrected_total_fen / 100:.2f} CNY (energy + service, tariff {c.tariff_id})"
+            )
+            verb = "refund" if c.refund_fen >= 0 else "charge extra"
+            print(f"  {verb}  {abs(c.refund_fen) / 100:.2f} CNY")
+        else:
+            reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+def cmd_frames(args: argparse.Namespace) -> int:
+    from gateway.storage import queries
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            pile, since, until = args.pile, _when(args.from_), _when(args.to, end=True)
+            if args.bill:
+                window = await queries.bill_frame_window(storage.reader, args.bill)
+                if window is None:
+                    raise OperatorError(f"no bill {args.bill}")
+                pile = window["pile_id"]
+                since = window["login_ms"] if window["login_ms"] is not None else window["first_ms"]
+                until = window["last_ms"] + 1
+            if pile is None and args.transaction is None and since is None:
+                raise ValueError("give --pile, --bill, --transaction or --from")
+            rows = []
+            async for e in storage.frames(
+                pile, transaction_id=args.transaction, gun=args.gun, since_ms=since,
+                until_ms=until,
+            ):  # fmt: skip
+                if not args.heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
+                    continue
+                rows.extend(reports.frame_rows([e]))
+        cols = list(reports.FRAME_COLUMNS)
+        if args.format != "table":
+            cols = ["id", *cols, "pile_id", "fields"]
+        if args.bill and args.format == "json":
+            out = {"frames": rows, "summary": reports.bill_frame_summary(rows)}
+            reports.render([out], ["frames", "summary"], "json", _out(args))
+            return 0
+        reports.render(rows, cols, args.format, _out(args))
+        if args.bill and args.format == "table":
+            s = reports.bill_frame_summary(rows)
+            print()
+            print(f"login:      {reports.format_ms(s['login_ms']) or 'not in the journal'}")
+            logout = "yes, at " + reports.format_ms(s["logout_ms"]) if s["logout_ms"] else "no"
+            print(f"logout:     {logout}")
+            print(f"bill:       {reports.format_ms(s['bill_ms']) or 'not in the journal'}")
+            print(f"bill ack:   {reports.format_ms(s['bill_ack_ms']) or 'none sent'}")
+            print(f"logout received between login and bill: "
+                  f"{'yes' if s['logout_received'] else 'no'}")  # fmt: skip
+        return 0
+
+    return _run(go())
+
+
+# --- registration (database) ----------------------------------------------------------------
+
+
+def cmd_pile_add(args: argparse.Namespace) -> int:
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            if args.station:
+                existing = await storage.get_pile(args.pile_id)
+                if args.station_name or existing is None or existing.station_id != args.station:
+                    await storage.add_station(args.station, args.station_name or args.station)
+            record = await storage.register_pile(
+                args.pile_id,
+                station_id=args.station,
+                vendor=args.vendor,
+                model=args.model,
+                gun_count=args.guns,
+                enabled=not args.disabled,
+            )
+        row = {
+            "pile_id": record.pile_id,
+            "station_id": record.station_id,
+            "gun_count": record.gun_count,
+            "enabled": record.enabled,
+        }
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    if args.guns < 1 or args.guns > 255:
+        raise ValueError("--guns must be 1..255")
+    return _run(go())
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            try:
+                a = await storage.add_account(
+                    args.account,
+                    balance_fen=args.balance,
+                    card_token=args.card,
+                    vin=args.vin,
+                    password=args.password,
+                    enabled=not args.disabled,
+                )
+            except IntegrityError:
+                raise OperatorError(
+                    f"account {args.account} (or its card/VIN) already exists"
+                ) from None
+        row = {
+            "account": a.account_id,
+            "balance_fen": a.balance_fen,
+            "card": a.card_token,
+            "vin": a.vin,
+            "password": a.has_password,
+            "enabled": a.enabled,
+        }
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+# --- reports and export ---------------------------------------------------------------------
+
+
+def _range(args: argparse.Namespace) -> tuple[int, int]:
+    start, end = _when(args.from_), _when(args.to, end=True)
+    if start is None or end is None:
+        raise ValueError("--from and --to are required")
+    if end <= start:
+        raise ValueError("--to must be after --from")
+    return start, end
+
+
+def cmd_report_anomalies(args: argparse.Namespace) -> int:
+    start, end = _range(args)
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            report = await reports.anomaly_report(storage.reader, start, end, args.by)
+        rows = [*report["rows"], report["total"]]
+        if args.format == "json":
+            reports.render([report], list(report), "json", _out(args))
+            return 0
+        columns = reports.anomaly_report_columns(report, compact=args.format == "table")
+        if args.format == "table":
+            print(
+                f"anomalies by {args.by}, bills received {reports.format_ms(start)} .. "
+                f"{reports.format_ms(end)} (exclusive)"
+            )
+        reports.render(rows, columns, args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+def cmd_report_firmware(args: argparse.Namespace) -> int:
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            report = await reports.firmware_report(
+                storage.reader, args.expected, station_id=args.station, list_piles=args.list
+            )
+        if args.format == "json":
+            reports.render([report], list(report), "json", _out(args))
+            return 0
+        columns = ["firmware", "station", "piles", "online"] + (["pile_ids"] if args.list else [])
+        if args.format == "table":
+            print(
+                f"expected firmware {args.expected}: {report['on_expected']} of "
+                f"{report['piles']} piles on it, {report['not_on_expected']} not"
+            )
+        reports.render(report["rows"], columns, args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+def cmd_report_completions(args: argparse.Namespace) -> int:
+    start, end = _range(args)
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            report = await reports.completions_report(storage.reader, start, end, pile_id=args.pile)
+        if args.format == "json":
+            reports.render([report], list(report), "json", _out(args))
+            return 0
+        rows = [*report["rows"], report["total"]]
+        reports.render(rows, reports.COMPLETION_COLUMNS, args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+def cmd_export_bills(args: argparse.Namespace) -> int:
+    start, end = _range(args)
+    to_file = args.output not in (None, "-")
+
+    async def go(out: Any) -> int:
+        async with open_storage(args) as storage:
+            chunks = reports.export_bills_csv(
+                storage.reader, start, end, pile_id=args.pile, chunk=args.chunk
+            )
+            rows = await reports.write_export(chunks, out)
+        if to_file:
+            print(f"{rows} bills written to {args.output}", file=sys.stderr)
+        return 0
+
+    if not to_file:
+        return _run(go(sys.stdout))
+    with open(args.output, "w", newline="") as out:
+        return _run(go(out))
+
+
+# --- argparse -------------------------------------------------------------------------------
+
+
+def register(commands: Any) -> None:
+    """Add the operator's subcommands to `pilegate`'s subparsers."""
+    H = _handler
+
+    # piles (API) / piles add (database)
+    piles = commands.add_parser("piles", help="list piles and their guns (admin API)")
+    _api(piles)
+    _fmt(piles)
+    piles.set_defaults(handler=H(cmd_piles))
+    piles_sub = piles.add_subparsers(dest="piles_command", metavar="ACTION")
+    add = piles_sub.add_parser("add", help="register a pile (database)")
+    add.add_argument("pile_id")
+    add.add_argument("--station", help="station id (created if new)")
+    add.add_argument("--station-name", help="station name (default: the id)")
+    add.add_argument("--guns", type=int, default=1)
+    add.add_argument("--vendor", default="")
+    add.add_argument("--model", default="")
+    add.add_argument("--disabled", action="store_true", help="register it disabled")
+    _db(add)
+    _fmt(add)
+    add.set_defaults(handler=H(cmd_pile_add))
+
+    sessions = commands.add_parser("sessions", help="sessions (admin API)")
+    _api(sessions)
+    _fmt(sessions)
+    sessions.add_argument("--live", action="store_true", help="live gun sessions only")
+    sessions.add_argument("--pile")
+    sessions.add_argument("--state")
+    sessions.add_argument("--account")
+    sessions.add_argument("--since", help="updated since")
+    sessions.add_argument("--limit", type=int, default=100)
+    sessions.set_defaults(handler=H(cmd_sessions))
+
+    start = commands.add_parser("start", help="start a charge (admin API)")
+    start.add_argument("pile")
+    start.add_argument("gun", type=int)
+    start.add_argument("--account", required=True)
+    start.add_argument("--channel", default="operator")
+    _api(start)
+    _fmt(start)
+    start.set_defaults(handler=H(cmd_start))
+
+    stop = commands.add_parser("stop", help="stop a charge (admin API)")
+    stop.add_argument("pile")
+    stop.add_argument("gun", type=int)
+    _api(stop)
+    _fmt(stop)
+    stop.set_defaults(handler=H(cmd_stop))
+
+    for name in ("enable", "disable"):
+        p = commands.add_parser(name, help=f"{name} a pile (admin API)")
+        p.add_argument("pile")
+        _api(p)
+        _fmt(p)
+        p.set_defaults(handler=H(cmd_enable))
+
+    tariff = commands.add_parser("tariff", help="show or set a pile's tariff (admin API)")
+    tariff_sub = tariff.add_subparsers(dest="tariff_command", metavar="ACTION", required=True)
+    show = tariff_sub.add_parser("show", help="the pile's tariffs and the one in force")
+    show.add_argument("pile")
+    _api(show)
+    _fmt(show)
+    show.set_defaults(handler=H(cmd_tariff_show))
+    put = tariff_sub.add_parser(
+        "set",
+        help="store a tariff and send it to the pile",
+        description="e.g. tariff set PILE --id st7-2020 --price peak=1.06/0.4 "
+        "--price flat=0.70/0.4 --price valley=0.27/0.4 --segment 00:00=valley "
+        "--segment 08:00=peak --segment 12:00=flat --from 2020-06-01",
+    )
+    put.add_argument("pile")
+    put.add_argument("--id", required=True, help="tariff id")
+    put.add_argument(
+        "--price",
+        action="append",
+        default=[],
+        metavar="KIND=ENERGY[/SERVICE]",
+        help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
+    )
+    put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table; repeat")
+    put.add_argument("--scope", choices=("pile", "station"), default="pile")
+    put.add_argument("--scope-id", help="default: the pile, or its station")
+    put.add_argument("--from", dest="effective", help="effective from (default: always)")
+    put.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
+    _api(put)
+    _fmt(put)
+    put.set_defaults(handler=H(cmd_tariff_set))
+
+    bills = commands.add_parser("bills", help="stored bills (database)")
+    bills.add_argument("--since", help="received since")
+    bills.add_argument("--until", help="received before (a date: through that day)")
+    bills.add_argument("--pile")
+    bills.add_argument("--anomaly", type=int, metavar="CODE", help="bills with this code")
+    bills.add_argument("--status", choices=("stored", "flagged", "corrected"))
+    bills.add_argument("--limit", type=int, default=100)
+    _db(bills)
+    _fmt(bills)
+    bills.set_defaults(handler=H(cmd_bills))
+    bills_sub = bills.add_subparsers(dest="bills_command", metavar="ACTION")
+    bshow = bills_sub.add_parser("show", help="one bill with its corrections")
+    bshow.add_argument("bill_id")
+    _db(bshow)
+    _fmt(bshow)
+    bshow.set_defaults(handler=H(cmd_bill_show))
+    correct = bills_sub.add_parser(
+        "correct", help="correct a bill's energy; amounts recomputed from the tariff, audited"
+    )
+    correct.add_argument("bill_id")
+    correct.add_argument("--energy", required=True, metavar="KWH")
+    correct.add_argument("--reason", required=True)
+    correct.add_argument("--who", default=_user())
+    _db(correct)
+    _fmt(correct)
+    correct.set_defaults(handler=H(cmd_bill_correct))
+
+    frames = commands.add_parser(
+        "frames", help="journal frames in order with their meaning (database)"
+    )
+    frames.add_argument("--pile")
+    frames.add_argument("--bill", help="the frames of one bill: login .. bill ack")
+    frames.add_argument("--transaction")
+    frames.add_argument("--gun", type=int)
+    frames.add_argument("--from", dest="from_")
+    frames.add_argument("--to")
+    frames.add_argument("--heartbeats", action="store_true", help="include heartbeats")
+    _db(frames)
+    _fmt(frames)
+    frames.set_defaults(handler=H(cmd_frames))
+
+    accounts = commands.add_parser("accounts", help="accounts (database)")
+    acc_sub = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
+    aadd = acc_sub.add_parser("add", help="create an account")
+    aadd.add_argument("account")
+    aadd.add_argument("--card", help="card token")
+    aadd.add_argument("--vin")
+    aadd.add_argument("--password")
+    aadd.add_argument("--balance", type=int, default=0, metavar="FEN")
+    aadd.add_argument("--disabled", action="store_true")
+    _db(aadd)
+    _fmt(aadd)
+    aadd.set_defaults(handler=H(cmd_account_add))
+
+    report = commands.add_parser("report", help="operator reports (database)")
+    rep_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
+    ra = rep_sub.add_parser("anomalies", help="bills and anomaly codes per channel/firmware/...")
+    ra.add_argument("--from", dest="from_", required=True)
+    ra.add_argument("--to", required=True)
+    ra.add_argument("--by", choices=("channel", "firmware", "station", "pile"), default="channel")
+    _db(ra)
+    _fmt(ra)
+    ra.set_defaults(handler=H(cmd_report_anomalies))
+    rf = rep_sub.add_parser("firmware", help="piles not on the expected firmware")
+    rf.add_argument("--expected", required=True)
+    rf.add_argument("--station")
+    rf.add_argument("--list", action="store_true", help="list the pile ids")
+    _db(rf)
+    _fmt(rf)
+    rf.set_defaults(handler=H(cmd_report_firmware))
+    rc = rep_sub.add_parser("completions", help="completed charges per pile")
+    rc.add_argument("--from", dest="from_", required=True)
+    rc.add_argument("--to", required=True)
+    rc.add_argument("--pile")
+    _db(rc)
+    _fmt(rc)
+    rc.set_defaults(handler=H(cmd_report_completions))
+
+    export = commands.add_parser("export", help="streamed exports (database)")
+    exp_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    eb = exp_sub.add_parser("bills", help="bills received in a range, as CSV")
+    eb.add_argument("--from", dest="from_", required=True)
+    eb.add_argument("--to", required=True)
+    eb.add_argument("--pile")
+    eb.add_argument("--format", choices=("csv",), default="csv")
+    eb.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    eb.add_argument("--chunk", type=int, default=5000, help=argparse.SUPPRESS)
+    _db(eb)
+    eb.set_defaults(handler=H(cmd_export_bills))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "operator"
