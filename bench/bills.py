@@ -25,34 +25,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from billing.reconcile import settle
-from billing.records import GatewayObservation, PileBill
+from billing.records import GatewayObservation
 from gateway.storage import Storage
 from gateway.storage.migrate import upgrade
 from tests import services
-from tests.billing.fixtures import IDLE_RULE, at, station_tariff
+from tests.billing.fixtures import CLEAN, IDLE_RULE, at, station_tariff
 
-BASE = PileBill(
-    transaction_id="",
-    gun=1,
-    channel="own_app",
-    account="U1",
-    authorised_ms=at(1, 9, 25),
-    charge_start_ms=at(1, 9, 30),
-    charge_end_ms=at(1, 10, 30),
-    service_end_ms=at(1, 10, 40),
-    meter_start_dwh=1_000_000,
-    meter_stop_dwh=1_100_000,
-    energy_dwh=100_000,
-    sharp_dwh=0,
-    peak_dwh=50_000,
-    flat_dwh=50_000,
-    valley_dwh=0,
-    energy_amount_fen=880,
-    service_amount_fen=800,
-    idle_fee_fen=0,
-    total_amount_fen=1_680,
-    stop_reason=0,
-)
+# The clean 10 kWh bill of the billing tests, with its transaction id set per bill.
+BASE = replace(CLEAN, transaction_id="", channel="own_app", stop_reason=0, vin=None)
 OBS = GatewayObservation(energy_dwh=99_500, service_end_ms=at(1, 10, 40))
 
 
