@@ -95,7 +95,96 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drivers.add_argument("--pool", type=int, default=64)
     drivers.set_defaults(handler=_accounts)
+
+    listing = commands.add_parser("scenarios", help="list the field-case scenarios")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_scenarios)
+
+    one = commands.add_parser(
+        "scenario",
+        help="run one field-case scenario against a running gateway and check what it did",
+        description=_scenario_doc(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    one.add_argument("name", help="see `pilegate-sim scenarios`")
+    one.add_argument("--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT")
+    one.add_argument("--admin", default="http://127.0.0.1:8406", help="the admin API's URL")
+    one.add_argument(
+        "--no-admin", action="store_true", help="pile-side checks only (few scenarios)"
+    )
+    one.add_argument("--token", default="", help="admin API bearer token")
+    one.add_argument(
+        "--start-timeout",
+        type=float,
+        default=300.0,
+        help="the gateway's sessions.start_timeout_s (late_start waits past it; default 300)",
+    )
+    one.add_argument(
+        "--bill-wait",
+        type=float,
+        default=1800.0,
+        help="the gateway's sessions.bill_wait_s (old_firmware_lost_bill waits past it)",
+    )
+    one.add_argument(
+        "--step-timeout", type=float, default=5.0, help="longest wait for any one reaction"
+    )
+    one.add_argument("--run-id", type=int, default=None, help="fixes the pile ids and accounts")
+    one.add_argument("--json", action="store_true", help="print one JSON object")
+    one.set_defaults(handler=_scenario)
     return parser
+
+
+def _scenario_doc() -> str:
+    from simulators import scenarios
+
+    return scenarios.__doc__ or ""
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from simulators.scenarios import catalogue
+
+    rows = catalogue()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'scenario':<{width}}  case  description")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['case']:<4}  {r['description']}")
+    return 0
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    from simulators.scenarios import SCENARIOS, ScenarioOptions, run_scenario
+
+    if args.name not in SCENARIOS:
+        print(
+            f"pilegate-sim: unknown scenario {args.name!r}; one of: {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
+        return 2
+    options = ScenarioOptions(
+        gateway=args.gateway,
+        admin=None if args.no_admin else args.admin,
+        token=args.token,
+        start_timeout_s=args.start_timeout,
+        bill_wait_s=args.bill_wait,
+        step_timeout_s=args.step_timeout,
+        run_id=args.run_id,
+    )
+    try:
+        result = asyncio.run(run_scenario(args.name, options))
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        for check in result.checks:
+            mark = "PASS" if check.passed else "FAIL"
+            print(f"{mark}  {check.name}" + (f"  ({check.detail})" if check.detail else ""))
+        verdict = "passed" if result.passed else "FAILED"
+        print(f"{result.scenario}: {verdict} in {result.wall_s:.1f} s, piles {result.piles}")
+    return 0 if result.passed else 1
 
 
 def _accounts(args: argparse.Namespace) -> int:

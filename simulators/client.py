@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from protocol import FrameDecoder, decode_frame, encode
@@ -215,6 +216,10 @@ class PileClient:
         self._stopping = False
         self._wake = asyncio.Event()
         self._login_fut: asyncio.Future[LoginAck | None] | None = None
+        #: Called with ("in", seq, message) for every frame decoded from the gateway, before
+        #: it is handled, and ("out", seq, message) for every frame sent (scenarios record
+        #: the conversation).
+        self.on_frame: Callable[[str, int, Message], None] | None = None
 
     # --- public -------------------------------------------------------------------------
 
@@ -230,6 +235,21 @@ class PileClient:
         if self._link is not None:
             self._link.close()
             self._on_lost(self._link)
+
+    def poke(self) -> None:
+        """Wake the connection task now (after driving the pile model from outside)."""
+        self._wake.set()
+
+    def heartbeat_now(self) -> bool:
+        """Send a heartbeat at once (and what the pile has queued); False when offline."""
+        if not self.logged_in:
+            return False
+        now_ms = self.now_ms()
+        self.pile.tick(now_ms)
+        self._flush()
+        self._send(self.pile.heartbeat(now_ms))
+        self._flush()
+        return True
 
     def resend_bills(self, gun: int = 0) -> int:
         if not self.logged_in:
@@ -403,6 +423,8 @@ class PileClient:
         else:
             seq = reply_to
         frame = encode(msg, seq)
+        if self.on_frame is not None:
+            self.on_frame("out", seq, msg)
         faults = self.pile.faults
         if faults.garbage_bytes and self.rng.random() < faults.garbage_rate:
             self.wire_faults += 1
@@ -443,6 +465,8 @@ class PileClient:
             return
         self.stats.frames_received += 1
         seq, msg = item.seq, item.message  # type: ignore[attr-defined]
+        if self.on_frame is not None:
+            self.on_frame("in", seq, msg)
         typ = msg.TYPE
         if typ in COMMAND_TYPES:
             self._on_command(seq, msg)

@@ -186,6 +186,11 @@ class Pile:
         self.offline_request_s: float | None = None  # set by offline_with_bills
         self._late_bills: list[tuple[int, Bill]] = []  # (due_ms, bill) for start_fails
         self._started = False
+        #: Fixed delays in pile ms for scripted scenarios, instead of the random ones:
+        #: "handshake" (authorised -> energy), "rogue" (unauthorised car -> energy), "swipe"
+        #: (plugged -> card/password), "unplug" (charge end -> unplug) and "fault" (charge
+        #: start -> transient fault sample). Unset keys keep the random delays.
+        self.delays: dict[str, int] = {}
 
     # --- faults -----------------------------------------------------------------------
 
@@ -339,11 +344,17 @@ class Pile:
         g.auth_mode = mode
         self._status(g, t, GunStatus.PREPARING)
         if self.faults_for(g.no).unauthorised_charge and mode != "remote":
-            g.phase, g.due_ms = ROGUE_WAIT, t + self.rng.randint(5, 20) * SECOND
+            wait = self.delays.get("rogue")
+            if wait is None:
+                wait = self.rng.randint(5, 20) * SECOND
+            g.phase, g.due_ms = ROGUE_WAIT, t + wait
         elif mode == "remote":
             g.phase, g.due_ms = PLUGGED, t + 5 * MINUTE
         else:
-            g.phase, g.due_ms = PLUGGED, t + self.rng.randint(10, 40) * SECOND
+            wait = self.delays.get("swipe")
+            if wait is None:
+                wait = self.rng.randint(10, 40) * SECOND
+            g.phase, g.due_ms = PLUGGED, t + wait
 
     def _request_auth(self, g: Gun, t: int) -> None:
         driver = self.rng.randrange(self.account_pool)
@@ -371,7 +382,9 @@ class Pile:
 
     def _authorised(self, g: Gun, t: int, session: Session) -> None:
         g.session = session
-        handshake = self.rng.randint(3, 8) * SECOND
+        handshake = self.delays.get("handshake")
+        if handshake is None:
+            handshake = self.rng.randint(3, 8) * SECOND
         f = self.faults_for(g.no)
         if f.late_start:
             handshake += int(f.late_start_s * SECOND * self.time_scale)
@@ -414,7 +427,10 @@ class Pile:
         if car.user_stop_after_ms:
             s.user_stop_ms = t + car.user_stop_after_ms
         if f.transient_fault:
-            s.fault_due_ms = t + self.rng.randint(3, 10) * MINUTE
+            after = self.delays.get("fault")
+            if after is None:
+                after = self.rng.randint(3, 10) * MINUTE
+            s.fault_due_ms = t + after
         g.phase, g.due_ms = CHARGING, None
 
     def _new_charge(self, g: Gun, car: Car, t: int, s: Session | None) -> ChargeProcess:
@@ -500,8 +516,11 @@ class Pile:
             )
         self._status(g, t, GunStatus.FINISHING)
         # Idle time before the driver unplugs; about a quarter overstay the grace period.
-        idle = self.rng.randint(1, 12) if self.rng.random() < 0.75 else self.rng.randint(16, 40)
-        g.phase, g.due_ms = FINISHING, t + idle * MINUTE
+        idle_ms = self.delays.get("unplug")
+        if idle_ms is None:
+            idle = self.rng.randint(1, 12) if self.rng.random() < 0.75 else self.rng.randint(16, 40)
+            idle_ms = idle * MINUTE
+        g.phase, g.due_ms = FINISHING, t + idle_ms
 
     def _unplug(self, g: Gun, t: int) -> None:
         s = g.session
