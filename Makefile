@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check protocol
 
 bench: $(STAMP)
-	$(BIN)/python bench/codec.py
+	$(BIN)/python -m pip install --quiet -e ".[dev,fast,bench]"
+	$(BIN)/python bench/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,fast,bench]"
+	$(BIN)/python bench/run_all.py --quick
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -30,7 +30,7 @@ from protocol import (
     Nack,
     NackReason,
     Result,
-    decode_frame,
+    TruncatedBody,
     encode,
 )
 
@@ -84,8 +84,12 @@ class PileConnection:
             self._accept(item)
 
     def frame_received(self, data: bytes) -> None:
-        """One WebSocket binary message: exactly one frame."""
-        self._accept(decode_frame(data))
+        """One WebSocket binary message: exactly one frame, so nothing may be left over."""
+        for item in self.decoder.feed(data):
+            self._accept(item)
+        if self.decoder.buffered:
+            rest = self.decoder.clear()
+            self._accept(TruncatedBody("WebSocket message ends inside a frame", rest[:64]))
 
     def _accept(self, item: Frame | DecodeError) -> None:
         if self.closed:

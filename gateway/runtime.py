@@ -222,6 +222,8 @@ class PileRuntime:
                 event=type(event).__name__,
             )
             return False
+        if new is state and not actions:
+            return True  # nothing changed (a steady heartbeat): the timer already matches
         self.guns[gun] = new
         for action in actions:
             try:
