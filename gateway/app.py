@@ -10,8 +10,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import websockets.asyncio.server
-
 from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
@@ -28,7 +26,7 @@ from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
 from gateway.tariffs import tariff_message
-from gateway.transports import SUBPROTOCOL, TcpPileProtocol, ws_check_request, ws_handler
+from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
     BillAck,
@@ -157,17 +155,11 @@ class Gateway:
         self._servers.append(tcp)
         self.tcp_port = tcp.sockets[0].getsockname()[1]
         if server.ws_enabled:
-            ws = await websockets.asyncio.server.serve(
-                lambda conn: ws_handler(self, conn),
-                server.host,
-                server.ws_port,
-                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                process_request=ws_check_request,
-                max_size=server.max_frame_size,
-                compression=None,
+            ws = await self.loop.create_server(
+                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096
             )
             self._servers.append(ws)
-            self.ws_port = ws.sockets[0].getsockname()[1] if ws.sockets else 0
+            self.ws_port = ws.sockets[0].getsockname()[1]
         self._sweeper = asyncio.create_task(self._sweep())
         self.log.info(
             "gateway_started",

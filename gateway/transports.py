@@ -1,20 +1,23 @@
 """The two ways a pile reaches the gateway, both feeding one PileConnection.
 
-TCP uses an ``asyncio.Protocol`` (no streams: one callback per read, no task per pile) and the
-streaming FrameDecoder. WebSocket carries one frame per binary message on
-``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``.
+Both are ``asyncio.Protocol``s: one callback per read, no task per pile. TCP carries a byte
+stream for the streaming FrameDecoder. WebSocket carries one frame per binary message on
+``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it drives the sans-I/O protocol of
+the ``websockets`` library directly, because its asyncio layer (a task and locks per message)
+cost more CPU than the whole gateway behind it (bench/peer_ocpp.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
+from websockets.frames import CloseCode, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from gateway.connection import PileConnection
 
@@ -23,35 +26,27 @@ if TYPE_CHECKING:
 
 SUBPROTOCOL = "pilegate.v1"
 WS_PATH = re.compile(r"^/pile/(\d{16}|\d{20})/?$")
+CLOSE_TIMEOUT_S = 5.0
 
 
-class TcpPileProtocol(asyncio.Protocol):
+def _peer(transport: Any, scheme: str) -> str:
+    peername = transport.get_extra_info("peername")
+    return f"{scheme}:{peername[0]}:{peername[1]}" if peername else f"{scheme}:?"
+
+
+class _StreamProtocol(asyncio.Protocol):
+    """Back-pressure shared by both transports: above the write buffer's high-water mark
+    asyncio calls pause_writing, and we stop reading this pile until it reads our replies."""
+
+    transport: Any = None
+    connection: PileConnection | None = None
+
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.transport: asyncio.Transport | None = None
-        self.connection: PileConnection | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-        server = self.gateway.config.server
-        # Back-pressure: above the high-water mark asyncio calls pause_writing and we stop
-        # reading this pile until it has read our replies.
-        transport.set_write_buffer_limits(high=server.write_buffer_high)
-        peername = transport.get_extra_info("peername")
-        peer = f"tcp:{peername[0]}:{peername[1]}" if peername else "tcp:?"
-        self.connection = PileConnection(self.gateway, self, peer)
-        self.gateway.connection_made(self.connection)
-
-    def data_received(self, data: bytes) -> None:
-        if self.connection is not None:
-            self.connection.data_received(data)
-
-    def eof_received(self) -> bool:
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.connection is not None:
-            self.connection.connection_lost(exc)
+    def _start(self, transport: Any) -> None:
+        self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
+        transport.set_write_buffer_limits(high=self.gateway.config.server.write_buffer_high)
 
     def pause_writing(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -60,6 +55,27 @@ class TcpPileProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def write_buffer_size(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.connection is not None:
+            self.connection.connection_lost(exc)
+
+
+class TcpPileProtocol(_StreamProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._start(transport)
+        self.connection = PileConnection(self.gateway, self, _peer(transport, "tcp"))
+        self.gateway.connection_made(self.connection)
+
+    def data_received(self, data: bytes) -> None:
+        if self.connection is not None:
+            self.connection.data_received(data)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
 
     # Link
     def write(self, data: bytes) -> None:
@@ -70,80 +86,80 @@ class TcpPileProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def write_buffer_size(self) -> int:
-        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
+class WsPileProtocol(_StreamProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._start(transport)
+        self.ws = ServerProtocol(
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            max_size=self.gateway.config.server.max_frame_size,
+        )
+        self._close_timer: asyncio.TimerHandle | None = None
 
-class WsLink:
-    """Writes go through a queue drained by one task, so order holds and send() can stay sync."""
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Request):
+                self._handshake(event)
+            elif self.connection is None:
+                continue
+            elif event.opcode is Opcode.BINARY:
+                self.connection.frame_received(event.data)
+            elif event.opcode is Opcode.TEXT:
+                self.connection.log.warning("ws_text_message", size=len(event.data))
+                self.connection.close("text message on a binary protocol")
+            # PING is answered and CLOSE echoed by the sans-I/O protocol itself.
+        self._flush()
 
-    def __init__(self, ws: ServerConnection) -> None:
-        self.ws = ws
-        self.queue: deque[bytes] = deque()
-        self.queued_bytes = 0
-        self.wakeup = asyncio.Event()
-        self.closing = False
+    def _handshake(self, request: Request) -> None:
+        match = WS_PATH.match(request.path.split("?", 1)[0])
+        if match is None:
+            response = self.ws.reject(404, "use /pile/{pile_id}\n")
+        else:
+            response = self.ws.accept(request)
+        self.ws.send_response(response)
+        if self.ws.state is not State.OPEN:
+            return  # rejected: data_to_send ends with the end of the stream
+        if self.ws.subprotocol != SUBPROTOCOL:
+            self.ws.send_close(CloseCode.PROTOCOL_ERROR, f"subprotocol {SUBPROTOCOL} required")
+            return
+        pile_id = match.group(1).zfill(20)  # type: ignore[union-attr]
+        peer = _peer(self.transport, "ws")
+        self.connection = PileConnection(self.gateway, self, peer, url_pile_id=pile_id)
+        self.gateway.connection_made(self.connection)
 
+    def eof_received(self) -> bool:
+        self.ws.receive_eof()
+        self._flush()
+        return False
+
+    def _flush(self) -> None:
+        transport = self.transport
+        for data in self.ws.data_to_send():
+            if data:
+                transport.write(data)
+            else:  # the end of the stream: the WebSocket is closed
+                transport.close()
+                return
+        if self.ws.close_expected() and self._close_timer is None:
+            # We sent a close frame: give the pile a moment to answer, then drop it.
+            loop = self.gateway.loop
+            self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, transport.close)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        super().connection_lost(exc)
+
+    # Link
     def write(self, data: bytes) -> None:
-        if not self.closing:
-            self.queue.append(data)
-            self.queued_bytes += len(data)
-            self.wakeup.set()
+        if self.ws.state is State.OPEN and not self.transport.is_closing():
+            self.ws.send_binary(data)
+            self._flush()
 
     def close(self) -> None:
-        self.closing = True
-        self.wakeup.set()
-
-    def write_buffer_size(self) -> int:
-        return self.queued_bytes
-
-    async def pump(self) -> None:
-        while True:
-            await self.wakeup.wait()
-            self.wakeup.clear()
-            while self.queue:
-                data = self.queue.popleft()
-                self.queued_bytes -= len(data)
-                await self.ws.send(data)
-            if self.closing:
-                await self.ws.close()
-                return
-
-
-def ws_check_request(connection: ServerConnection, request: Request) -> Response | None:
-    if WS_PATH.match(request.path.split("?", 1)[0]) is None:
-        return connection.respond(404, "use /pile/{pile_id}\n")
-    return None
-
-
-async def ws_handler(gateway: Gateway, ws: ServerConnection) -> None:
-    match = WS_PATH.match(ws.request.path.split("?", 1)[0]) if ws.request else None
-    if match is None or ws.subprotocol != SUBPROTOCOL:
-        await ws.close(1002, f"subprotocol {SUBPROTOCOL} required")
-        return
-    pile_id = match.group(1).zfill(20)
-    link = WsLink(ws)
-    remote = ws.remote_address
-    peer = f"ws:{remote[0]}:{remote[1]}" if remote else "ws:?"
-    connection = PileConnection(gateway, link, peer, url_pile_id=pile_id)
-    gateway.connection_made(connection)
-    pump = asyncio.create_task(link.pump())
-    error: BaseException | None = None
-    try:
-        async for message in ws:
-            if isinstance(message, str):
-                connection.log.warning("ws_text_message", size=len(message))
-                connection.close("text message on a binary protocol")
-                break
-            connection.frame_received(message)
-            if connection.closed:
-                break
-    except ConnectionClosed as exc:
-        error = exc if exc.rcvd is None else None
-    finally:
-        link.close()
-        try:
-            await asyncio.wait_for(pump, 5)
-        except (TimeoutError, ConnectionClosed):
-            pump.cancel()
-        connection.connection_lost(error)
+        if self.ws.state is State.OPEN:
+            self.ws.send_close(CloseCode.NORMAL_CLOSURE)
+            self._flush()
+        elif self.ws.state is not State.CLOSING:
+            self.transport.close()

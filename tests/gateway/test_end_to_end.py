@@ -278,3 +278,28 @@ async def test_websocket_pile_must_match_its_url(gateway: Gateway) -> None:
         await ws.send(encode(Login(PILE_ID, "ACME", "DC120", "V2", 1, 2, 0), 1))
         (reply,) = FrameDecoder().feed(await asyncio.wait_for(ws.recv(), 3))
         assert reply.message.result == Result.AUTH_FAILED
+
+
+async def test_websocket_refuses_other_paths_and_missing_subprotocol(gateway: Gateway) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        async with ws_connect(f"ws://127.0.0.1:{gateway.ws_port}/other"):
+            pass
+    assert refused.value.response.status_code == 404
+    url = f"ws://127.0.0.1:{gateway.ws_port}/pile/{PILE_ID}"
+    with pytest.raises(InvalidStatus) as refused:
+        async with ws_connect(url):  # no subprotocol offered
+            pass
+    assert refused.value.response.status_code == 400
+    assert PILE_ID not in gateway.piles
+
+
+async def test_websocket_pile_closing_goes_offline(gateway: Gateway) -> None:
+    url = f"ws://127.0.0.1:{gateway.ws_port}/pile/{PILE_ID}"
+    async with ws_connect(url, subprotocols=["pilegate.v1"]) as ws:  # type: ignore[list-item]
+        await ws.send(encode(Login(PILE_ID, "ACME", "DC120", "V2", 1, 2, 0), 1))
+        await asyncio.wait_for(ws.recv(), 3)
+        await ws.ping()  # answered by the gateway's WebSocket layer
+        assert gateway.piles[PILE_ID].online
+    await wait_for(lambda: not gateway.piles[PILE_ID].online)
