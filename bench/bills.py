@@ -85,6 +85,7 @@ async def main() -> int:
     ap.add_argument("--levels", default="100,1000")
     ap.add_argument("--batch-rows", type=int, default=500)
     ap.add_argument("--flush-ms", type=float, default=5.0)
+    ap.add_argument("--pipeline", type=int, default=2, help="bill batches committing at once")
     args = ap.parse_args()
     if not args.url:
         print("no PostgreSQL URL (run `python -m tests.services` or pass --url)")
@@ -102,7 +103,11 @@ async def main() -> int:
     try:
         await upgrade(url)
         storage = await Storage.open(
-            url, batch_rows=args.batch_rows, flush_ms=args.flush_ms, upgrade=False
+            url,
+            batch_rows=args.batch_rows,
+            flush_ms=args.flush_ms,
+            pipeline=args.pipeline,
+            upgrade=False,
         )
         try:
             await storage.add_station("S1", "bench")
