@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests import services
+
+# Property tests judge behaviour, not speed: no per-example deadline, so a loaded CI
+# machine cannot turn a slow example into a failure.
+settings.register_profile("pilegate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pilegate")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -24,7 +24,7 @@ def gateway_config(**sessions: float) -> GatewayConfig:
         base,
         server=replace(base.server, host="127.0.0.1", tcp_port=0, ws_port=0, bad_frame_burst=5),
         piles=replace(
-            base.piles, login_timeout_s=1.0, heartbeat_interval_s=30, command_timeout_s=1.0
+            base.piles, login_timeout_s=1.0, heartbeat_interval_s=30, command_timeout_s=2.0
         ),
         sessions=replace(base.sessions, **sessions),
         database=replace(base.database, batch_ms=2.0),
