@@ -19,9 +19,9 @@ from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from billing.schema import bills
+from billing.schema import bills, sessions
 from billing.tariff import ScopeKind
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
@@ -166,7 +166,10 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
         "--gateway", f"tcp://127.0.0.1:{gateway.tcp_port}",
         "--piles", str(piles), "--guns", "2", "--duration", str(seconds),
         "--time-scale", str(TIME_SCALE), "--sim-start-ms", str(sim_start),
-        "--mean-arrival", "300", "--seed", "7", "--fault-rate", "0.25",
+        "--mean-arrival", "300", "--seed", "7",
+        # Two field cases on purpose: energy nobody authorised (case 4) and a start that
+        # fails with fault 98 and no logout (case 1).
+        "--fault", "unauthorised_charge@2:1", "--fault", "start_fails@3:1",
         "--state-dir", str(DEMO_DIR / "piles"), "--json",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -176,6 +179,11 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     await storage.flush()
     async with storage.reader.connect() as conn:
         rows = list(await conn.execute(select(bills).order_by(bills.c.charge_start_ms)))
+        phases = dict(
+            (await conn.execute(select(sessions.c.state, func.count()).group_by(sessions.c.state)))
+            .tuples()
+            .all()
+        )
     metrics = gateway.metrics.snapshot()
     await gateway.stop()
     log_file.close()
@@ -191,7 +199,10 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
         f"gateway: {metrics['logins']} logins, bills {metrics['bills']}, "
         f"alarms {metrics['alarms'] or 'none'}, decode errors {metrics['decode_errors'] or 'none'}"
     )
-    print("anomaly codes: see ../shared/domain/field-cases.md; details in the log above.")
+    print(
+        "services by how far they got: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items()))
+    )
+    print(f"anomaly codes: see docs/protocol.md and field-cases.md; every event is in {log_path}")
     return 0 if sim.returncode == 0 else 1
 
 
