@@ -21,6 +21,7 @@ from protocol import (
     Result,
     encode,
 )
+from protocol.codes import COMMANDS
 
 PILE_ID = "44030600030000200060"
 
@@ -65,7 +66,7 @@ class ScriptedPile:
                 self._arrived.notify_all()
 
     async def _arrive(self, frame: Frame) -> None:
-        if self.auto_ack is not None and frame.message.TYPE in COMMAND_TYPES:
+        if self.auto_ack is not None and frame.message.TYPE in COMMANDS:
             gun = getattr(frame.message, "gun", 0)
             result = self.auto_ack(frame)
             if result is not None:
@@ -132,14 +133,3 @@ class ScriptedPile:
                 await self.writer.wait_closed()
         if self._reader_task is not None:
             await asyncio.wait([self._reader_task], timeout=2)
-
-
-COMMAND_TYPES = {
-    MsgType.START_CHARGE,
-    MsgType.STOP_CHARGE,
-    MsgType.SET_TARIFF,
-    MsgType.ENABLE,
-    MsgType.DISABLE,
-    MsgType.QUERY_BILLS,
-    MsgType.TIME_SYNC,
-}
