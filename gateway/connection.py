@@ -110,7 +110,9 @@ class PileConnection:
     async def _drain(self) -> None:
         inbox = self._inbox
         try:
-            while inbox and not self.closed:
+            # Even once the connection is closed: what was received is still processed
+            # (a LOGOUT behind a bill must end its service); replies are then not sent.
+            while inbox:
                 item = inbox.popleft()
                 if isinstance(item.message, NEEDS_DATABASE):
                     await self._handle_async(item)

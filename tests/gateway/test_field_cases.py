@@ -117,3 +117,16 @@ async def test_case7_sessions_survive_a_gateway_restart(db_url: str) -> None:
     finally:
         await pile.close()
         await second.stop(grace_s=2)
+
+
+async def test_frames_queued_behind_a_bill_are_processed_after_the_pile_hangs_up(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    """Nothing already received is lost: a LOGOUT right behind a bill, then a hang-up."""
+    tx = await start_charging(gateway, pile)
+    pile.status[1] = GunStatus.AVAILABLE
+    pile.send(bill_for(tx))
+    pile.send(Logout(1, tx, StopReason.USER, T0 + 700_000))
+    await pile.close()
+    await wait_for(lambda: phase(gateway) is Phase.SETTLED)
+    assert await gateway.storage.find_bill(PILE_ID, tx) is not None
