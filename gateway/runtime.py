@@ -19,6 +19,7 @@ from protocol import (
     AuthResult,
     Bill,
     BillAck,
+    CommandAck,
     Disable,
     Enable,
     Frame,
@@ -100,6 +101,7 @@ class PileRuntime:
         self._last_report: dict[int, tuple[int, int]] = {}
         self._reconcile = False
         self._commanding: set[int] = set()  # guns with an outstanding operator command
+        self._stops: dict[int, asyncio.Task[CommandAck | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
         self.log = gateway.log.bind(pile=info.pile_id)
         self.ensure_guns(info.gun_count)
@@ -311,12 +313,13 @@ class PileRuntime:
         reason = STOP_REASON_CODE.get(action.reason, STOP_REASON_CODE[StopReason.REMOTE])
         message = StopCharge(gun, action.transaction_id or "", reason)
 
-        async def send() -> None:
+        async def send() -> CommandAck | None:
             ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
             if ack is not None and ack.result == Result.OK:
                 self.feed(gun, StopAcknowledged(), self.gateway.now_ms())
+            return ack
 
-        self.gateway.spawn(send())
+        self._stops[gun] = self.gateway.spawn(send())
 
     # --- authorisation and bills ---------------------------------------------------------------
 
@@ -465,9 +468,24 @@ class PileRuntime:
             return commands.rejected("no_live_session")
         if not self.online:
             return commands.OFFLINE
+        self._stops.pop(gun, None)
         if not self.feed(gun, StopRequested(StopReason.OPERATOR), self.gateway.now_ms()):
             return commands.rejected("stop_not_possible_now", session.transaction_id)
-        return commands.accepted(session.transaction_id)
+        sent = self._stops.get(gun)
+        if sent is None:
+            state = self.guns[gun]
+            if state.live_session is not None and state.live_session.stop_sent_ms is not None:
+                # A stop is already out; the machine re-sends it on its own schedule.
+                return commands.rejected("stop_already_sent", session.transaction_id)
+            return commands.accepted(session.transaction_id)  # ended without a pile command
+        ack = await sent
+        tx = session.transaction_id
+        if ack is None:
+            result = commands.OFFLINE if not self.online else commands.TIMED_OUT
+            return commands.CommandResult(result.outcome, result.reason, tx)
+        if ack.result != Result.OK:
+            return commands.rejected(result_name(ack.result), tx)
+        return commands.accepted(tx)
 
     async def simple(self, message: Message, gun: int = 0) -> CommandResult:
         """ENABLE, DISABLE, QUERY_BILLS, SET_TARIFF, TIME_SYNC: send and await the ack."""

@@ -303,3 +303,26 @@ async def test_websocket_pile_closing_goes_offline(gateway: Gateway) -> None:
         await ws.ping()  # answered by the gateway's WebSocket layer
         assert gateway.piles[PILE_ID].online
     await wait_for(lambda: not gateway.piles[PILE_ID].online)
+
+
+async def test_stop_reports_what_the_pile_answered(gateway: Gateway, pile: ScriptedPile) -> None:
+    result = await gateway.start_charge(PILE_ID, 1, ACCOUNT, "own_app")
+    tx = result.transaction_id
+    assert tx is not None
+    pile.send(StartResult(1, tx, Result.OK, FaultCode.NONE, T0, 1_000_000))
+    await wait_for(lambda: phase(gateway) is Phase.CHARGING)
+    pile.auto_ack = lambda frame: Result.DEVICE_FAULT
+    refused = await gateway.stop_charge(PILE_ID, 1)
+    assert refused.outcome is Outcome.REJECTED and refused.reason == "device_fault"
+    again = await gateway.stop_charge(PILE_ID, 1)  # the machine owns the re-sends
+    assert again.outcome is Outcome.REJECTED and again.reason == "stop_already_sent"
+
+    pile.auto_ack = lambda frame: Result.OK
+    other = await gateway.start_charge(PILE_ID, 2, "13900000000", "own_app")
+    tx2 = other.transaction_id
+    assert tx2 is not None
+    pile.send(StartResult(2, tx2, Result.OK, FaultCode.NONE, T0, 1_000_000))
+    await wait_for(lambda: phase(gateway, 2) is Phase.CHARGING)
+    pile.auto_ack = lambda frame: None
+    silent = await gateway.stop_charge(PILE_ID, 2)
+    assert silent.outcome is Outcome.TIMED_OUT and silent.transaction_id == tx2
