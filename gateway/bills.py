@@ -24,8 +24,10 @@ def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> G
     if session is None:
         return GatewayObservation()
     energy = None
-    if session.meter_start is not None and session.last_meter is not None:
-        energy = max(0, session.last_meter - session.meter_start)
+    # The meter at the stop when the pile reported it; the last sample is minutes older.
+    last = session.meter_stop if session.meter_stop is not None else session.last_meter
+    if session.meter_start is not None and last is not None:
+        energy = max(0, last - session.meter_start)
     end = session.service_end_ms
     idle = None
     if session.charge_end_ms is not None and end is not None:

@@ -326,3 +326,22 @@ async def test_stop_reports_what_the_pile_answered(gateway: Gateway, pile: Scrip
     pile.auto_ack = lambda frame: None
     silent = await gateway.stop_charge(PILE_ID, 2)
     assert silent.outcome is Outcome.TIMED_OUT and silent.transaction_id == tx2
+
+
+async def test_energy_is_reconciled_against_the_meter_at_stop_not_the_last_sample(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    """A meter sample a minute before the stop must not make a correct bill look short."""
+    from protocol import MeterValues
+
+    result = await gateway.start_charge(PILE_ID, 1, ACCOUNT, "own_app")
+    tx = result.transaction_id
+    assert tx is not None
+    pile.send(StartResult(1, tx, Result.OK, FaultCode.NONE, T0, 1_000_000))
+    pile.send(MeterValues(1, tx, T0 + 540_000, 1_080_000, 80_000, 3800, 1500, 57_000, 60))
+    pile.send(StopResult(1, tx, Result.OK, StopReason.USER, T0 + 600_000, 1_100_000))
+    pile.send(Logout(1, tx, StopReason.USER, T0 + 660_000))
+    await wait_for(lambda: phase(gateway) is Phase.CLOSED)
+    seq = pile.send(bill_for(tx))  # 100,000 dWh = meter at stop - meter at start
+    ack = (await pile.expect(MsgType.BILL_ACK, seq=seq)).message
+    assert not ack.anomalies & (1 << 8), "energy differs from the gateway's record"
