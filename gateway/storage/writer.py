@@ -45,6 +45,7 @@ from billing.schema import (
     sessions,
 )
 from billing.store import PreparedBill, StoredBill, insert_rows, write_bills
+from gateway.metrics import Histogram
 
 log = logging.getLogger("pilegate.storage.writer")
 
@@ -59,6 +60,9 @@ class StorageClosed(RuntimeError):
 
 class WriteFailed(RuntimeError):
     """The batch holding an awaited submission did not commit: nothing was stored."""
+
+
+BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 class Kind(Enum):
@@ -97,6 +101,9 @@ class WriterStats:
     dropped_journal: int = 0  # over max_pending
     lost: dict[str, int] = field(default_factory=dict)  # given up after `retries` failures
     largest_batch: int = 0
+    # For /metrics: how long a batch takes from BEGIN to COMMIT, and how many rows it carries.
+    commit_seconds: Histogram = field(default_factory=Histogram)
+    batch_sizes: Histogram = field(default_factory=lambda: Histogram(BATCH_SIZE_BUCKETS))
 
 
 def _dialect_insert(conn: AsyncConnection, table: Any) -> Any:
@@ -245,6 +252,7 @@ class BatchWriter:
 
     async def _write(self, batch: list[_Item]) -> None:
         connected = False
+        started = self._loop.time()
         try:
             async with self.engine.begin() as conn:
                 connected = True
@@ -268,6 +276,8 @@ class BatchWriter:
         st.batches += 1
         st.items += len(batch)
         st.largest_batch = max(st.largest_batch, len(batch))
+        st.commit_seconds.observe(self._loop.time() - started)
+        st.batch_sizes.observe(len(batch))
         for it in batch:
             fut = it.future
             if fut is None:

@@ -208,6 +208,9 @@ async def test_charge_through_the_api_then_bills_sessions_frames_metrics(env: En
     assert sum(int(n) for s, n in bills_total if s in ("stored", "flagged")) == 1
     batches = int(re.search(r"^pilegate_db_batches_total (\d+)$", metrics, re.M).group(1))
     assert batches >= 1
+    commits = re.search(r"^pilegate_db_commit_seconds_count (\d+)$", metrics, re.M)
+    assert commits is not None and int(commits.group(1)) == batches
+    assert re.search(r'^pilegate_db_batch_rows_bucket\{le="\+Inf"\} (\d+)$', metrics, re.M)
     for name in ("pilegate_decode_errors_total", "pilegate_alarms_total",
                  "pilegate_anomalies_open", "pilegate_ack_latency_seconds",
                  "pilegate_db_batch_size_mean", "pilegate_db_items_total"):  # fmt: skip
