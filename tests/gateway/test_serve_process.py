@@ -110,3 +110,33 @@ def test_cli_help_and_version(flag: str) -> None:
     for command in ([*PILEGATE], [sys.executable, "-m", "simulators.cli"]):
         proc = subprocess.run([*command, flag], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0 and proc.stdout
+
+
+async def test_serve_publishes_events_over_mqtt(tmp_path: Path, mqtt_url: str) -> None:
+    import uuid
+
+    import aiomqtt
+    import orjson
+
+    pile_id = f"4403{uuid.uuid4().int % 10**16:016d}"
+    async with fresh_database("sqlite", directory=tmp_path) as url:
+        env = {**environment(tmp_path, url), "PILEGATE_MQTT_URL": mqtt_url}
+        host, port = mqtt_url.removeprefix("mqtt://").split(":")
+        async with aiomqtt.Client(host, int(port)) as subscriber:
+            await subscriber.subscribe(f"pilegate/v1/events/{pile_id}/#", qos=1)
+            proc = await asyncio.create_subprocess_exec(
+                *PILEGATE, "serve", env=env, stdout=asyncio.subprocess.DEVNULL, cwd=tmp_path
+            )
+            try:
+                await wait_for_port(int(env["PILEGATE_TCP_PORT"]))
+                pile = ScriptedPile(pile_id)
+                await pile.login(int(env["PILEGATE_TCP_PORT"]))
+                async with asyncio.timeout(10):
+                    message = await anext(aiter(subscriber.messages))
+                event = orjson.loads(message.payload)  # type: ignore[arg-type]
+                assert str(message.topic) == f"pilegate/v1/events/{pile_id}/login"
+                assert event["pile_id"] == pile_id and event["firmware"] == "V2.3.7"
+                await pile.close()
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), 15) == 0
