@@ -13,35 +13,15 @@ import contextlib
 import time
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from billing.schema import outbox
 
 OUTBOX_LOCK_KEY = 0x70696C6567617465 >> 1  # "pilegate", fits a signed bigint
 
 
-async def purge_published(storage: Any, older_than_ms: int, *, chunk: int = 10_000) -> int:
-    """Delete outbox rows published before older_than_ms, in chunks; unpublished rows are
-    never deleted. Uses ``storage.purge_outbox`` when Storage has one."""
-    method = getattr(storage, "purge_outbox", None)
-    if method is not None:
-        return int(await method(older_than_ms))
-    total = 0
-    while True:
-        async with storage.engine.begin() as conn:
-            ids = (
-                select(outbox.c.id)
-                .where(outbox.c.published_at_ms.is_not(None))
-                .where(outbox.c.published_at_ms < older_than_ms)
-                .limit(chunk)
-            )
-            result = await conn.execute(
-                delete(outbox).where(outbox.c.id.in_(ids.scalar_subquery()))
-            )
-        total += result.rowcount
-        if result.rowcount < chunk:
-            return total
+async def purge_published(storage: Any, older_than_ms: int) -> int:
+    """Delete outbox rows published before older_than_ms; unpublished rows are never deleted."""
+    return int(await storage.purge_outbox(older_than_ms))
 
 
 class OutboxLease:

@@ -949,12 +949,24 @@ class Storage:
 
     async def purge_journal(self, older_than_ms: int, *, chunk: int = 10_000) -> int:
         """Delete journal frames older than older_than_ms (retention), in chunks."""
-        total = 0
         j = frame_journal
+        return await self._purge(j, j.c.at_ms < older_than_ms, chunk)
+
+    async def purge_outbox(self, older_than_ms: int, *, chunk: int = 10_000) -> int:
+        """Delete outbox rows published before older_than_ms; unpublished ones never."""
+        o = outbox
+        published = o.c.published_at_ms.is_not(None) & (o.c.published_at_ms < older_than_ms)
+        return await self._purge(o, published, chunk)
+
+    async def _purge(self, table: Any, where: Any, chunk: int) -> int:
+        """Delete matching rows in chunks, each its own short transaction (no long locks)."""
+        total = 0
         while True:
             async with self.engine.begin() as conn:
-                ids = select(j.c.id).where(j.c.at_ms < older_than_ms).limit(chunk)
-                result = await conn.execute(delete(j).where(j.c.id.in_(ids.scalar_subquery())))
+                ids = select(table.c.id).where(where).limit(chunk)
+                result = await conn.execute(
+                    delete(table).where(table.c.id.in_(ids.scalar_subquery()))
+                )
             total += result.rowcount
             if result.rowcount < chunk:
                 return total
