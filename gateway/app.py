@@ -38,7 +38,6 @@ from protocol import (
 from sessions import (
     AccountClaimed,
     AlarmKind,
-    GunState,
     RaiseAlarm,
     SessionConfig,
     SessionFlagged,
@@ -508,5 +507,3 @@ class Gateway:
     def describe(self) -> dict[str, Any]:
         return {pile_id: pile.describe() for pile_id, pile in self.piles.items()}
 
-
-__all__ = ["Gateway", "GunState", "PileInfo"]

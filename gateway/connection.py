@@ -26,7 +26,6 @@ from protocol import (
     Login,
     LoginAck,
     Message,
-    MsgType,
     Nack,
     NackReason,
     Result,
@@ -47,10 +46,6 @@ class Link(Protocol):
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def write_buffer_size(self) -> int: ...
-
-
-class CommandRejected(Exception):
-    pass
 
 
 class PileConnection:
@@ -324,5 +319,3 @@ class PileConnection:
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
 
-
-__all__ = ["CommandRejected", "Link", "MsgType", "PileConnection"]

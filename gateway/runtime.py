@@ -20,15 +20,12 @@ from protocol import (
     Bill,
     BillAck,
     CommandAck,
-    Disable,
-    Enable,
     Frame,
     Logout,
     Message,
     MeterValues,
     QueryBills,
     Result,
-    SetTariff,
     StartCharge,
     StartResult,
     StatusChange,
@@ -76,7 +73,6 @@ from sessions import (
     UnmatchedBill,
     next_deadline,
 )
-from sessions import GunStatus as Neutral
 
 if TYPE_CHECKING:
     from gateway.app import Gateway, PileInfo
@@ -528,5 +524,3 @@ class PileRuntime:
             "guns": guns,
         }
 
-
-__all__ = ["Disable", "Enable", "Neutral", "PileRuntime", "SetTariff", "new_transaction_id"]
