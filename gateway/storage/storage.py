@@ -115,6 +115,14 @@ def _channel_name(channel: str | int) -> str:
     return channel.lower()
 
 
+def _where_equal(query: Any, *filters: tuple[Any, Any]) -> Any:
+    """The query narrowed to column == value for every filter whose value was given."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 class Storage:
     """Open with `await Storage.open(url, ...)`, close with `await storage.close()`."""
 
@@ -780,16 +788,14 @@ class Storage:
         limit: int = 1000,
     ) -> list[AnomalyRecord]:
         a = anomalies
-        q = select(a).order_by(a.c.created_ms, a.c.id).limit(limit)
-        for col, value in (
+        q = _where_equal(
+            select(a).order_by(a.c.created_ms, a.c.id).limit(limit),
             (a.c.status, status),
             (a.c.code, code),
             (a.c.pile_id, pile_id),
             (a.c.bill_id, bill_id),
             (a.c.session_id, session_id),
-        ):
-            if value is not None:
-                q = q.where(col == value)
+        )
         async with self.reader.connect() as conn:
             return [AnomalyRecord.from_row(r) for r in (await conn.execute(q)).mappings()]
 
@@ -918,15 +924,13 @@ class Storage:
     ) -> AsyncIterator[JournalEntry]:
         """Frames in time order (since <= at < until), streamed page by page (keyset)."""
         j = frame_journal
-        base = select(j)
-        for col, value in (
+        base = _where_equal(
+            select(j),
             (j.c.pile_id, pile_id),
             (j.c.transaction_id, transaction_id),
             (j.c.session_id, session_id),
             (j.c.gun, gun),
-        ):
-            if value is not None:
-                base = base.where(col == value)
+        )
         if since_ms is not None:
             base = base.where(j.c.at_ms >= since_ms)
         if until_ms is not None:
