@@ -207,7 +207,7 @@ class PileRuntime:
     def feed(self, gun: int, event: Event, now_ms: int) -> bool:
         state = self.guns.get(gun)
         if state is None:
-            self.log.warning("unknown_gun", gun=gun, event=type(event).__name__)
+            self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
             return False
         try:
             new, actions = self.gateway.step(state, event, now_ms)
@@ -217,7 +217,7 @@ class PileRuntime:
                 gun=gun,
                 error=type(exc).__name__,
                 detail=str(exc),
-                event=type(event).__name__,
+                session_event=type(event).__name__,
             )
             return False
         if new is state and not actions:
@@ -523,4 +523,3 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
-
