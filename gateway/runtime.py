@@ -37,6 +37,7 @@ from sessions import (
     AccountClaimed,
     AccountReleased,
     Action,
+    AuthorisationRejected,
     Authorised,
     AvailabilityChanged,
     BillReceived,
@@ -45,6 +46,7 @@ from sessions import (
     Event,
     GunState,
     MeterSample,
+    PileLoggedIn,
     PileOffline,
     PileOnline,
     RaiseAlarm,
@@ -116,7 +118,12 @@ class PileRuntime:
 
     def logged_in(self, connection: PileConnection) -> None:
         self.connection = connection
-        self._reconcile = True  # the first heartbeat's gun states reconcile held sessions
+        # Reachable from now on, whenever its first heartbeat comes (up to an interval later):
+        # starts are possible at once, and that heartbeat reconciles the sessions held.
+        self._reconcile = True
+        now = self.gateway.now_ms()
+        for gun in self.guns:
+            self.feed(gun, PileLoggedIn(), now)
 
     def went_offline(self) -> None:
         self.connection = None
@@ -205,10 +212,15 @@ class PileRuntime:
     # --- the machine --------------------------------------------------------------------------
 
     def feed(self, gun: int, event: Event, now_ms: int) -> bool:
+        """Apply one event to a gun's machine; False when it could not be (logged)."""
+        return self.apply(gun, event, now_ms) is None
+
+    def apply(self, gun: int, event: Event, now_ms: int) -> str | None:
+        """Apply one event to a gun's machine; None when applied, else why not (logged)."""
         state = self.guns.get(gun)
         if state is None:
             self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
-            return False
+            return "unknown_gun"
         try:
             new, actions = self.gateway.step(state, event, now_ms)
         except SessionError as exc:
@@ -219,9 +231,9 @@ class PileRuntime:
                 detail=str(exc),
                 session_event=type(event).__name__,
             )
-            return False
+            return exc.reason if isinstance(exc, AuthorisationRejected) else "impossible_now"
         if new is state and not actions:
-            return True  # nothing changed (a steady heartbeat): the timer already matches
+            return None  # nothing changed (a steady heartbeat): the timer already matches
         self.guns[gun] = new
         for action in actions:
             try:
@@ -229,7 +241,7 @@ class PileRuntime:
             except Exception:
                 self.log.exception("action_failed", gun=gun, action=type(action).__name__)
         self._schedule(gun, new, now_ms)
-        return True
+        return None
 
     def _schedule(self, gun: int, state: GunState, now_ms: int) -> None:
         deadline = next_deadline(state)
@@ -328,6 +340,8 @@ class PileRuntime:
             return "unknown_gun"
         if state.disabled:
             return "gun_disabled"
+        if state.offline:
+            return "pile_offline"
         if state.faulted:
             return "gun_faulted"
         if state.live_session is not None or state.rogue is not None:
@@ -346,13 +360,18 @@ class PileRuntime:
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, "account_busy"
-        refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the database
+        # From here on the claim is released unless a session now holds it, whatever happens.
+        refusal: str | None = "authorisation_failed"
+        try:
+            refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the db
+            if refusal is None:
+                event = Authorised(transaction_id, transaction_id, account, channel)
+                refusal = self.apply(gun, event, now)
+        finally:
+            if refusal is not None:
+                self.gateway.release_account(account, transaction_id)
         if refusal is not None:
-            self.gateway.release_account(account, transaction_id)
             return None, refusal
-        if not self.feed(gun, Authorised(transaction_id, transaction_id, account, channel), now):
-            self.gateway.release_account(account, transaction_id)
-            return None, "gun_busy"
         return transaction_id, ""
 
     async def authorise_at_pile(self, m: AuthRequest) -> AuthResult:
