@@ -8,12 +8,12 @@ reconciled with the first heartbeat after it logs in again.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from gateway import commands
 from gateway.commands import CommandResult
 from gateway.mapping import GUN_STATUS, STOP_REASON_CODE, channel_code, channel_name, result_name
+from gateway.transaction_ids import new_transaction_id
 from protocol import (
     AuthRequest,
     AuthResult,
@@ -81,11 +81,6 @@ if TYPE_CHECKING:
     from gateway.connection import PileConnection
 
 MAX_SAMPLES = 2_000  # meter samples kept per session for the time-of-use split
-
-
-def new_transaction_id(now_ms: int) -> str:
-    """16 bytes: 48-bit ms time then 80 random bits; time-ordered, unique across gateways."""
-    return ((now_ms & (2**48 - 1)) << 80 | secrets.randbits(80)).to_bytes(16, "big").hex()
 
 
 class PileRuntime:
