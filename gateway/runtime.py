@@ -33,6 +33,7 @@ from protocol import (
     StopResult,
     Vin,
 )
+from protocol import StopReason as ProtocolStopReason
 from sessions import (
     AccountClaimed,
     AccountReleased,
@@ -313,7 +314,7 @@ class PileRuntime:
         self.log.info(
             "stop_charge", gun=gun, transaction=action.transaction_id, reason=action.reason
         )
-        reason = STOP_REASON_CODE.get(action.reason, STOP_REASON_CODE[StopReason.REMOTE])
+        reason = STOP_REASON_CODE.get(action.reason, ProtocolStopReason.OTHER)
         message = StopCharge(gun, action.transaction_id or "", reason)
 
         async def send() -> CommandAck | None:

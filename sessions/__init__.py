@@ -71,6 +71,7 @@ from .machine import TRANSITIONS, step
 from .states import LIVE, TERMINAL, GunState, RogueCharge, Session
 from .timers import Deadline, Timeout, next_deadline, pending
 from .vocab import (
+    STOP_COMMAND_REASONS,
     AlarmKind,
     Availability,
     CommandState,
@@ -86,6 +87,7 @@ __all__ = [
     "DEFAULT_CONFIG",
     "DEVICE_FAULT_CODE",
     "LIVE",
+    "STOP_COMMAND_REASONS",
     "TERMINAL",
     "TRANSITIONS",
     "AccountBook",
