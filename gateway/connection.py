@@ -29,7 +29,7 @@ from protocol import (
     Nack,
     NackReason,
     Result,
-    TruncatedBody,
+    decode_frame,
     encode,
 )
 
@@ -79,12 +79,8 @@ class PileConnection:
             self._accept(item)
 
     def frame_received(self, data: bytes) -> None:
-        """One WebSocket binary message: exactly one frame, so nothing may be left over."""
-        for item in self.decoder.feed(data):
-            self._accept(item)
-        if self.decoder.buffered:
-            rest = self.decoder.clear()
-            self._accept(TruncatedBody("WebSocket message ends inside a frame", rest[:64]))
+        """One WebSocket binary message: exactly one frame, or rejected as a whole (§1)."""
+        self._accept(decode_frame(data, self.gateway.config.server.max_frame_size))
 
     def _accept(self, item: Frame | DecodeError) -> None:
         if self.closed:
