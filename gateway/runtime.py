@@ -357,14 +357,15 @@ class PileRuntime:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, "account_busy"
         # From here on the claim is released unless a session now holds it, whatever happens.
-        refusal: str | None = "authorisation_failed"
+        held = False
         try:
             refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the db
             if refusal is None:
                 event = Authorised(transaction_id, transaction_id, account, channel)
                 refusal = self.apply(gun, event, now)
+            held = refusal is None
         finally:
-            if refusal is not None:
+            if not held:
                 self.gateway.release_account(account, transaction_id)
         if refusal is not None:
             return None, refusal
