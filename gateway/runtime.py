@@ -95,6 +95,10 @@ class PileRuntime:
         self._last_report: dict[int, tuple[int, int]] = {}
         self._reconcile = False
         self._commanding: set[int] = set()  # guns with an outstanding operator command
+        # The session whose account _authorise() has just claimed itself: the machine's
+        # AccountClaimed for it needs no second, later claim (which could land after the
+        # session's release and hold the account with no session).
+        self._claim_held: str | None = None
         self._stops: dict[int, asyncio.Task[CommandAck | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
         self.log = gateway.log.bind(pile=info.pile_id)
@@ -284,7 +288,8 @@ class PileRuntime:
         elif isinstance(action, RaiseAlarm):
             g.alarm(self, gun, action, now_ms)
         elif isinstance(action, AccountClaimed):
-            g.claim_account_later(self, gun, action, now_ms)
+            if action.session_id != self._claim_held:
+                g.claim_account_later(self, gun, action, now_ms)
         elif isinstance(action, AccountReleased):
             g.release_account(action.account, action.session_id)
         elif isinstance(action, StatusConfirmed):
@@ -362,9 +367,11 @@ class PileRuntime:
             refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the db
             if refusal is None:
                 event = Authorised(transaction_id, transaction_id, account, channel)
+                self._claim_held = transaction_id
                 refusal = self.apply(gun, event, now)
             held = refusal is None
         finally:
+            self._claim_held = None
             if not held:
                 self.gateway.release_account(account, transaction_id)
         if refusal is not None:
