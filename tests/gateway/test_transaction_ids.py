@@ -20,8 +20,9 @@ def fields(tx: str) -> tuple[int, int, int]:
 
 
 def test_version_7_variant_10_and_the_time_in_the_first_48_bits() -> None:
+    ids = TransactionIds()
     for i in range(1_000):
-        tx = new_transaction_id(T0 + i)
+        tx = ids.new(T0 + i)
         assert len(tx) == 32 and tx == tx.lower()
         assert fields(tx) == (T0 + i, 7, 0b10)
         parsed = uuid.UUID(hex=tx)
@@ -48,6 +49,11 @@ def test_a_clock_stepping_back_never_makes_an_older_id() -> None:
     ids = TransactionIds()
     first = ids.new(T0)
     assert ids.new(T0 - 5_000) > first
+
+
+def test_the_process_generator_is_monotonic_across_callers() -> None:
+    first = new_transaction_id(T0)
+    assert new_transaction_id(T0) > first and fields(first)[1:] == (7, 0b10)
 
 
 def test_two_gateways_at_the_same_millisecond_do_not_collide() -> None:
