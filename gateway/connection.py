@@ -4,7 +4,8 @@ Frames are handled in arrival order. Most are handled synchronously inside the t
 callback (the heartbeat path never awaits); LOGIN, AUTH_REQUEST and BILL need the database, so
 when one arrives the connection queues it and everything after it, and a worker task drains
 the queue in order. A bad frame is logged, journaled, answered with a NACK where it was
-readable, and counted: a burst of them closes the connection.
+readable, and counted: a burst of them closes the connection. No request is left unanswered:
+if handling a valid one fails, it is logged and answered NACK INTERNAL_ERROR (§4.8).
 """
 
 from __future__ import annotations
