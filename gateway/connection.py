@@ -4,7 +4,8 @@ Frames are handled in arrival order. Most are handled synchronously inside the t
 callback (the heartbeat path never awaits); LOGIN, AUTH_REQUEST and BILL need the database, so
 when one arrives the connection queues it and everything after it, and a worker task drains
 the queue in order. A bad frame is logged, journaled, answered with a NACK where it was
-readable, and counted: a burst of them closes the connection.
+readable, and counted: a burst of them closes the connection. No request is left unanswered:
+if handling a valid one fails, it is logged and answered NACK INTERNAL_ERROR (§4.8).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from protocol import (
     Ack,
     AuthRequest,
     Bill,
+    BillAck,
+    BillAckStatus,
     CommandAck,
     DecodeError,
     Frame,
@@ -25,13 +28,16 @@ from protocol import (
     HeartbeatAck,
     Login,
     LoginAck,
+    Logout,
     Message,
+    MsgType,
     Nack,
     NackReason,
     Result,
-    TruncatedBody,
+    decode_frame,
     encode,
 )
+from protocol.codes import ACKED_EVENTS, FROM_PILE, REPLIES
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -65,6 +71,7 @@ class PileConnection:
         self._inbox: deque[Frame] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._bad_times: deque[float] = deque()
+        self._replied_seq: int | None = None  # seq of the last reply sent (see _failed)
         self.log = gateway.log.bind(peer=peer)
         self._login_timer: asyncio.TimerHandle | None = gateway.loop.call_later(
             gateway.config.piles.login_timeout_s, self._login_timed_out
@@ -79,12 +86,8 @@ class PileConnection:
             self._accept(item)
 
     def frame_received(self, data: bytes) -> None:
-        """One WebSocket binary message: exactly one frame, so nothing may be left over."""
-        for item in self.decoder.feed(data):
-            self._accept(item)
-        if self.decoder.buffered:
-            rest = self.decoder.clear()
-            self._accept(TruncatedBody("WebSocket message ends inside a frame", rest[:64]))
+        """One WebSocket binary message: exactly one frame, or rejected as a whole (§1)."""
+        self._accept(decode_frame(data, self.gateway.config.server.max_frame_size))
 
     def _accept(self, item: Frame | DecodeError) -> None:
         if self.closed:
@@ -119,24 +122,34 @@ class PileConnection:
 
     def _handle(self, frame: Frame) -> None:
         message = frame.message
+        self._replied_seq = None
         try:
-            if self.pile is None:
+            if isinstance(message, Nack):
+                self._nacked(frame, message)  # a reply: never answered, not even before login
+            elif self.pile is None:
                 self._unexpected(frame, "not logged in")
+            elif message.TYPE not in FROM_PILE:
+                self._journal_in(frame)
+                self._unexpected(frame, "a gateway message, not a pile's")
             elif isinstance(message, Heartbeat):
                 self.send(HeartbeatAck(), frame.seq, journal=self.pile.heartbeat(frame))
             elif isinstance(message, CommandAck):
                 self._journal_in(frame)
                 self._command_acked(frame.seq, message)
+            elif not self._gun_known(message):
+                self._journal_in(frame)
+                self._refuse(frame, NackReason.BAD_FIELD, "no such gun on this pile")
             else:
                 self._journal_in(frame)
                 if self.pile.event(frame):
                     self.send(Ack(message.TYPE, Result.OK), frame.seq)
         except Exception:
-            self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+            self._failed(frame)
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
         started = self.gateway.loop.time()
+        self._replied_seq = None
         try:
             if isinstance(message, Login):
                 await self._login(frame, message)
@@ -151,11 +164,32 @@ class PileConnection:
                 assert isinstance(message, Bill)
                 self._journal_in(frame)
                 reply = await self.pile.bill(message)
-                if reply is not None:  # None: not committed, so not acknowledged
-                    self.send(reply, frame.seq)
-                    self._observe_ack(message, started)
+                if reply is None:  # not committed: the pile keeps the bill and re-sends it
+                    reply = BillAck(message.transaction_id, BillAckStatus.REJECTED)
+                self.send(reply, frame.seq)
+                self._observe_ack(message, started)
         except Exception:
-            self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+            self._failed(frame)
+
+    def _failed(self, frame: Frame) -> None:
+        """Handling a valid frame raised: log it and, unless it was answered, say so (§4.8)."""
+        message = frame.message
+        self.log.exception("frame_handling_failed", seq=frame.seq, type=message.TYPE.name)
+        if message.TYPE in (MsgType.COMMAND_ACK, MsgType.NACK) or self._replied_seq == frame.seq:
+            return  # a reply is never answered; a request only once
+        try:
+            self.send(Nack(message.TYPE, NackReason.INTERNAL_ERROR), frame.seq)
+        except Exception:
+            self.log.exception("nack_failed", seq=frame.seq, type=message.TYPE.name)
+
+    def _gun_known(self, message: Message) -> bool:
+        """False for an event naming a gun the pile does not have (LOGOUT gun 0: the pile)."""
+        gun = getattr(message, "gun", None)
+        if gun is None or message.TYPE not in ACKED_EVENTS:
+            return True
+        if gun == 0 and isinstance(message, Logout):
+            return True
+        return self.pile is not None and gun in self.pile.guns
 
     def _observe_ack(self, message: Message, started: float) -> None:
         """Time from reading a request to sending its reply (a bill's includes its commit)."""
@@ -232,9 +266,29 @@ class PileConnection:
         self._count_bad()
 
     def _unexpected(self, frame: Frame, why: str) -> None:
-        self.log.warning("unexpected_frame", type=frame.message.TYPE.name, seq=frame.seq, why=why)
-        self.send(Nack(frame.message.TYPE, NackReason.UNEXPECTED), frame.seq)
+        self._refuse(frame, NackReason.UNEXPECTED, why)
+
+    def _refuse(self, frame: Frame, reason: NackReason, why: str) -> None:
+        """A valid frame the gateway will not process: NACK it, and count it as a bad one."""
+        self.log.warning(
+            "frame_refused",
+            type=frame.message.TYPE.name,
+            seq=frame.seq,
+            reason=reason.name,
+            why=why,
+        )
+        self.send(Nack(frame.message.TYPE, reason), frame.seq)
         self._count_bad()
+
+    def _nacked(self, frame: Frame, nack: Nack) -> None:
+        """The pile could not read a command of ours: the command is refused (§7.13)."""
+        self._journal_in(frame)
+        waiting = self._pending.get(frame.seq)
+        self.log.warning(
+            "command_nacked", seq=frame.seq, command=nack.nacked_type, reason=nack.reason
+        )
+        if waiting is not None and waiting[0] == nack.nacked_type and not waiting[1].done():
+            waiting[1].set_result(CommandAck(nack.nacked_type, 0, Result.OTHER))
 
     def _count_bad(self) -> None:
         now = self.gateway.loop.time()
@@ -252,6 +306,8 @@ class PileConnection:
         if self.closed:
             return
         data = encode(message, seq)
+        if message.TYPE in REPLIES:
+            self._replied_seq = seq  # the frame being handled is answered
         self.gateway.metrics.frame_out(message.TYPE)
         if journal and self.pile_id is not None:
             self.gateway.journal_raw(self.pile_id, "out", seq, message, data)
@@ -318,4 +374,3 @@ class PileConnection:
 
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
-

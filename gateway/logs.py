@@ -1,8 +1,17 @@
 """structlog JSON lines on stdout, configured once at start (structlog's production recipe:
-a filtering bound logger, contextvars, orjson into a bytes logger)."""
+a filtering bound logger, contextvars, orjson into a bytes logger).
+
+Every logger the gateway hands out is a ``SafeLogger``: a log call is never allowed to break
+the code that makes it (a frame handler above all). structlog's own call signature reserves
+some keyword names — ``event`` is the message itself, so ``log.warning("x", event=...)``
+raises TypeError — and the processors below overwrite others (``level``, ``timestamp``). The
+wrapper renames such a key to ``<key>_`` instead; ``tests/gateway/test_log_calls.py`` keeps
+the code base from passing them at all.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import IO, Any
@@ -17,6 +26,11 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
+
+#: Keyword names a log call must not use as fields: the positional names of structlog's
+#: methods (``event``, ``self``, ``level`` of ``log()``) raise TypeError; ``level``,
+#: ``timestamp`` and ``exception`` are overwritten by the processors configured below.
+RESERVED_KEYS = frozenset({"event", "self", "level", "timestamp", "exception"})
 
 
 def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> None:
@@ -34,5 +48,66 @@ def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> N
     )
 
 
-def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger("pilegate").bind(**bound)
+def safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with every reserved key renamed to ``<key>_`` (unchanged when none is)."""
+    if fields.keys().isdisjoint(RESERVED_KEYS):
+        return fields
+    return {f"{k}_" if k in RESERVED_KEYS else k: v for k, v in fields.items()}
+
+
+class SafeLogger:
+    """A structlog bound logger whose calls never raise into the caller.
+
+    The message is positional-only, so a stray ``event=`` keyword lands among the fields
+    (and is renamed) rather than colliding with it. Should the underlying call fail anyway,
+    a ``log_call_failed`` line says which message was lost.
+    """
+
+    __slots__ = ("_logger",)
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def bind(self, /, **fields: Any) -> SafeLogger:
+        return SafeLogger(self._logger.bind(**safe_fields(fields)))
+
+    def new(self, /, **fields: Any) -> SafeLogger:
+        return SafeLogger(self._logger.new(**safe_fields(fields)))
+
+    def unbind(self, *keys: str) -> SafeLogger:
+        return SafeLogger(self._logger.try_unbind(*keys))
+
+    def _emit(
+        self, method: str, message: str, args: tuple[Any, ...], fields: dict[str, Any]
+    ) -> None:
+        try:
+            getattr(self._logger, method)(message, *args, **safe_fields(fields))
+        except Exception as exc:  # a log line must never take its caller down
+            with contextlib.suppress(Exception):
+                self._logger.error(
+                    "log_call_failed", lost=str(message), method=method, error=repr(exc)
+                )
+
+    def debug(self, message: str, /, *args: Any, **fields: Any) -> None:
+        self._emit("debug", message, args, fields)
+
+    def info(self, message: str, /, *args: Any, **fields: Any) -> None:
+        self._emit("info", message, args, fields)
+
+    def warning(self, message: str, /, *args: Any, **fields: Any) -> None:
+        self._emit("warning", message, args, fields)
+
+    def error(self, message: str, /, *args: Any, **fields: Any) -> None:
+        self._emit("error", message, args, fields)
+
+    def critical(self, message: str, /, *args: Any, **fields: Any) -> None:
+        self._emit("critical", message, args, fields)
+
+    def exception(self, message: str, /, *args: Any, **fields: Any) -> None:
+        """An error line with the traceback of the exception being handled."""
+        fields.setdefault("exc_info", True)
+        self._emit("error", message, args, fields)
+
+
+def get_logger(**bound: Any) -> SafeLogger:
+    return SafeLogger(structlog.get_logger("pilegate")).bind(**bound)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from protocol import Channel, GunStatus, Result, StopReason
 from sessions import GunStatus as Neutral
-from sessions import Phase
+from sessions import Phase, Reason
 from sessions import StopReason as NeutralStop
 
 GUN_STATUS: dict[int, Neutral] = {
@@ -52,11 +52,18 @@ def result_name(code: int) -> str:
         return f"result_{code}"
 
 
-#: Why the gateway asks a pile to stop, as the protocol's stop reason.
+#: Why the gateway asks a pile to stop, as the protocol's stop reason (§4.3): every value of
+#: sessions.STOP_COMMAND_REASONS. A time limit of the gateway is TIMEOUT (§9.3); a stop the
+#: gateway re-sends, or sends against charging it did not authorise (§9.4), is REMOTE.
 STOP_REASON_CODE: dict[str, int] = {
     NeutralStop.USER: StopReason.USER,
     NeutralStop.REMOTE: StopReason.REMOTE,
     NeutralStop.OPERATOR: StopReason.REMOTE,
+    Reason.START_TIMEOUT: StopReason.TIMEOUT,
+    Reason.MAX_DURATION: StopReason.TIMEOUT,
+    Reason.STOP_TIMEOUT: StopReason.REMOTE,
+    Reason.STOP_NOT_HONOURED: StopReason.REMOTE,
+    Reason.CHARGING_WITHOUT_SESSION: StopReason.REMOTE,
 }
 
 #: Phases in which a gun is busy for a new start.

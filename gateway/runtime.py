@@ -8,12 +8,12 @@ reconciled with the first heartbeat after it logs in again.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from gateway import commands
 from gateway.commands import CommandResult
 from gateway.mapping import GUN_STATUS, STOP_REASON_CODE, channel_code, channel_name, result_name
+from gateway.transaction_ids import new_transaction_id
 from protocol import (
     AuthRequest,
     AuthResult,
@@ -33,10 +33,12 @@ from protocol import (
     StopResult,
     Vin,
 )
+from protocol import StopReason as ProtocolStopReason
 from sessions import (
     AccountClaimed,
     AccountReleased,
     Action,
+    AuthorisationRejected,
     Authorised,
     AvailabilityChanged,
     BillReceived,
@@ -45,6 +47,7 @@ from sessions import (
     Event,
     GunState,
     MeterSample,
+    PileLoggedIn,
     PileOffline,
     PileOnline,
     RaiseAlarm,
@@ -81,11 +84,6 @@ if TYPE_CHECKING:
 MAX_SAMPLES = 2_000  # meter samples kept per session for the time-of-use split
 
 
-def new_transaction_id(now_ms: int) -> str:
-    """16 bytes: 48-bit ms time then 80 random bits; time-ordered, unique across gateways."""
-    return ((now_ms & (2**48 - 1)) << 80 | secrets.randbits(80)).to_bytes(16, "big").hex()
-
-
 class PileRuntime:
     def __init__(self, gateway: Gateway, info: PileInfo) -> None:
         self.gateway = gateway
@@ -97,6 +95,10 @@ class PileRuntime:
         self._last_report: dict[int, tuple[int, int]] = {}
         self._reconcile = False
         self._commanding: set[int] = set()  # guns with an outstanding operator command
+        # The session whose account _authorise() has just claimed itself: the machine's
+        # AccountClaimed for it needs no second, later claim (which could land after the
+        # session's release and hold the account with no session).
+        self._claim_held: str | None = None
         self._stops: dict[int, asyncio.Task[CommandAck | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
         self.log = gateway.log.bind(pile=info.pile_id)
@@ -116,7 +118,12 @@ class PileRuntime:
 
     def logged_in(self, connection: PileConnection) -> None:
         self.connection = connection
-        self._reconcile = True  # the first heartbeat's gun states reconcile held sessions
+        # Reachable from now on, whenever its first heartbeat comes (up to an interval later):
+        # starts are possible at once, and that heartbeat reconciles the sessions held.
+        self._reconcile = True
+        now = self.gateway.now_ms()
+        for gun in self.guns:
+            self.feed(gun, PileLoggedIn(), now)
 
     def went_offline(self) -> None:
         self.connection = None
@@ -205,10 +212,15 @@ class PileRuntime:
     # --- the machine --------------------------------------------------------------------------
 
     def feed(self, gun: int, event: Event, now_ms: int) -> bool:
+        """Apply one event to a gun's machine; False when it could not be (logged)."""
+        return self.apply(gun, event, now_ms) is None
+
+    def apply(self, gun: int, event: Event, now_ms: int) -> str | None:
+        """Apply one event to a gun's machine; None when applied, else why not (logged)."""
         state = self.guns.get(gun)
         if state is None:
-            self.log.warning("unknown_gun", gun=gun, event=type(event).__name__)
-            return False
+            self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
+            return "unknown_gun"
         try:
             new, actions = self.gateway.step(state, event, now_ms)
         except SessionError as exc:
@@ -217,11 +229,11 @@ class PileRuntime:
                 gun=gun,
                 error=type(exc).__name__,
                 detail=str(exc),
-                event=type(event).__name__,
+                session_event=type(event).__name__,
             )
-            return False
+            return exc.reason if isinstance(exc, AuthorisationRejected) else "impossible_now"
         if new is state and not actions:
-            return True  # nothing changed (a steady heartbeat): the timer already matches
+            return None  # nothing changed (a steady heartbeat): the timer already matches
         self.guns[gun] = new
         for action in actions:
             try:
@@ -229,7 +241,7 @@ class PileRuntime:
             except Exception:
                 self.log.exception("action_failed", gun=gun, action=type(action).__name__)
         self._schedule(gun, new, now_ms)
-        return True
+        return None
 
     def _schedule(self, gun: int, state: GunState, now_ms: int) -> None:
         deadline = next_deadline(state)
@@ -276,7 +288,8 @@ class PileRuntime:
         elif isinstance(action, RaiseAlarm):
             g.alarm(self, gun, action, now_ms)
         elif isinstance(action, AccountClaimed):
-            g.claim_account_later(self, gun, action, now_ms)
+            if action.session_id != self._claim_held:
+                g.claim_account_later(self, gun, action, now_ms)
         elif isinstance(action, AccountReleased):
             g.release_account(action.account, action.session_id)
         elif isinstance(action, StatusConfirmed):
@@ -306,7 +319,7 @@ class PileRuntime:
         self.log.info(
             "stop_charge", gun=gun, transaction=action.transaction_id, reason=action.reason
         )
-        reason = STOP_REASON_CODE.get(action.reason, STOP_REASON_CODE[StopReason.REMOTE])
+        reason = STOP_REASON_CODE.get(action.reason, ProtocolStopReason.OTHER)
         message = StopCharge(gun, action.transaction_id or "", reason)
 
         async def send() -> CommandAck | None:
@@ -328,6 +341,8 @@ class PileRuntime:
             return "unknown_gun"
         if state.disabled:
             return "gun_disabled"
+        if state.offline:
+            return "pile_offline"
         if state.faulted:
             return "gun_faulted"
         if state.live_session is not None or state.rogue is not None:
@@ -346,13 +361,21 @@ class PileRuntime:
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, "account_busy"
-        refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the database
+        # From here on the claim is released unless a session now holds it, whatever happens.
+        held = False
+        try:
+            refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the db
+            if refusal is None:
+                event = Authorised(transaction_id, transaction_id, account, channel)
+                self._claim_held = transaction_id
+                refusal = self.apply(gun, event, now)
+            held = refusal is None
+        finally:
+            self._claim_held = None
+            if not held:
+                self.gateway.release_account(account, transaction_id)
         if refusal is not None:
-            self.gateway.release_account(account, transaction_id)
             return None, refusal
-        if not self.feed(gun, Authorised(transaction_id, transaction_id, account, channel), now):
-            self.gateway.release_account(account, transaction_id)
-            return None, "gun_busy"
         return transaction_id, ""
 
     async def authorise_at_pile(self, m: AuthRequest) -> AuthResult:
@@ -523,4 +546,3 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
-

@@ -21,8 +21,10 @@ from protocol.codes import MsgType
 from protocol.errors import (
     BadCrc,
     BadField,
+    BadLength,
     DecodeError,
     EncodeError,
+    Garbage,
     TruncatedBody,
     UnknownType,
     UnsupportedVersion,
@@ -102,19 +104,36 @@ def decode_checked(raw: bytes) -> Frame | DecodeError:
         return BadField(str(exc), raw, seq, msg_type)
 
 
-def decode_frame(raw: bytes) -> Frame | DecodeError:
-    """Decode exactly one frame (a WebSocket binary message); never raises."""
-    from protocol.decoder import FrameDecoder
+def decode_frame(
+    raw: bytes | bytearray | memoryview, max_frame_size: int = MAX_FRAME_SIZE
+) -> Frame | DecodeError:
+    """Decode a message that must hold exactly one frame (a WebSocket binary message, §1).
 
-    items = FrameDecoder().feed(raw)
-    if len(items) == 1:
-        return items[0]
-    for item in items:
-        if isinstance(item, DecodeError):
-            return item
-    if not items:
-        return TruncatedBody("incomplete frame", bytes(raw[:64]))
-    return BadField(f"{len(items)} frames in one message", bytes(raw[:64]))
+    Never raises. A message that is not exactly one frame (empty, incomplete, bytes before or
+    after the frame, two frames) is rejected as a whole: one error with no seq, which gets no
+    NACK, like garbage on TCP. A message that is exactly one frame's worth of bytes but whose
+    CRC, version, type or body is bad keeps its seq, so it gets the NACK of §2.6.
+    """
+    data = bytes(raw)
+    size = len(data)
+    sample = data[:64]
+    if not data or data[0] != START_BYTE:
+        return Garbage(f"{size} bytes before a start byte", sample, skipped=size)
+    if size < 3:
+        return TruncatedBody(f"incomplete frame: {size} bytes", sample)
+    length = (data[1] << 8) | data[2]
+    if not MIN_LENGTH <= length <= max_frame_size - 5:
+        return BadLength(f"length {length}", data[:3])
+    end = length + 5
+    if size < end:
+        return TruncatedBody(f"incomplete frame: {size} of {end} bytes", sample)
+    if size > end:
+        if data[end] == START_BYTE:
+            return BadField(f"a frame and more in one message of {size} bytes", sample)
+        return Garbage(f"{size - end} bytes after the frame", sample, skipped=size - end)
+    if _crc(data[1:-2]) != data[-2] | (data[-1] << 8):
+        return BadCrc("CRC mismatch", data, (data[3] << 8) | data[4], data[6])
+    return decode_checked(data)
 
 
 __all__ = [

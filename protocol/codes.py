@@ -129,8 +129,9 @@ class NackReason(IntEnum):
     UNKNOWN_TYPE = 3
     BAD_FIELD = 4
     TRUNCATED = 5
-    UNEXPECTED = 6  # valid frame that makes no sense now (e.g. before LOGIN)
+    UNEXPECTED = 6  # valid frame that makes no sense now (before LOGIN) or from its sender
     UNSUPPORTED_VERSION = 7
+    INTERNAL_ERROR = 8  # the receiver failed to process a valid frame: re-send it later
 
 
 class TariffKind(IntEnum):
@@ -149,6 +150,22 @@ ACKED_EVENTS = frozenset(
         MsgType.STOP_RESULT,
         MsgType.METER_VALUES,
         MsgType.VIN,
+    }
+)
+
+#: Types a pile may send (§4.1): 0x01-0x7F, and NACK, which either side may send.
+#: Any other (0x80-0xFF) from a pile is answered with NACK UNEXPECTED.
+FROM_PILE = frozenset({t for t in MsgType if t < 0x80} | {MsgType.NACK})
+
+#: Gateway replies to a pile's request (each echoes the request's seq).
+REPLIES = frozenset(
+    {
+        MsgType.ACK,
+        MsgType.LOGIN_ACK,
+        MsgType.HEARTBEAT_ACK,
+        MsgType.AUTH_RESULT,
+        MsgType.BILL_ACK,
+        MsgType.NACK,
     }
 )
 

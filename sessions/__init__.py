@@ -14,7 +14,7 @@ the error and keeps the state it passed in, which is still valid.
 Events (``sessions.events``): Authorised, StartRequested, StartCommandAccepted,
 StartCommandRejected, StartCommandTimedOut, StartConfirmed, StartFailed, StopRequested,
 StopAcknowledged, StopConfirmed, StatusReported, MeterSample, ServiceEnded, BillReceived,
-PileOffline, PileOnline, Disabled, Enabled, Tick.
+PileOffline, PileLoggedIn, PileOnline, Disabled, Enabled, Tick.
 
 Actions (``sessions.actions``): SendStartCharge, SendStopCharge, SendQueryBills, RaiseAlarm,
 SessionTransition (persist and publish every one; it carries the full Session record),
@@ -51,6 +51,7 @@ from .events import (
     Enabled,
     Event,
     MeterSample,
+    PileLoggedIn,
     PileOffline,
     PileOnline,
     ServiceEnded,
@@ -70,6 +71,7 @@ from .machine import TRANSITIONS, step
 from .states import LIVE, TERMINAL, GunState, RogueCharge, Session
 from .timers import Deadline, Timeout, next_deadline, pending
 from .vocab import (
+    STOP_COMMAND_REASONS,
     AlarmKind,
     Availability,
     CommandState,
@@ -85,6 +87,7 @@ __all__ = [
     "DEFAULT_CONFIG",
     "DEVICE_FAULT_CODE",
     "LIVE",
+    "STOP_COMMAND_REASONS",
     "TERMINAL",
     "TRANSITIONS",
     "AccountBook",
@@ -108,6 +111,7 @@ __all__ = [
     "ImpossibleTransition",
     "MeterSample",
     "Phase",
+    "PileLoggedIn",
     "PileOffline",
     "PileOnline",
     "RaiseAlarm",

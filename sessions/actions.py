@@ -19,7 +19,7 @@ class SendStartCharge:
 @dataclass(frozen=True, slots=True)
 class SendStopCharge:
     transaction_id: str | None  # None: charge of unknown transaction, stop the gun
-    reason: str
+    reason: str  # one of vocab.STOP_COMMAND_REASONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,8 +113,17 @@ class PileOffline:
 
 
 @dataclass(frozen=True, slots=True)
+class PileLoggedIn:
+    """The pile logged in again: it is reachable, so the gun is no longer offline.
+
+    What happened while it was away is reconciled when it reports the gun (PileOnline); its
+    first report may come a whole heartbeat interval after the login.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class PileOnline:
-    """The pile logged in again and reported this gun's status."""
+    """The pile's first report of this gun after it logged in again."""
 
     status: GunStatus
     fault_code: int | None = None
@@ -152,6 +161,7 @@ Event = (
     | ServiceEnded
     | BillReceived
     | PileOffline
+    | PileLoggedIn
     | PileOnline
     | Disabled
     | Enabled

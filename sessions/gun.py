@@ -18,7 +18,15 @@ from .actions import (
     SendStopCharge,
     StatusConfirmed,
 )
-from .events import Disabled, Enabled, MeterSample, PileOffline, PileOnline, StatusReported
+from .events import (
+    Disabled,
+    Enabled,
+    MeterSample,
+    PileLoggedIn,
+    PileOffline,
+    PileOnline,
+    StatusReported,
+)
 from .states import IN_CHARGE, LIVE, PRE_START, RogueCharge, Session
 from .vocab import AlarmKind, Flag, GunStatus, Phase, Reason
 
@@ -175,6 +183,11 @@ def meter_sample(ctx: Ctx, ev: MeterSample) -> None:
 def pile_offline(ctx: Ctx, ev: PileOffline) -> None:
     if not ctx.gun.offline:
         ctx.update_gun(offline_since_ms=ctx.now, offline_expired=False)
+
+
+def pile_logged_in(ctx: Ctx, ev: PileLoggedIn) -> None:
+    """Reachable again: new services may start before the pile's first report arrives."""
+    ctx.update_gun(offline_since_ms=None, offline_expired=False)
 
 
 def pile_online(ctx: Ctx, ev: PileOnline) -> None:

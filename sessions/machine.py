@@ -23,6 +23,7 @@ from .events import (
     Enabled,
     Event,
     MeterSample,
+    PileLoggedIn,
     PileOffline,
     PileOnline,
     ServiceEnded,
@@ -117,6 +118,7 @@ GUN_EVENTS: dict[type, GunHandler] = {
     StatusReported: gun.status_reported,  # may move the session (start, fault, unplug...)
     MeterSample:    gun.meter_sample,
     PileOffline:    gun.pile_offline,     # pauses pile-bound timers
+    PileLoggedIn:   gun.pile_logged_in,   # online again: startable, timers run
     PileOnline:     gun.pile_online,      # reconciles, queries owed bills
     Disabled:       gun.disable,
     Enabled:        gun.enable,

@@ -99,6 +99,23 @@ class Reason(StrEnum):
     BILL_LOST = "bill_lost"
 
 
+#: Every reason a SendStopCharge can carry: who asked for the stop, or which gateway rule
+#: (a timeout, charging without a session) stops the charge. Each protocol mapping must
+#: translate every one of them (gateway/mapping.py for protocol v1).
+STOP_COMMAND_REASONS: frozenset[str] = frozenset(
+    {
+        StopReason.USER,
+        StopReason.REMOTE,
+        StopReason.OPERATOR,
+        Reason.START_TIMEOUT,
+        Reason.MAX_DURATION,
+        Reason.STOP_TIMEOUT,
+        Reason.STOP_NOT_HONOURED,
+        Reason.CHARGING_WITHOUT_SESSION,
+    }
+)
+
+
 class AlarmKind(StrEnum):
     STOP_NOT_HONOURED = "stop_not_honoured"
     CHARGING_WITHOUT_SESSION = "charging_without_session"

@@ -360,8 +360,15 @@ CODE_MEANINGS: dict[str, dict[str, str]] = {
         "UNKNOWN_TYPE": "message type not defined",
         "BAD_FIELD": "a field holds an impossible value (non-BCD id, non-ASCII text, ...)",
         "TRUNCATED": "body shorter than its type's layout",
-        "UNEXPECTED": "valid frame that makes no sense now (e.g. before LOGIN)",
+        "UNEXPECTED": (
+            "valid frame that makes no sense now (before LOGIN) or from its sender"
+            " (a gateway → pile type sent by a pile)"
+        ),
         "UNSUPPORTED_VERSION": "protocol version byte not supported",
+        "INTERNAL_ERROR": (
+            "valid frame the receiver failed to process (an internal error):"
+            " as if unanswered, re-send it later"
+        ),
     },
     "TariffKind": {
         "SHARP": "尖 sharp (highest price)",
