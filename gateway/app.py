@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from billing.anomalies import AnomalyCode
+from billing.store import TariffConflict
 from billing.tariff import Tariff
 from gateway import commands
 from gateway.bills import store_bill
@@ -485,7 +486,10 @@ class Gateway:
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
-        await self.storage.put_tariff(tariff)
+        try:
+            await self.storage.put_tariff(tariff)
+        except TariffConflict as exc:  # the id already names other prices: nothing sent
+            return self._command_done("set_tariff", pile_id, 0, commands.rejected(str(exc)))
         pile = self._pile(pile_id)
         message = tariff_message(tariff)
         result = commands.OFFLINE if pile is None else await pile.simple(message)
