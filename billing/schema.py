@@ -183,7 +183,7 @@ bills = Table(
     Column("vin", String(32), nullable=True),
     # ours, beside the pile's
     Column("tariff_id", String(64), nullable=False),
-    Column("our_energy_dwh", Dwh(), nullable=False),
+    Column("our_energy_dwh", Dwh(), nullable=False),  # observed by the gateway, else the pile's
     Column("our_energy_amount_fen", Fen(), nullable=False),
     Column("our_service_amount_fen", Fen(), nullable=False),
     Column("our_idle_fee_fen", Fen(), nullable=False),

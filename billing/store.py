@@ -132,7 +132,7 @@ def prepare_bill(
         "stop_reason": bill.stop_reason,
         "vin": bill.vin or None,
         "tariff_id": computed.tariff_id,
-        "our_energy_dwh": computed.energy_dwh,
+        "our_energy_dwh": s.our_energy_dwh,
         "our_energy_amount_fen": computed.energy_amount_fen,
         "our_service_amount_fen": computed.service_amount_fen,
         "our_idle_fee_fen": idle.fee_fen,

@@ -7,6 +7,7 @@ complete ``Frame``s and typed ``DecodeError``s found so far. Messages are datacl
 
 from protocol.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION, START_BYTE, Frame, decode_frame, encode
 from protocol.codes import (
+    AnomalyBit,
     BillAckStatus,
     Channel,
     FaultCode,
@@ -38,6 +39,7 @@ __all__ = [
     "MESSAGE_CLASSES",
     "PROTOCOL_VERSION",
     "START_BYTE",
+    "AnomalyBit",
     "BadCrc",
     "BadField",
     "BadLength",

@@ -121,7 +121,7 @@ EXAMPLES: dict[MsgType, tuple[int, Message]] = {
             "LSVAU2180N2183294",
         ),
     ),
-    MsgType.BILL_ACK: (10, BillAck(TXID, BillAckStatus.ACCEPTED, 0)),
+    MsgType.BILL_ACK: (10, BillAck(TXID, BillAckStatus.FLAGGED, (1 << 8) | (1 << 16))),
     MsgType.SET_TARIFF: (
         19,
         SetTariff(
