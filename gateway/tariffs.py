@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import zlib
-
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
-from protocol import SetTariff, TariffKind, TariffPrice, TariffSegment
+from protocol import SetTariff, TariffKind, TariffPrice, TariffSegment, tariff_number
 
 #: Wire order of SET_TARIFF prices and the TariffKind codes.
 KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
@@ -16,11 +14,6 @@ KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
 )
 _TO_PERIOD = dict(KINDS)
 _TO_WIRE = {period: wire for wire, period in KINDS}
-
-
-def tariff_number(tariff_id: str) -> int:
-    """The u32 a pile sees for a tariff id (stable across processes, unlike hash())."""
-    return zlib.crc32(tariff_id.encode())
 
 
 def tariff_message(tariff: Tariff) -> SetTariff:

@@ -33,6 +33,7 @@ from protocol.errors import (
 from protocol.fields import normalize_pile_id
 from protocol.messages import *  # noqa: F403
 from protocol.messages import MESSAGE_CLASSES, Message
+from protocol.tariff_number import tariff_number
 
 __all__ = [
     "MAX_FRAME_SIZE",
@@ -64,4 +65,5 @@ __all__ = [
     "decode_frame",
     "encode",
     "normalize_pile_id",
+    "tariff_number",
 ]

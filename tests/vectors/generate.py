@@ -187,7 +187,7 @@ FIELD_NOTES: dict[str, str] = {
     "limit_amount_fen": "stop at this total amount, fen; 0 = no limit",
     "limit_minutes": "stop after this many minutes of charging; 0 = no limit",
     "anomalies": "bitmask: bit n set = AnomalyBit n (§4.10); never 0 when FLAGGED",
-    "tariff_id": "tariff version chosen by the gateway",
+    "tariff_id": "CRC-32 of the tariff's name (UTF-8), see below",
     "effective_from_ms": "when the tariff takes effect, UTC epoch ms",
     "prices": "exactly 4 records, in order SHARP, PEAK, FLAT, VALLEY (no count byte)",
     "energy_price_e4": "energy price, 0.0001 CNY/kWh",
