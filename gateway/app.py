@@ -61,6 +61,7 @@ class PileInfo:
     gun_count: int
     enabled: bool
     firmware: str = ""
+    model: str = ""  # from LOGIN: selects the validation limits (config [limits])
 
 
 def session_config(config: GatewayConfig) -> SessionConfig:
@@ -231,7 +232,12 @@ class Gateway:
         pile = self.piles.get(login.pile_id)
         if pile is None:
             info = PileInfo(
-                record.pile_id, record.station_id, login.gun_count, record.enabled, login.firmware
+                record.pile_id,
+                record.station_id,
+                login.gun_count,
+                record.enabled,
+                login.firmware,
+                login.model,
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile
@@ -242,6 +248,7 @@ class Gateway:
         else:
             pile.info.enabled = record.enabled
             pile.info.firmware = login.firmware
+            pile.info.model = login.model
             pile.ensure_guns(login.gun_count)
         self.emit(
             "login",

@@ -64,7 +64,8 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     bill = pile_bill(m)
     tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
     idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
-    settlement = settle(bill, observation, tariff, idle_rule, received_ms=now)
+    max_kw = gateway.config.limits.max_power_kw_for(pile.info.model)  # per model (§4.11)
+    settlement = settle(bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw)
     flags: list[str] = []
     if session is None:
         flags.append(BillFlag.UNKNOWN_SESSION.value)
