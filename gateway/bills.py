@@ -13,7 +13,7 @@ from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
 from gateway.mapping import channel_name
 from protocol import Bill, BillAck, BillAckStatus
-from sessions import Phase, Session
+from sessions import Flag, Phase, Session
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -74,7 +74,11 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     elif session.phase is Phase.FAILED:
         flags.append(BillFlag.SESSION_FAILED.value)
     if session is not None:
-        flags.extend(sorted(f.value for f in session.flags))
+        marks = {f.value for f in session.flags}
+        if session.phase in (Phase.CANCELLED, Phase.FAILED):
+            # The session gets this flag once the bill is committed; the ack says it now.
+            marks.add(Flag.LATE_BILL.value)
+        flags.extend(sorted(marks))
     try:
         stored = await gateway.storage.store_bill(
             pile.pile_id,
