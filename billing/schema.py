@@ -195,7 +195,7 @@ bills = Table(
     Column("idle_clamped", Boolean(), nullable=False),
     Column("idle_waived", String(64), nullable=True),
     Column("anomaly_codes", String(64), nullable=False),  # "8,9" (sorted), "" when none
-    Column("anomaly_mask", Integer(), nullable=False),  # bit n = code n, as in BillAck
+    Column("anomaly_mask", Integer(), nullable=False),  # bit n = code n (BillAck bits 1..11)
     Column("flags", Text(), nullable=False),  # JSON list: unknown_session, late, ...
     Column("valid", Boolean(), nullable=False),  # no finding at all
     _ms("received_ms", False),

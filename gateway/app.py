@@ -23,7 +23,7 @@ from gateway.metrics import Metrics
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
-from gateway.tariffs import tariff_message
+from gateway.tariffs import TARIFF_CONFLICT, tariff_message
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -496,7 +496,8 @@ class Gateway:
         try:
             await self.storage.put_tariff(tariff)
         except TariffConflict as exc:  # the id already names other prices: nothing sent
-            return self._command_done("set_tariff", pile_id, 0, commands.rejected(str(exc)))
+            reason = f"{TARIFF_CONFLICT}: {exc}"
+            return self._command_done("set_tariff", pile_id, 0, commands.rejected(reason))
         pile = self._pile(pile_id)
         message = tariff_message(tariff)
         result = commands.OFFLINE if pile is None else await pile.simple(message)

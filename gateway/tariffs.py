@@ -12,6 +12,10 @@ KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
     (TariffKind.FLAT, PeriodKind.FLAT),
     (TariffKind.VALLEY, PeriodKind.VALLEY),
 )
+#: Reason prefix of a set_tariff refused before anything is sent: the tariff id already
+#: names other prices (a tariff id is one definition, shared by the piles it is set on).
+TARIFF_CONFLICT = "tariff_conflict"
+
 _TO_PERIOD = dict(KINDS)
 _TO_WIRE = {period: wire for wire, period in KINDS}
 

@@ -48,6 +48,7 @@ from gateway.commands import CommandResult, Outcome
 from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
 from gateway.storage import queries
+from gateway.tariffs import TARIFF_CONFLICT
 from sessions import Phase
 
 STRICT_STATUS = {
@@ -380,6 +381,8 @@ def create_app(
         except TariffError as exc:
             raise HTTPException(422, f"bad tariff: {exc}") from None
         result = await gateway.set_tariff(pile_id, tariff)
+        if result.reason.startswith(TARIFF_CONFLICT):  # not stored, not sent: a client error
+            raise HTTPException(409, result.reason)
         return _result(result, strict, tariff=tariff_dict(tariff))
 
     # --- commands ---------------------------------------------------------------------------

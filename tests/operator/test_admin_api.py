@@ -329,8 +329,12 @@ async def test_one_tariff_id_on_two_piles_stays_on_both(env: Env) -> None:
 
         # The id names one definition: other prices under it are refused, nothing is sent.
         changed = _flat_tariff("h1-t", 9999, 8000)
-        refused = await env.client.put(f"/piles/{other.pile_id}/tariff?strict=true", json=changed)
-        assert refused.status_code == 409 and "h1-t" in refused.json()["reason"]
+        refused = await env.client.put(f"/piles/{other.pile_id}/tariff", json=changed)
+        assert refused.status_code == 409 and "h1-t" in refused.json()["detail"]
+        base = ("--admin", env.admin.url, "--token", TOKEN)
+        status, out = await run_cli("tariff", "set", PILE_ID, "--id", "h1-t",
+                                    "--price", "flat=0.99/0.8", *base)  # fmt: skip
+        assert status == 1 and not out  # the CLI says why on stderr, exit status 1
         shown = (await env.client.get(f"/piles/{PILE_ID}/tariff")).json()
         assert shown["current"]["prices"]["flat"]["energy_e4"] == 7420
     finally:
