@@ -94,6 +94,7 @@ def tariff_dict(t: Tariff) -> dict[str, Any]:
         "scope_kind": t.scope_kind.value,
         "scope_id": t.scope_id,
         "effective_from_ms": t.effective_from_ms,
+        "set_ms": t.set_ms or None,  # when set for this scope (None: the default tariff)
         "prices": {
             k.value: {"energy_e4": p.energy_e4, "service_e4": p.service_e4}
             for k, p in t.prices.items()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -353,3 +355,9 @@ async def test_tariff_set_later_wins_over_one_with_the_same_start(env: Env) -> N
     await env.client.put(f"/piles/{PILE_ID}/tariff", json=_flat_tariff("zz", 7000, 0))
     shown = (await env.client.get(f"/piles/{PILE_ID}/tariff")).json()
     assert shown["current"]["tariff_id"] == "zz"
+    base = ("--admin", env.admin.url, "--token", TOKEN)
+    status, out = await run_cli("tariff", "show", PILE_ID, "--format", "csv", *base)
+    assert status == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    current = {(r["tariff_id"], r["set_ms"]) for r in rows if r["current"] == "True"}
+    assert len(current) == 1 and current.pop()[0] == "zz"  # one of the two zz assignments
