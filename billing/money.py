@@ -31,9 +31,3 @@ def round_half_up(x: Fraction) -> int:
 def amount_fen(energy_dwh: int, price_e4: int) -> int:
     """Money for one line: energy times price, rounded half-up to the fen."""
     return div_round_half_up(energy_dwh * price_e4, AMOUNT_DIVISOR)
-
-
-def within(a: int, b: int, abs_tol: int, ratio_bp: int) -> bool:
-    """True when |a - b| <= max(abs_tol, ratio_bp of the larger magnitude)."""
-    diff = abs(a - b)
-    return diff <= abs_tol or diff * BP <= ratio_bp * max(abs(a), abs(b))

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from billing import tolerances as T
 from billing.amounts import ComputedBill, compute_bill
 from billing.anomalies import AnomalyCode, Finding, FindingKind, codes_of
 from billing.idle_fee import IdleFee, IdleFeeRule, compute_idle_fee
-from billing.money import BP, amount_fen, within
+from billing.money import BP, amount_fen
 from billing.records import GatewayObservation, PileBill
 from billing.tariff import Tariff
 from billing.validation import DEFAULT_VALIDATION, ValidationConfig, validate_bill
@@ -22,13 +23,15 @@ from billing.validation import DEFAULT_VALIDATION, ValidationConfig, validate_bi
 
 @dataclass(frozen=True, slots=True)
 class ReconcileConfig:
-    energy_tolerance_dwh: int = 1_000  # 8: differs beyond max(0.1 kWh, ...
-    energy_tolerance_bp: int = 200  # ... 2 %)
-    duration_tolerance_ms: int = 120_000  # 9: status sampling and clock drift
-    idle_tolerance_ms: int = 120_000  # 6 (past gateway end) and 10
-    energy_lost_bp: int = 5_000  # 11: bill reports < 50 % of what the gateway saw ...
-    energy_lost_min_dwh: int = 1_000  # ... and the gateway saw at least 0.1 kWh
-    amount_tolerance_fen: int = 1  # per priced line: rounding differences between systems
+    """Defaults from billing/tolerances.py (the table in docs/protocol.md §4.10)."""
+
+    energy_tolerance_dwh: int = T.ENERGY_DIFFERS_DWH  # 8: absolute ...
+    energy_tolerance_bp: int = T.ENERGY_DIFFERS_BP  # ... or this share of the gateway's energy
+    duration_tolerance_ms: int = T.CHARGE_DURATION_MS  # 9
+    idle_tolerance_ms: int = T.IDLE_MS  # 6 (past the gateway's end) and 10
+    energy_lost_bp: int = T.ENERGY_LOST_BP  # 11: bill shows < this share of the gateway's ...
+    energy_lost_min_dwh: int = T.ENERGY_LOST_MIN_DWH  # ... when it saw at least this much
+    amount_tolerance_fen: int = T.AMOUNT_FEN  # per priced line
     max_priced_span_ms: int = 7 * 86_400_000  # longer (garbage) charges priced as one line
     validation: ValidationConfig = DEFAULT_VALIDATION
 
@@ -55,7 +58,7 @@ def reconcile(
     lost = _energy_lost(bill, obs, c)
     if lost:
         out.append(Finding.anomaly(A.ENERGY_LOST, lost))
-    elif obs.energy_dwh is not None and not within(
+    elif obs.energy_dwh is not None and T.exceeds(
         bill.energy_dwh, obs.energy_dwh, c.energy_tolerance_dwh, c.energy_tolerance_bp
     ):
         out.append(
@@ -95,7 +98,7 @@ def _energy_lost(bill: PileBill, obs: GatewayObservation, c: ReconcileConfig) ->
     ):
         return f"gateway saw {seen} dWh flow, bill reports {bill.energy_dwh} dWh"
     delta = bill.meter_stop_dwh - bill.meter_start_dwh
-    if delta > c.energy_tolerance_dwh and bill.energy_dwh <= 0:
+    if delta > c.energy_lost_min_dwh and bill.energy_dwh <= 0:
         return f"meter advanced {delta} dWh, bill reports no energy"
     return None
 
@@ -142,6 +145,14 @@ class Settlement:
     pile_idle_fee_fen: int
     pile_total_fen: int
     findings: tuple[Finding, ...]
+    observed_energy_dwh: int | None = None  # the gateway's own observation, if it has one
+
+    @property
+    def our_energy_dwh(self) -> int:
+        """The gateway's energy: its observation, else the pile's (our amounts price that)."""
+        if self.observed_energy_dwh is not None:
+            return self.observed_energy_dwh
+        return self.computed.energy_dwh
 
     @property
     def our_total_fen(self) -> int:
@@ -195,4 +206,5 @@ def settle(
         bill.idle_fee_fen,
         bill.total_amount_fen,
         tuple(findings),
+        observation.energy_dwh,
     )

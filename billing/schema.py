@@ -183,7 +183,7 @@ bills = Table(
     Column("vin", String(32), nullable=True),
     # ours, beside the pile's
     Column("tariff_id", String(64), nullable=False),
-    Column("our_energy_dwh", Dwh(), nullable=False),
+    Column("our_energy_dwh", Dwh(), nullable=False),  # observed by the gateway, else the pile's
     Column("our_energy_amount_fen", Fen(), nullable=False),
     Column("our_service_amount_fen", Fen(), nullable=False),
     Column("our_idle_fee_fen", Fen(), nullable=False),
@@ -195,7 +195,7 @@ bills = Table(
     Column("idle_clamped", Boolean(), nullable=False),
     Column("idle_waived", String(64), nullable=True),
     Column("anomaly_codes", String(64), nullable=False),  # "8,9" (sorted), "" when none
-    Column("anomaly_mask", Integer(), nullable=False),  # bit n = code n, as in BillAck
+    Column("anomaly_mask", Integer(), nullable=False),  # bit n = code n (BillAck bits 1..11)
     Column("flags", Text(), nullable=False),  # JSON list: unknown_session, late, ...
     Column("valid", Boolean(), nullable=False),  # no finding at all
     _ms("received_ms", False),
@@ -255,13 +255,12 @@ anomaly_events = Table(
     Index(None, "anomaly_id", "id"),
 )
 
+# A tariff is a shared definition (prices and day table) named by its id; which piles and
+# stations use it, and from when, are its assignments. One id never changes its prices.
 tariffs = Table(
     "tariffs",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("scope_kind", String(16), nullable=False),  # station | pile
-    Column("scope_id", String(64), nullable=False),
-    _ms("effective_from_ms", False),
     Column("sharp_energy_e4", Integer(), nullable=False),
     Column("sharp_service_e4", Integer(), nullable=False),
     Column("peak_energy_e4", Integer(), nullable=False),
@@ -273,6 +272,17 @@ tariffs = Table(
     Column("segments", Text(), nullable=False),  # JSON [[start_minute, kind], ...]
     Column("utc_offset_minutes", Integer(), nullable=False),
     _ms("created_ms", False),
+)
+
+tariff_assignments = Table(
+    "tariff_assignments",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),  # ties: the later one wins
+    Column("tariff_id", String(64), ForeignKey("tariffs.id"), nullable=False),
+    Column("scope_kind", String(16), nullable=False),  # station | pile
+    Column("scope_id", String(64), nullable=False),
+    _ms("effective_from_ms", False),
+    _ms("assigned_ms", False),  # when the operator set it
     Index(None, "scope_kind", "scope_id", "effective_from_ms"),
 )
 

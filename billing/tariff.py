@@ -52,6 +52,9 @@ class Tariff:
     prices: Mapping[PeriodKind, PeriodPrice] = field(hash=False)
     segments: tuple[Segment, ...]
     utc_offset_minutes: int = 480  # China: UTC+8, no DST
+    # When the operator set it for this scope: breaks ties between equal effective_from_ms.
+    # Bookkeeping, not part of the definition, so it does not take part in equality.
+    set_ms: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         # Freeze caller-supplied containers so the tariff cannot change after validation.
@@ -100,6 +103,15 @@ def validate_tariff(t: Tariff) -> None:
             raise TariffError(f"negative price for period {kind}")
 
 
+def same_definition(a: Tariff, b: Tariff) -> bool:
+    """Same prices, day table and UTC offset (scope, start and set time aside)."""
+    return (dict(a.prices), a.segments, a.utc_offset_minutes) == (
+        dict(b.prices),
+        b.segments,
+        b.utc_offset_minutes,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TariffScope:
     """Where a charge happened: a pile-scoped tariff beats its station's tariff."""
@@ -109,10 +121,12 @@ class TariffScope:
 
 
 def select_tariff(tariffs: Iterable[Tariff], scope: TariffScope, at_ms: int) -> Tariff | None:
-    """The tariff in force at at_ms: pile scope first, then latest effective_from <= at_ms."""
+    """The tariff in force at at_ms: pile scope first, then the latest effective_from <= at_ms;
+    of equal effective_from the one set last (set_ms, then the later in `tariffs`) wins. The
+    tariff id never decides: it is a name."""
     best: Tariff | None = None
-    best_key: tuple[bool, int, str] | None = None
-    for t in tariffs:
+    best_key: tuple[bool, int, int, int] | None = None
+    for order, t in enumerate(tariffs):
         if t.effective_from_ms > at_ms:
             continue
         if t.scope_kind is ScopeKind.PILE:
@@ -120,7 +134,7 @@ def select_tariff(tariffs: Iterable[Tariff], scope: TariffScope, at_ms: int) -> 
                 continue
         elif t.scope_id != scope.station_id:
             continue
-        key = (t.scope_kind is ScopeKind.PILE, t.effective_from_ms, t.tariff_id)
+        key = (t.scope_kind is ScopeKind.PILE, t.effective_from_ms, t.set_ms, order)
         if best_key is None or key > best_key:
             best, best_key = t, key
     return best

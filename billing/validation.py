@@ -5,24 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+from billing import tolerances as T
 from billing.anomalies import AnomalyCode, Finding, FindingKind
-from billing.money import BP, within
+from billing.money import BP
 from billing.records import PileBill
 
-HOUR_MS = 3_600_000
+HOUR_MS = T.HOUR_MS
 MS_PER_KW_DWH = 360  # 1 kW for 360 ms = 0.1 Wh
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationConfig:
-    clock_skew_ms: int = 300_000  # pile clocks drift; 5 min before calling times disordered
-    energy_tolerance_dwh: int = 1_000  # 0.1 kWh absolute ...
-    energy_tolerance_bp: int = 200  # ... or 2 %, whichever is larger
-    max_power_kw: int = 360  # default pile limit; override per pile in validate_bill
-    power_tolerance_bp: int = 1_000  # 10 % over nameplate before implausible
-    max_charge_ms: int = 24 * HOUR_MS
-    max_idle_ms: int = 24 * HOUR_MS
-    amount_tolerance_fen: int = 1  # pile total vs its own parts (unrounded-sum piles)
+    """Defaults from billing/tolerances.py (the table in docs/protocol.md §4.10)."""
+
+    clock_skew_ms: int = T.CLOCK_SKEW_MS  # 3
+    energy_tolerance_dwh: int = T.METER_ENERGY_DWH  # 4: energy vs meter delta, absolute ...
+    energy_tolerance_bp: int = T.METER_ENERGY_BP  # ... or this share of the delta
+    max_power_kw: int = 360  # 4: when the pile's model has no limit of its own (config)
+    power_tolerance_bp: int = T.POWER_MARGIN_BP  # 4: over the limit before implausible
+    power_slack_dwh: int = T.POWER_SLACK_DWH  # 4: energy ignored on very short charges
+    max_charge_ms: int = T.MAX_CHARGE_MS  # 5
+    zero_duration_energy_dwh: int = T.ZERO_DURATION_ENERGY_DWH  # 5
+    max_idle_ms: int = T.MAX_IDLE_MS  # 6
+    amount_tolerance_fen: int = T.AMOUNT_FEN  # pile total vs its own parts
 
 
 DEFAULT_VALIDATION = ValidationConfig()
@@ -82,7 +87,7 @@ def _energy(b: PileBill, c: ValidationConfig, max_kw: int) -> list[Finding]:
     delta = b.meter_stop_dwh - b.meter_start_dwh
     if delta < 0:
         out.append(Finding.anomaly(E, f"meter went backwards by {-delta} dWh"))
-    elif not within(b.energy_dwh, delta, c.energy_tolerance_dwh, c.energy_tolerance_bp):
+    elif T.exceeds(b.energy_dwh, delta, c.energy_tolerance_dwh, c.energy_tolerance_bp):
         out.append(
             Finding.anomaly(E, f"energy {b.energy_dwh} dWh does not match meter delta {delta} dWh")
         )
@@ -99,7 +104,7 @@ def _energy(b: PileBill, c: ValidationConfig, max_kw: int) -> list[Finding]:
     # energy * 360 > kW * ms * (1 + tol), in integers; the absolute slack covers
     # second-resolution timestamps on very short charges. Zero duration is code 5's.
     limit = max_kw * duration * (BP + c.power_tolerance_bp)
-    if duration > 0 and (b.energy_dwh - c.energy_tolerance_dwh) * MS_PER_KW_DWH * BP > limit:
+    if duration > 0 and (b.energy_dwh - c.power_slack_dwh) * MS_PER_KW_DWH * BP > limit:
         kw = b.energy_dwh * MS_PER_KW_DWH // duration
         out.append(Finding.anomaly(E, f"energy implies {kw} kW average, pile limit {max_kw} kW"))
     return out
@@ -112,7 +117,7 @@ def _durations(b: PileBill, c: ValidationConfig) -> list[Finding]:
         out.append(
             Finding.anomaly(AnomalyCode.CHARGE_DURATION, f"charge lasted {charge // HOUR_MS} h")
         )
-    if charge <= 0 and b.energy_dwh > c.energy_tolerance_dwh:
+    if charge <= 0 and b.energy_dwh > c.zero_duration_energy_dwh:
         out.append(
             Finding.anomaly(
                 AnomalyCode.CHARGE_DURATION, f"{b.energy_dwh} dWh with no charge duration"

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from billing.anomalies import AnomalyCode
+from billing.store import TariffConflict
 from billing.tariff import Tariff
 from gateway import commands
 from gateway.bills import store_bill
@@ -22,7 +23,7 @@ from gateway.metrics import Metrics
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
-from gateway.tariffs import tariff_message
+from gateway.tariffs import TARIFF_CONFLICT, tariff_message
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -60,6 +61,7 @@ class PileInfo:
     gun_count: int
     enabled: bool
     firmware: str = ""
+    model: str = ""  # from LOGIN: selects the validation limits (config [limits])
 
 
 def session_config(config: GatewayConfig) -> SessionConfig:
@@ -230,7 +232,12 @@ class Gateway:
         pile = self.piles.get(login.pile_id)
         if pile is None:
             info = PileInfo(
-                record.pile_id, record.station_id, login.gun_count, record.enabled, login.firmware
+                record.pile_id,
+                record.station_id,
+                login.gun_count,
+                record.enabled,
+                login.firmware,
+                login.model,
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile
@@ -241,6 +248,7 @@ class Gateway:
         else:
             pile.info.enabled = record.enabled
             pile.info.firmware = login.firmware
+            pile.info.model = login.model
             pile.ensure_guns(login.gun_count)
         self.emit(
             "login",
@@ -485,7 +493,11 @@ class Gateway:
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
-        await self.storage.put_tariff(tariff)
+        try:
+            await self.storage.put_tariff(tariff)
+        except TariffConflict as exc:  # the id already names other prices: nothing sent
+            reason = f"{TARIFF_CONFLICT}: {exc}"
+            return self._command_done("set_tariff", pile_id, 0, commands.rejected(reason))
         pile = self._pile(pile_id)
         message = tariff_message(tariff)
         result = commands.OFFLINE if pile is None else await pile.simple(message)

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from billing.ack import BillFlag, bill_ack
 from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
-from billing.store import anomaly_mask
 from gateway.mapping import channel_name
 from protocol import Bill, BillAck, BillAckStatus
-from sessions import Phase, Session
+from sessions import Flag, Phase, Session
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -64,16 +64,21 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     bill = pile_bill(m)
     tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
     idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
-    settlement = settle(bill, observation, tariff, idle_rule, received_ms=now)
-    flags = []
+    max_kw = gateway.config.limits.max_power_kw_for(pile.info.model)  # per model (§4.11)
+    settlement = settle(bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw)
+    flags: list[str] = []
     if session is None:
-        flags.append("unknown_session")
+        flags.append(BillFlag.UNKNOWN_SESSION.value)
     elif session.phase is Phase.CANCELLED:
-        flags.append("session_cancelled")
+        flags.append(BillFlag.SESSION_CANCELLED.value)
     elif session.phase is Phase.FAILED:
-        flags.append("session_failed")
+        flags.append(BillFlag.SESSION_FAILED.value)
     if session is not None:
-        flags.extend(sorted(f.value for f in session.flags))
+        marks = {f.value for f in session.flags}
+        if session.phase in (Phase.CANCELLED, Phase.FAILED):
+            # The session gets this flag once the bill is committed; the ack says it now.
+            marks.add(Flag.LATE_BILL.value)
+        flags.extend(sorted(marks))
     try:
         stored = await gateway.storage.store_bill(
             pile.pile_id,
@@ -93,12 +98,9 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         )
         return None
     codes = sorted(int(c) for c in settlement.codes)
-    if stored.duplicate:
-        status = BillAckStatus.DUPLICATE
-    elif codes or flags or settlement.findings:
-        status = BillAckStatus.FLAGGED
-    else:
-        status = BillAckStatus.ACCEPTED
+    # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED with mask 0.
+    ack_status, mask = bill_ack(stored.duplicate, settlement.findings, flags)
+    status = BillAckStatus(ack_status)
     gateway.metrics.bills[status.name.lower()] += 1
     gateway.log.info(
         "bill_stored",
@@ -137,7 +139,7 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             },
             now,
         )
-    return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
+    return BillAck(m.transaction_id, status, mask)
 
 
 async def _resolve_lost_bill(gateway: Gateway, session_id: str, bill_id: str, now_ms: int) -> None:

@@ -275,6 +275,7 @@ def _tariff_rows(t: dict[str, Any], current: bool = False) -> list[dict[str, Any
                 "tariff_id": t["tariff_id"],
                 "scope": f"{t['scope_kind']}:{t['scope_id']}",
                 "effective_from_ms": t["effective_from_ms"],
+                "set_ms": t.get("set_ms"),
                 "current": current,
                 "period": kind,
                 "energy_cny_kwh": str(Decimal(p.get("energy_e4", 0)) / 10_000),
@@ -285,6 +286,12 @@ def _tariff_rows(t: dict[str, Any], current: bool = False) -> list[dict[str, Any
     return rows
 
 
+def _same_assignment(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """One tariff id may be set on a scope more than once: match the very assignment."""
+    keys = ("tariff_id", "scope_kind", "scope_id", "effective_from_ms", "set_ms")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
 def cmd_tariff_show(args: argparse.Namespace) -> int:
     shown = request(args, "GET", f"/piles/{_q(args.pile)}/tariff")
     if args.format == "json":
@@ -293,7 +300,7 @@ def cmd_tariff_show(args: argparse.Namespace) -> int:
     rows = []
     cur = shown["current"]
     for t in shown["tariffs"]:
-        rows += _tariff_rows(t, current=t["tariff_id"] == cur["tariff_id"])
+        rows += _tariff_rows(t, current=_same_assignment(t, cur))
     if not any(r["current"] for r in rows):
         rows += _tariff_rows(cur, current=True)
     reports.render(rows, None, args.format, _out(args))

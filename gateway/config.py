@@ -81,6 +81,25 @@ class LogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Bill validation limits per pile model (code 4, docs/protocol.md §4.11). The model is
+    the LOGIN `model` string: an exact key wins, else the longest key the model starts with,
+    else default_max_power_kw."""
+
+    default_max_power_kw: int = 360
+    max_power_kw: dict[str, int] = field(default_factory=dict)
+
+    def max_power_kw_for(self, model: str) -> int:
+        model = model.strip()
+        if model in self.max_power_kw:
+            return self.max_power_kw[model]
+        prefixes = [k for k in self.max_power_kw if k and model.startswith(k)]
+        if prefixes:
+            return self.max_power_kw[max(prefixes, key=len)]
+        return self.default_max_power_kw
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
@@ -89,6 +108,7 @@ class GatewayConfig:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 SHORT_NAMES: dict[str, tuple[str, str]] = {
@@ -133,12 +153,30 @@ def _coerce(where: str, kind: type, value: Any) -> Any:
             return float(str(value).strip())
         except ValueError:
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if kind is dict:
+        return _model_table(where, value)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected text, got {value!r}")
     return value
 
 
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str}
+def _model_table(where: str, value: Any) -> dict[str, int]:
+    """A TOML table {model = kW, ...}, or in the environment "MODEL=KW,MODEL=KW"."""
+    if isinstance(value, str):
+        pairs: list[tuple[str, Any]] = []
+        for item in filter(None, (x.strip() for x in value.split(","))):
+            name, sep, kw = item.partition("=")
+            if not sep or not name.strip():
+                raise ConfigError(f"{where}: expected MODEL=KW[,MODEL=KW...], got {item!r}")
+            pairs.append((name.strip(), kw))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise ConfigError(f"{where}: expected a table of model = kW, got {value!r}")
+    return {str(k): _coerce(f"{where} {k}", int, v) for k, v in pairs}
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "dict[str, int]": dict}
 
 
 def _section_with(section: Any, values: Mapping[str, Any], origin: str, name: str) -> Any:
@@ -221,6 +259,9 @@ def validate(config: GatewayConfig) -> None:
         problems.append("mqtt.url must start with mqtt:// or mqtts://")
     if config.log.level.lower() not in {"debug", "info", "warning", "error", "critical"}:
         problems.append(f"log.level must be debug, info, warning or error, got {config.log.level}")
+    lim = config.limits
+    if lim.default_max_power_kw <= 0 or any(kw <= 0 for kw in lim.max_power_kw.values()):
+        problems.append("limits.default_max_power_kw and every limits.max_power_kw must be > 0")
     loopback = config.admin.host in {"127.0.0.1", "localhost", "::1"}
     if config.admin.port and not loopback and not config.admin.token:
         problems.append("admin.token is required to bind the admin API beyond loopback")

@@ -102,8 +102,11 @@ def render(
     if columns is None:
         columns = list(rows[0]) if rows else []
     if fmt == "json":
-        data = [{c: r.get(c) for c in columns} for r in rows]
-        out.write(orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2).decode())
+        data = [{str(c): r.get(c) for c in columns} for r in rows]
+        # Column names from SQLAlchemy rows are str subclasses (quoted_name) that orjson
+        # refuses as dict keys unless told to accept non-str keys.
+        opts = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        out.write(orjson.dumps(data, default=_json_default, option=opts).decode())
         out.write("\n")
         return
     if fmt == "csv":

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import zlib
-
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
-from protocol import SetTariff, TariffKind, TariffPrice, TariffSegment
+from protocol import SetTariff, TariffKind, TariffPrice, TariffSegment, tariff_number
 
 #: Wire order of SET_TARIFF prices and the TariffKind codes.
 KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
@@ -14,13 +12,12 @@ KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
     (TariffKind.FLAT, PeriodKind.FLAT),
     (TariffKind.VALLEY, PeriodKind.VALLEY),
 )
+#: Reason prefix of a set_tariff refused before anything is sent: the tariff id already
+#: names other prices (a tariff id is one definition, shared by the piles it is set on).
+TARIFF_CONFLICT = "tariff_conflict"
+
 _TO_PERIOD = dict(KINDS)
 _TO_WIRE = {period: wire for wire, period in KINDS}
-
-
-def tariff_number(tariff_id: str) -> int:
-    """The u32 a pile sees for a tariff id (stable across processes, unlike hash())."""
-    return zlib.crc32(tariff_id.encode())
 
 
 def tariff_message(tariff: Tariff) -> SetTariff:

@@ -7,6 +7,7 @@ complete ``Frame``s and typed ``DecodeError``s found so far. Messages are datacl
 
 from protocol.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION, START_BYTE, Frame, decode_frame, encode
 from protocol.codes import (
+    AnomalyBit,
     BillAckStatus,
     Channel,
     FaultCode,
@@ -32,12 +33,14 @@ from protocol.errors import (
 from protocol.fields import normalize_pile_id
 from protocol.messages import *  # noqa: F403
 from protocol.messages import MESSAGE_CLASSES, Message
+from protocol.tariff_number import tariff_number
 
 __all__ = [
     "MAX_FRAME_SIZE",
     "MESSAGE_CLASSES",
     "PROTOCOL_VERSION",
     "START_BYTE",
+    "AnomalyBit",
     "BadCrc",
     "BadField",
     "BadLength",
@@ -62,4 +65,5 @@ __all__ = [
     "decode_frame",
     "encode",
     "normalize_pile_id",
+    "tariff_number",
 ]

@@ -123,6 +123,36 @@ class BillAckStatus(IntEnum):
     REJECTED = 3  # not stored; the pile keeps it and re-sends later
 
 
+class AnomalyBit(IntEnum):
+    """Bit numbers of BILL_ACK `anomalies` (bit n set = reason n). 1..11 are the operator's
+    anomaly codes; 16..30 are the gateway's own reasons for FLAGGED. FLAGGED always has at
+    least one bit set."""
+
+    BILL_LOST = 1  # the gateway had settled this bill as lost before it arrived
+    BILL_LOST_OFFLINE = 2  # ... lost while the pile was offline
+    TIME = 3  # times missing, out of order or in the future
+    ENERGY = 4  # energy inconsistent with the meter, its periods, or the pile's power limit
+    CHARGE_DURATION = 5  # charge longer than the limit, or energy with no charge time
+    IDLE_DURATION = 6  # idle longer than the limit, or service end past the gateway's end
+    OVERLAP = 7  # the account had another service at the same time
+    ENERGY_DIFFERS = 8  # energy differs from the gateway's own record
+    CHARGE_DURATION_DIFFERS = 9  # charge duration differs from the gateway's record
+    IDLE_DURATION_DIFFERS = 10  # idle duration differs from the gateway's record
+    ENERGY_LOST = 11  # energy flowed but the bill does not show it
+    AMOUNT_MISMATCH = 16  # an amount differs from the gateway's tariff arithmetic
+    AMOUNT_NEGATIVE = 17  # an amount is negative
+    AMOUNT_INCONSISTENT = 18  # total differs from energy + service + idle fee
+    UNKNOWN_SESSION = 19  # the gateway has no service with this transaction id
+    SESSION_CANCELLED = 20  # the gateway had cancelled the service (start refused or timed out)
+    START_FAILED = 21  # the service's start had failed (START_RESULT not OK)
+    LATE_START = 22  # energy started after the gateway had given up on the start
+    STOP_NOT_HONOURED = 23  # energy may have flowed after an acknowledged stop
+    LATE_BILL = 24  # bill of a cancelled/failed start: idle not billed past the gateway's end
+    LATE_LOGOUT = 25  # LOGOUT came after the gateway had ended the service
+    ENDED_OFFLINE = 26  # the gateway closed the service while the pile was offline
+    OTHER = 30  # a reason without a bit of its own (the gateway's log names it)
+
+
 class NackReason(IntEnum):
     BAD_CRC = 1
     BAD_LENGTH = 2

@@ -44,6 +44,7 @@ from protocol.messages import (
     TimeSync,
     Vin,
 )
+from protocol.tariff_number import tariff_number
 
 PILE = "44030600030000200060"
 TXID = "0190f3a2b4c87d01a2b3c4d5e6f70819"
@@ -121,11 +122,11 @@ EXAMPLES: dict[MsgType, tuple[int, Message]] = {
             "LSVAU2180N2183294",
         ),
     ),
-    MsgType.BILL_ACK: (10, BillAck(TXID, BillAckStatus.ACCEPTED, 0)),
+    MsgType.BILL_ACK: (10, BillAck(TXID, BillAckStatus.FLAGGED, (1 << 8) | (1 << 16))),
     MsgType.SET_TARIFF: (
         19,
         SetTariff(
-            7,
+            tariff_number("h1-t"),  # the operator's tariff named "h1-t" (§7.8)
             T0,
             (
                 TariffPrice(13_000, 8_000),

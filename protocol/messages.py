@@ -233,7 +233,7 @@ class BillAck(Message):
     TYPE: ClassVar[MsgType] = MsgType.BILL_ACK
     transaction_id: str
     status: int  # BillAckStatus
-    anomalies: int = 0  # bit n set = anomaly code n (billing.anomalies)
+    anomalies: int = 0  # bit n set = AnomalyBit n (codes.py; 1..11 = operator codes)
 
 
 @dataclass(slots=True)

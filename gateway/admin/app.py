@@ -48,6 +48,7 @@ from gateway.commands import CommandResult, Outcome
 from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
 from gateway.storage import queries
+from gateway.tariffs import TARIFF_CONFLICT
 from sessions import Phase
 
 STRICT_STATUS = {
@@ -93,6 +94,7 @@ def tariff_dict(t: Tariff) -> dict[str, Any]:
         "scope_kind": t.scope_kind.value,
         "scope_id": t.scope_id,
         "effective_from_ms": t.effective_from_ms,
+        "set_ms": t.set_ms or None,  # when set for this scope (None: the default tariff)
         "prices": {
             k.value: {"energy_e4": p.energy_e4, "service_e4": p.service_e4}
             for k, p in t.prices.items()
@@ -380,6 +382,8 @@ def create_app(
         except TariffError as exc:
             raise HTTPException(422, f"bad tariff: {exc}") from None
         result = await gateway.set_tariff(pile_id, tariff)
+        if result.reason.startswith(TARIFF_CONFLICT):  # not stored, not sent: a client error
+            raise HTTPException(409, result.reason)
         return _result(result, strict, tariff=tariff_dict(tariff))
 
     # --- commands ---------------------------------------------------------------------------

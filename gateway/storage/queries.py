@@ -443,7 +443,8 @@ async def completions(
     if pile_id is not None:
         q = q.where(b.c.pile_id == pile_id)
     async with engine.connect() as conn:
-        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        # str(k): column keys are quoted_name (a str subclass), not plain str
+        rows = [{str(k): v for k, v in r.items()} for r in (await conn.execute(q)).mappings()]
     for r in rows:
         for k in ("with_anomalies", "energy_dwh", "total_amount_fen", "our_total_fen"):
             r[k] = int(r[k] or 0)

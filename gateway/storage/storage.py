@@ -46,7 +46,7 @@ from billing.schema import (
     session_transitions,
     sessions,
     stations,
-    tariffs,
+    tariff_assignments,
 )
 from billing.store import Correction, StoredBill
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffScope
@@ -823,9 +823,11 @@ class Storage:
     # --- tariffs and idle-fee rules ----------------------------------------------------
 
     async def put_tariff(self, tariff: Tariff, *, at_ms: int | None = None) -> None:
-        """Create or replace a tariff (by tariff_id)."""
+        """Assign a tariff to its scope from its effective_from_ms (defining its id on first
+        use). Piles and stations already using the id keep it. Raises
+        bill_store.TariffConflict if the id already names other prices."""
         async with self.engine.begin() as conn:
-            await bill_store.upsert_tariff(conn, tariff, self.clock() if at_ms is None else at_ms)
+            await bill_store.assign_tariff(conn, tariff, self.clock() if at_ms is None else at_ms)
         self._tariff_cache.clear()
 
     async def put_idle_rule(
@@ -846,22 +848,16 @@ class Storage:
             station = (
                 await conn.execute(select(piles.c.station_id).where(piles.c.id == pile_id))
             ).scalar()
-            scope = and_(
-                tariffs.c.scope_kind == ScopeKind.PILE.value, tariffs.c.scope_id == pile_id
-            )
+            a = tariff_assignments
+            scope = and_(a.c.scope_kind == ScopeKind.PILE.value, a.c.scope_id == pile_id)
             if station is not None:
                 scope = or_(
                     scope,
-                    and_(
-                        tariffs.c.scope_kind == ScopeKind.STATION.value,
-                        tariffs.c.scope_id == station,
-                    ),
+                    and_(a.c.scope_kind == ScopeKind.STATION.value, a.c.scope_id == station),
                 )
-            rows = (
-                await conn.execute(
-                    select(tariffs).where(scope).order_by(tariffs.c.effective_from_ms)
-                )
-            ).mappings()
+            # Assignment order: select_tariff gives equal start dates to the one set last.
+            q = bill_store.ASSIGNED_TARIFFS.where(scope).order_by(a.c.effective_from_ms, a.c.id)
+            rows = (await conn.execute(q)).mappings()
             found = [bill_store.tariff_from_row(r) for r in rows]
             rule_row = None
             if station is not None:

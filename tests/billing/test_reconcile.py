@@ -197,3 +197,36 @@ def test_lost_bill_codes() -> None:
     assert lost_bill_code(False) is A.BILL_LOST
     assert lost_bill_code(True) is A.BILL_LOST_OFFLINE
     assert codes_of([]) == frozenset()
+
+
+def _short(energy: int) -> PileBill:
+    """A bill self-consistent in energy (meter delta = energy = one period)."""
+    return replace(
+        CLEAN, meter_stop_dwh=CLEAN.meter_start_dwh + energy, energy_dwh=energy,
+        peak_dwh=0, flat_dwh=energy,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("observed", "billed", "flagged"),
+    [
+        (40, 1_040, True),  # issue 11: +100 Wh over 4 Wh observed went unflagged
+        (10_074, 30_222, True),
+        (100_000, 102_000, False),  # exactly 2 % of the gateway's figure: within
+        (100_000, 102_001, True),  # 2 % of the gateway's, not of the (larger) bill's figure
+        (100_000, 98_000, False),
+        (40, 140, False),  # exactly the 100 dWh absolute tolerance
+        (40, 141, True),
+    ],
+)
+def test_energy_differs_tolerance_is_applied_as_documented(
+    observed: int, billed: int, flagged: bool
+) -> None:
+    s = run(_short(billed), replace(OBS, energy_dwh=observed))
+    assert (A.ENERGY_DIFFERS in s.codes) is flagged, [f.reason for f in s.findings]
+
+
+def test_our_energy_is_the_gateway_observation_not_the_pile_figure() -> None:
+    s = run(_short(1_040), replace(OBS, energy_dwh=40))
+    assert s.our_energy_dwh == 40
+    assert run(_short(1_040), GatewayObservation()).our_energy_dwh == 1_040  # none observed

@@ -72,3 +72,14 @@ def test_intervals_merge_across_midnight() -> None:
         (K.VALLEY, at(1, 23), at(2, 1, 30)),
     ]
     assert period_intervals(TARIFF, at(1, 9), at(1, 9)) == [(K.FLAT, at(1, 9), at(1, 9))]
+
+
+def test_equal_start_dates_go_to_the_tariff_set_last_not_the_larger_id() -> None:
+    older = dataclasses.replace(station_tariff("zz-first", at(1, 0)), set_ms=1_000)
+    newer = dataclasses.replace(station_tariff("aa-second", at(1, 0)), set_ms=2_000)
+    s1 = TariffScope("S1")
+    assert select_tariff([older, newer], s1, at(1, 12)) is newer
+    assert select_tariff([newer, older], s1, at(1, 12)) is newer
+    # Same set time: the later one in the (assignment-ordered) input wins.
+    same = dataclasses.replace(older, set_ms=2_000)
+    assert select_tariff([newer, same], s1, at(1, 12)) is same

@@ -188,3 +188,24 @@ def test_register_piles_and_accounts(database_url: str) -> None:
 def test_bad_arguments_are_reported(argv: tuple[str, ...], database_url: str) -> None:
     status, _ = cli(*argv, "--database", database_url)
     assert status == 2
+
+
+REPORTS = {
+    "anomalies": ("--from", "2020-01-01", "--to", "2020-01-31", "--by", "pile"),
+    "firmware": ("--expected", "V2", "--list"),
+    "completions": ("--from", "2020-01-01", "--to", "2020-01-31"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+@pytest.mark.parametrize("report", sorted(REPORTS))
+def test_every_report_in_every_format(seeded: tuple[str, list[str]], report: str, fmt: str) -> None:
+    """Issue 11: `report completions --format json` failed with a TypeError."""
+    url, _ = seeded
+    status, text = cli("report", report, *REPORTS[report], "--database", url, "--format", fmt)
+    assert status == 0 and text.strip()
+    if fmt == "json":
+        parsed = json.loads(text)
+        assert isinstance(parsed, list) and parsed[0]["rows"]
+    elif fmt == "csv":
+        assert list(csv.DictReader(io.StringIO(text)))

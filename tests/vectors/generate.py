@@ -33,6 +33,7 @@ from construct import Bytes, FormatField, Struct  # noqa: E402
 
 from protocol import encode  # noqa: E402
 from protocol.codes import (  # noqa: E402
+    AnomalyBit,
     BillAckStatus,
     Channel,
     FaultCode,
@@ -185,8 +186,8 @@ FIELD_NOTES: dict[str, str] = {
     "limit_energy_dwh": "stop after this much energy, 0.1 Wh; 0 = no limit",
     "limit_amount_fen": "stop at this total amount, fen; 0 = no limit",
     "limit_minutes": "stop after this many minutes of charging; 0 = no limit",
-    "anomalies": "bitmask: bit n set = anomaly code n (§4.10)",
-    "tariff_id": "tariff version chosen by the gateway",
+    "anomalies": "bitmask: bit n set = AnomalyBit n (§4.10); never 0 when FLAGGED",
+    "tariff_id": "CRC-32 of the tariff's name (UTF-8), see below",
     "effective_from_ms": "when the tariff takes effect, UTC epoch ms",
     "prices": "exactly 4 records, in order SHARP, PEAK, FLAT, VALLEY (no count byte)",
     "energy_price_e4": "energy price, 0.0001 CNY/kWh",
@@ -248,6 +249,7 @@ CODE_TABLES: dict[str, type[IntEnum]] = {
         BillAckStatus,
         NackReason,
         TariffKind,
+        AnomalyBit,
     )
 }
 
@@ -375,6 +377,35 @@ CODE_MEANINGS: dict[str, dict[str, str]] = {
         "PEAK": "峰 peak",
         "FLAT": "平 flat",
         "VALLEY": "谷 valley (lowest price)",
+    },
+    "AnomalyBit": {
+        "BILL_LOST": "operator code 1: the gateway had settled this bill as lost before it came",
+        "BILL_LOST_OFFLINE": "operator code 2: ... lost while the pile was offline",
+        "TIME": "operator code 3: a time is missing, out of order or in the future",
+        "ENERGY": "operator code 4: energy inconsistent with the meter, its periods or the "
+        "pile model's power limit",
+        "CHARGE_DURATION": "operator code 5: charge too long, or energy with no charge time",
+        "IDLE_DURATION": "operator code 6: idle too long, or service end past the gateway's end",
+        "OVERLAP": "operator code 7: the account had another service at the same time",
+        "ENERGY_DIFFERS": "operator code 8: energy differs from the gateway's own record",
+        "CHARGE_DURATION_DIFFERS": "operator code 9: charge duration differs from the "
+        "gateway's record",
+        "IDLE_DURATION_DIFFERS": "operator code 10: idle duration differs from the gateway's "
+        "record",
+        "ENERGY_LOST": "operator code 11: energy flowed but the bill does not show it",
+        "AMOUNT_MISMATCH": "an amount differs from the gateway's tariff arithmetic",
+        "AMOUNT_NEGATIVE": "an amount is negative",
+        "AMOUNT_INCONSISTENT": "total ≠ energy + service + idle fee amounts",
+        "UNKNOWN_SESSION": "the gateway has no service with this transaction id",
+        "SESSION_CANCELLED": "the gateway had cancelled the service (start refused or timed out)",
+        "START_FAILED": "the service's start had failed (START_RESULT not OK)",
+        "LATE_START": "energy started after the gateway had given up on the start",
+        "STOP_NOT_HONOURED": "energy may have flowed after an acknowledged stop",
+        "LATE_BILL": "bill of a cancelled or failed start: idle time not billed past the "
+        "gateway's end of the service (§8.2)",
+        "LATE_LOGOUT": "LOGOUT came after the gateway had ended the service",
+        "ENDED_OFFLINE": "the gateway closed the service while the pile was offline",
+        "OTHER": "a reason without a bit of its own (the gateway's log names it)",
     },
 }
 
@@ -519,6 +550,9 @@ def _show(msg_type: MsgType, name: str, value: Any) -> str:
         return f"{value} = {value // 60:02d}:{value % 60:02d} (UTC+8)"
     if name == "heartbeat_interval_s":
         return f"{value} s"
+    if name == "anomalies":
+        bits = [f"{b.value} {b.name}" for b in AnomalyBit if value & (1 << b.value)]
+        return f"{value} = bits " + ", ".join(bits) if bits else f"{value} = none"
     return str(value)
 
 

@@ -1,0 +1,68 @@
+"""Why a bill is FLAGGED, as the pile reads it: the BILL_ACK status and anomaly bitmask.
+
+Every reason the gateway has for FLAGGED (an anomaly code, an amount finding, a mark on the
+session) sets a bit of protocol.AnomalyBit, so the pile never gets FLAGGED with mask 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from billing.anomalies import Finding, FindingKind
+from protocol import AnomalyBit, BillAckStatus
+from sessions import Flag
+
+
+class BillFlag(StrEnum):
+    """The gateway's marks on a bill about the service it belongs to (beside Flag)."""
+
+    UNKNOWN_SESSION = "unknown_session"
+    SESSION_CANCELLED = "session_cancelled"
+    SESSION_FAILED = "session_failed"
+
+
+_FINDING_BITS = {
+    FindingKind.AMOUNT_MISMATCH: AnomalyBit.AMOUNT_MISMATCH,
+    FindingKind.AMOUNT_NEGATIVE: AnomalyBit.AMOUNT_NEGATIVE,
+    FindingKind.AMOUNT_INCONSISTENT: AnomalyBit.AMOUNT_INCONSISTENT,
+}
+
+#: Bill and session flags by their stored names.
+FLAG_BITS: dict[str, AnomalyBit] = {
+    BillFlag.UNKNOWN_SESSION: AnomalyBit.UNKNOWN_SESSION,
+    BillFlag.SESSION_CANCELLED: AnomalyBit.SESSION_CANCELLED,
+    BillFlag.SESSION_FAILED: AnomalyBit.START_FAILED,
+    Flag.OVERLAP: AnomalyBit.OVERLAP,
+    Flag.LATE_START: AnomalyBit.LATE_START,
+    Flag.STOP_NOT_HONOURED: AnomalyBit.STOP_NOT_HONOURED,
+    Flag.LATE_BILL: AnomalyBit.LATE_BILL,
+    Flag.LATE_LOGOUT: AnomalyBit.LATE_LOGOUT,
+    Flag.ENDED_OFFLINE: AnomalyBit.ENDED_OFFLINE,
+    Flag.BILL_LOST: AnomalyBit.BILL_LOST,
+    Flag.LOST_WHILE_OFFLINE: AnomalyBit.BILL_LOST_OFFLINE,
+}
+
+
+def finding_bit(finding: Finding) -> AnomalyBit:
+    if finding.code is not None:
+        return AnomalyBit(int(finding.code))  # bit n = operator code n
+    return _FINDING_BITS.get(finding.kind, AnomalyBit.OTHER)
+
+
+def reason_mask(findings: Iterable[Finding], flags: Iterable[str]) -> int:
+    """The BILL_ACK bitmask of every reason: findings and flags (unknown ones: OTHER)."""
+    mask = 0
+    for f in findings:
+        mask |= 1 << finding_bit(f)
+    for flag in flags:
+        mask |= 1 << FLAG_BITS.get(flag, AnomalyBit.OTHER)
+    return mask
+
+
+def bill_ack(duplicate: bool, findings: Iterable[Finding], flags: Iterable[str]) -> tuple[int, int]:
+    """(BillAckStatus, anomalies) for a stored bill: FLAGGED exactly when the mask is not 0."""
+    mask = reason_mask(findings, flags)
+    if duplicate:
+        return BillAckStatus.DUPLICATE, mask
+    return (BillAckStatus.FLAGGED if mask else BillAckStatus.ACCEPTED), mask
