@@ -4,6 +4,7 @@ reason, except under CI=true where tests/services.py has already failed the run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,8 @@ from tests.console.harness import LiveGateway, make_driver, missing_browser_reas
 def env() -> Iterator[LiveGateway]:
     reason = missing_browser_reason()
     if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the browser tests cannot run: {reason}")
         pytest.skip(f"browser tests: {reason}")
     live = LiveGateway(sessions={"fault_confirm_samples": 2}).start()
     try:
