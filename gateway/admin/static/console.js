@@ -700,7 +700,7 @@ const COLORS = ["#0b6bcb", "#c62828", "#b35900", "#1a7f37", "#6f42c1", "#00838f"
 
 // Grouped bars: one group per label, one bar per series. Drawn as plain SVG.
 function barChart(labels, series, { width = 900, height = 260 } = {}) {
-  const max = Math.max(1, ...series.flatMap((x) => x.values));
+  const max = Math.ceil(Math.max(1, ...series.flatMap((x) => x.values)) / 4) * 4; // whole ticks
   const left = 40, bottom = 50, top = 10;
   const plotW = width - left - 10, plotH = height - top - bottom;
   const groupW = plotW / Math.max(1, labels.length);
@@ -712,6 +712,7 @@ function barChart(labels, series, { width = 900, height = 260 } = {}) {
       s("text", { x: left - 4, y: y + 4, "text-anchor": "end" }, Math.round((max * i) / 4)));
   }
   labels.forEach((label, g) => {
+    if (g) svg.append(s("line", { x1: left + g * groupW, x2: left + g * groupW, y1: top, y2: top + plotH, stroke: "#e3e7eb" }));
     const x0 = left + g * groupW + (groupW - barW * series.length) / 2;
     series.forEach((ser, k) => {
       const v = ser.values[g] || 0;
