@@ -214,6 +214,7 @@ async function route() {
   state.listeners.clear();
   const seq = ++pageSeq;
   const main = $("#main");
+  delete main.dataset.route;
   main.replaceChildren(h("p", { class: "muted" }, "loading..."));
   try {
     const view = await (pages[name] || pages.piles)(parts.slice(1), params, () => seq !== pageSeq);
@@ -221,6 +222,7 @@ async function route() {
   } catch (err) {
     if (seq === pageSeq) main.replaceChildren(h("p", { class: "error" }, err.message));
   }
+  if (seq === pageSeq) main.dataset.route = location.hash; // the page shown is complete
 }
 window.addEventListener("hashchange", route);
 
