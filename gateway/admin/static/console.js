@@ -280,15 +280,18 @@ function startDialog(pileId, gun) {
   });
 }
 
+// Events for one pile often come in bursts (status, transition, alarm): one read per burst.
 const pending = new Map();
+const pileCache = new Map(); // pile id -> the pile as last read, for the grid's filters
 function refreshPile(pileId) {
   if (pending.has(pileId)) return;
   pending.set(pileId, setTimeout(async () => {
     pending.delete(pileId);
-    const row = document.querySelector(`tr[data-pile="${pileId}"]`);
-    if (!row) return;
     try {
       const p = await get(`/piles/${pileId}`);
+      if (pileCache.has(pileId)) pileCache.set(pileId, p);
+      const row = document.querySelector(`tr[data-pile="${pileId}"]`);
+      if (!row) return;
       const fresh = pileRow(p);
       fresh.classList.add("flash");
       row.replaceWith(fresh);
@@ -297,30 +300,34 @@ function refreshPile(pileId) {
 }
 
 pages.piles = async (_, params) => {
-  const piles = await get("/piles");
-  const stations = [...new Set(piles.map((p) => p.station_id).filter(Boolean))].sort();
+  pileCache.clear();
+  for (const p of await get("/piles")) pileCache.set(p.pile_id, p);
+  const piles = () => [...pileCache.values()];
+  const stations = [...new Set(piles().map((p) => p.station_id).filter(Boolean))].sort();
   const search = h("input", { id: "pile-search", placeholder: "pile id", value: params.q || "" });
   const station = h("select", { id: "pile-station" }, h("option", { value: "" }, "all stations"), stations.map((x) => h("option", { value: x, selected: x === params.station }, x)));
   const onlyOnline = h("select", { id: "pile-online" }, h("option", { value: "" }, "online and offline"), h("option", { value: "1" }, "online only"), h("option", { value: "0" }, "offline only"));
   const body = h("tbody", {});
   const render = () => {
     const q = search.value.trim();
-    body.replaceChildren(...piles.filter((p) =>
+    body.replaceChildren(...piles().filter((p) =>
       (!q || p.pile_id.includes(q)) && (!station.value || p.station_id === station.value) &&
       (!onlyOnline.value || String(Number(!!p.online)) === onlyOnline.value)).map(pileRow));
   };
   for (const el of [search, station, onlyOnline]) el.addEventListener("input", render);
   render();
+  const count = h("span", { class: "muted", id: "pile-count" });
+  const recount = () => { count.textContent = `${piles().filter((p) => p.online).length} online of ${pileCache.size}`; };
+  recount();
   onLive((e) => {
     if (!e.pile_id) return;
-    if (!document.querySelector(`tr[data-pile="${e.pile_id}"]`) && e.kind === "login") { route(); return; }
+    if (!pileCache.has(e.pile_id) && e.kind === "login") { route(); return; } // a new pile
+    const p = pileCache.get(e.pile_id);
+    if (p && (e.kind === "login" || e.kind === "offline")) { p.online = e.kind === "login"; recount(); }
     refreshPile(e.pile_id);
-    const p = piles.find((x) => x.pile_id === e.pile_id);
-    if (p && (e.kind === "login" || e.kind === "offline")) p.online = e.kind === "login";
   });
-  const online = piles.filter((p) => p.online).length;
   return h("div", {},
-    h("h1", {}, "Piles ", h("span", { class: "muted" }, `${online} online of ${piles.length}`)),
+    h("h1", {}, "Piles ", count),
     h("div", { class: "toolbar" }, field("Search", search), field("Station", station), field("Connection", onlyOnline)),
     h("table", { id: "piles" },
       h("thead", {}, h("tr", {}, ["Pile", "Station", "Connection", "Enabled", "Firmware", "Guns (status, session)", "Actions"].map((t) => h("th", {}, t)))),
