@@ -476,5 +476,5 @@ def create_app(
 
     app.include_router(api)
     app.include_router(manage.router(gateway), dependencies=[Depends(auth)])
-    console.install(app, gateway, Depends(auth))
+    console.install(app, gateway, Depends(auth), token)
     return app

@@ -23,7 +23,7 @@ from fastapi.params import Depends
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway.admin import live
+from gateway.admin import access, live
 
 STATIC = Path(__file__).resolve().parent / "static"
 KEEPALIVE_S = 15.0
@@ -35,8 +35,19 @@ def _sse(event: dict[str, Any], name: str | None = None) -> bytes:
     return head + b"data: " + orjson.dumps(event) + b"\n\n"
 
 
-def install(app: FastAPI, gateway: Any, auth: Depends) -> None:
-    """Add the console, /docs and /events to `app`; `auth` guards /events."""
+def install(
+    app: FastAPI,
+    gateway: Any,
+    auth: Depends,
+    token: str = "",
+    operators: dict[str, access.Operator] | None = None,
+) -> None:
+    """Add the console, /docs and /events to `app`; `auth` guards /events. `operators`
+    (default: the file named by $PILEGATE_ADMIN_OPERATORS) get their own tokens and roles
+    (gateway/admin/access.py)."""
+    if operators is None:
+        operators = access.load_operators()
+    app.add_middleware(access.OperatorAccess, admin_token=token, operators=operators)
     hub = live.hub_for(gateway)
     streams: set[live.Subscriber] = set()
 

@@ -18,6 +18,7 @@
     GET    /alarms?pile=&status=&limit=&cursor=   alarms, newest first
     POST   /anomalies/{anomaly_id}/resolve   resolve an anomaly or alarm (audited)
     GET    /anomaly_codes                    the operator's anomaly codes and their meaning
+    GET    /whoami                           the caller: operator name and role, or admin
     GET    /reports/anomalies_by_month?from=&to=  the anomaly report's totals per month
 """
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, Field
 from billing.idle_fee import IdleFeeRule
 from billing.store import BillNotFound
 from gateway import reports
-from gateway.admin import imports, live
+from gateway.admin import access, imports, live
 from gateway.storage import queries, registry
 
 LOCAL = timezone(timedelta(hours=8))  # the operators' local time, as in gateway/reports.py
@@ -280,9 +281,21 @@ def router(gateway: Any) -> APIRouter:
             raise HTTPException(404, f"unknown session {session_id}")
         return found
 
+    def who(request: Request, given: str) -> str:
+        """An operator token's name; the name the caller gave with the admin token."""
+        op = access.operator_of(request)
+        return given if op is None else op.name
+
+    @api.get("/whoami", tags=["access"])
+    async def whoami(request: Request) -> dict[str, Any]:
+        op = access.operator_of(request)
+        return {"name": None, "role": "admin"} if op is None else {"name": op.name,
+                                                                   "role": op.role}  # fmt: skip
+
     @api.post("/bills/{bill_id}/corrections", tags=["bills"])
-    async def correct_bill(bill_id: str, body: CorrectionBody) -> dict[str, Any]:
+    async def correct_bill(bill_id: str, body: CorrectionBody, request: Request) -> dict[str, Any]:
         energy = _kwh_to_dwh(body.energy_kwh)
+        body.who = who(request, body.who)
         try:
             c = await storage.correct_bill(
                 bill_id, energy, body.reason.strip(), body.who, gateway.now_ms()
@@ -323,9 +336,9 @@ def router(gateway: Any) -> APIRouter:
         return {"items": page.rows, "next_cursor": page.next_cursor}
 
     @api.post("/anomalies/{anomaly_id}/resolve", tags=["anomalies"])
-    async def resolve(anomaly_id: str, body: ResolveBody) -> dict[str, Any]:
+    async def resolve(anomaly_id: str, body: ResolveBody, request: Request) -> dict[str, Any]:
         done = await storage.resolve_anomaly(
-            anomaly_id, at_ms=gateway.now_ms(), who=body.who, note=body.note
+            anomaly_id, at_ms=gateway.now_ms(), who=who(request, body.who), note=body.note
         )
         if not done:
             raise HTTPException(409, f"anomaly {anomaly_id} is unknown or already resolved")

@@ -192,7 +192,16 @@ $("#logout").addEventListener("click", () => {
   showLogin();
 });
 
+async function whoami() {
+  // An operator token (gateway/admin/access.py) carries its own name and role.
+  const me = await get("/whoami");
+  if (me.name) state.who = me.name;
+  $("#whoami").textContent = me.role === "admin" ? `${state.who} (admin token)` : `${me.name} (${me.role === "read" ? "read-only" : me.role})`;
+  document.body.classList.toggle("readonly", me.role === "read");
+}
+
 function start() {
+  whoami().catch(() => {});
   $("#login").hidden = true;
   $("#main").hidden = false;
   connectLive();
