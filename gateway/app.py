@@ -14,6 +14,7 @@ from billing.anomalies import AnomalyCode
 from billing.store import TariffConflict
 from billing.tariff import Tariff
 from gateway import commands
+from gateway.admin import live
 from gateway.bills import store_bill
 from gateway.commands import CommandResult
 from gateway.config import GatewayConfig
@@ -194,6 +195,7 @@ class Gateway:
 
     def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
         """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
+        live.broadcast(self, kind, pile_id, payload, at_ms)  # the web console's live feed
         if self.events_enabled:
             body = {"kind": kind, "pile_id": pile_id, "at_ms": at_ms, **payload}
             self.storage.publish(f"pilegate/v1/events/{pile_id}/{kind}", body, at_ms=at_ms)

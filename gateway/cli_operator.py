@@ -15,7 +15,9 @@ Commands that read or correct stored data go straight to the database (`--config
     bills correct BILL_ID --energy KWH --reason TEXT [--who NAME]
     frames [--pile P] [--bill B] [--transaction T] [--gun G] [--from T] [--to T]
     piles add PILE_ID [--station S] [--guns N]
+    piles import FILE                                     (CSV or JSON, all rows or none)
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
+    accounts import FILE                                  (CSV or JSON, all rows or none)
     report anomalies --from D --to D [--by channel|firmware|station|pile]
     report firmware --expected VERSION [--station S] [--list]
     report completions --from D --to D [--pile P]
@@ -587,6 +589,41 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     return _run(go())
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """`pilegate piles import FILE` / `pilegate accounts import FILE`: all rows or none."""
+    from gateway.admin import imports
+    from gateway.storage import registry
+
+    try:
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8-sig") as f:
+                text = f.read()
+    except OSError as exc:
+        raise OperatorError(f"cannot read {args.file}: {exc.strerror}") from None
+    piles = args.import_kind == "piles"
+    try:
+        rows = imports.parse_piles(text) if piles else imports.parse_accounts(text)
+    except imports.ImportRowsError as exc:
+        raise OperatorError(f"{args.file}: nothing imported: " + "; ".join(exc.errors)) from None
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            try:
+                if piles:
+                    result = await registry.upsert_piles(storage, rows)
+                else:
+                    result = await registry.upsert_accounts(storage, rows)
+            except registry.RegistryError as exc:
+                raise OperatorError(f"{args.file}: nothing imported: {exc}") from None
+        row = {"kind": args.import_kind, "rows": len(rows), **result.as_dict()}
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
 # --- reports and export ---------------------------------------------------------------------
 
 
@@ -702,6 +739,11 @@ def register(commands: Any) -> None:
     _db(add)
     _fmt(add)
     add.set_defaults(handler=H(cmd_pile_add))
+    pimp = piles_sub.add_parser("import", help="register or update many piles (CSV or JSON)")
+    pimp.add_argument("file", metavar="FILE", help="CSV with a header row, or JSON; - for stdin")
+    _db(pimp)
+    _fmt(pimp)
+    pimp.set_defaults(handler=H(cmd_import), import_kind="piles")
 
     sessions = commands.add_parser("sessions", help="sessions (admin API)")
     _api(sessions)
@@ -822,6 +864,11 @@ def register(commands: Any) -> None:
     _db(aadd)
     _fmt(aadd)
     aadd.set_defaults(handler=H(cmd_account_add))
+    aimp = acc_sub.add_parser("import", help="create or update many accounts (CSV or JSON)")
+    aimp.add_argument("file", metavar="FILE", help="CSV with a header row, or JSON; - for stdin")
+    _db(aimp)
+    _fmt(aimp)
+    aimp.set_defaults(handler=H(cmd_import), import_kind="accounts")
 
     report = commands.add_parser("report", help="operator reports (database)")
     rep_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)

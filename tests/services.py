@@ -7,6 +7,11 @@ what it found to ``var/test-services.json`` for the tests. Under ``CI=true`` a s
 cannot be had is a failure (exit 1), never a silent skip.
 
 Override with PILEGATE_TEST_DATABASE_URL and PILEGATE_TEST_MQTT_URL.
+
+The console's browser tests (tests/console/) need Debian's ``chromium`` and
+``chromium-driver``: when they are missing and this runs as root, they are installed with
+apt-get; otherwise those tests skip with the reason, except under ``CI=true`` where a missing
+browser fails the run like a missing service. PILEGATE_SKIP_BROWSER_INSTALL=1 never installs.
 """
 
 from __future__ import annotations
@@ -140,6 +145,35 @@ def ensure_mqtt(url: str) -> str | None:
     return None
 
 
+BROWSER_PACKAGES = ("chromium", "chromium-driver")
+
+
+def _browser_present() -> bool:
+    from tests.console.browser import find_browser
+
+    return find_browser() is not None
+
+
+def ensure_browser() -> bool:
+    """Debian's chromium + chromedriver for the console tests; apt-get them as root."""
+    if _browser_present():
+        return True
+    if os.environ.get("PILEGATE_SKIP_BROWSER_INSTALL") == "1":
+        return False
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    print("installing chromium and chromium-driver for the console tests (apt-get) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *BROWSER_PACKAGES],
+        capture_output=True,
+        check=False,
+        env=env,
+    )
+    return _browser_present()
+
+
 def load() -> dict[str, str | None]:
     """What the tests should use: environment first, then the file written by main()."""
     found: dict[str, str | None] = {"database_url": None, "mqtt_url": None}
@@ -154,10 +188,16 @@ def main() -> int:
     env = os.environ
     database_url = ensure_postgres(env.get("PILEGATE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
     mqtt_url = ensure_mqtt(os.environ.get("PILEGATE_TEST_MQTT_URL", DEFAULT_MQTT_URL))
+    browser = ensure_browser()
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"database_url": database_url, "mqtt_url": mqtt_url}))
-    print(f"test services: PostgreSQL {database_url or 'MISSING'}; MQTT {mqtt_url or 'MISSING'}")
+    print(
+        f"test services: PostgreSQL {database_url or 'MISSING'}; MQTT {mqtt_url or 'MISSING'}; "
+        f"browser {'chromium' if browser else 'MISSING (console tests will skip)'}"
+    )
     missing = [name for name, url in (("PostgreSQL", database_url), ("MQTT", mqtt_url)) if not url]
+    if not browser:
+        missing.append("chromium + chromium-driver")
     if missing and os.environ.get("CI", "").lower() == "true":
         print(f"CI=true and {', '.join(missing)} could not be had: failing.", file=sys.stderr)
         return 1

@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
+from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
 from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
@@ -478,4 +479,6 @@ def create_app(
         )
 
     app.include_router(api)
+    app.include_router(manage.router(gateway), dependencies=[Depends(auth)])
+    console.install(app, gateway, Depends(auth), token)
     return app

@@ -90,6 +90,7 @@ class AdminServer:
         server, task = self._server, self._task
         if server is None or task is None:
             return
+        getattr(self.app.state, "close_live_streams", lambda: None)()
         server.should_exit = True
         try:
             await asyncio.wait_for(task, 10)

@@ -28,13 +28,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.schema import (
+    accounts,
     anomalies,
     bill_corrections,
     bills,
     firmware_history,
     frame_journal,
+    idle_fee_rules,
     outbox,
     piles,
+    session_transitions,
     sessions,
     stations,
 )
@@ -500,3 +503,93 @@ async def stream_bills(
         if len(rows) < chunk:
             return
         after = (rows[-1][n], rows[-1][n + 1])
+
+
+# --- the web console ------------------------------------------------------------------------
+
+
+async def list_accounts(engine: AsyncEngine, limit: int = MAX_PAGE) -> list[dict[str, Any]]:
+    """Accounts without their password hash (only whether one is set)."""
+    a = accounts
+    q = select(
+        a.c.id, a.c.card_token, a.c.vin, a.c.balance_fen, a.c.enabled, a.c.created_ms,
+        a.c.password_hash.is_not(None).label("has_password"),
+    ).order_by(a.c.id).limit(_limit(limit))  # fmt: skip
+    async with engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+    for r in rows:
+        r["enabled"], r["has_password"] = bool(r["enabled"]), bool(r["has_password"])
+    return rows
+
+
+async def list_stations(engine: AsyncEngine) -> list[dict[str, Any]]:
+    """Stations with their pile counts and idle-fee rule (None: the default applies)."""
+    counts = (
+        select(piles.c.station_id, func.count().label("piles"))
+        .group_by(piles.c.station_id)
+        .subquery()
+    )
+    r = idle_fee_rules
+    q = (
+        select(
+            stations.c.id, stations.c.name, func.coalesce(counts.c.piles, 0).label("piles"),
+            r.c.grace_minutes, r.c.rate_fen_per_minute, r.c.cap_fen, r.c.updated_ms,
+        )
+        .select_from(
+            stations.outerjoin(counts, counts.c.station_id == stations.c.id).outerjoin(
+                r, r.c.station_id == stations.c.id
+            )
+        )
+        .order_by(stations.c.id)
+    )  # fmt: skip
+    async with engine.connect() as conn:
+        rows = [dict(x) for x in (await conn.execute(q)).mappings()]
+    out = []
+    for x in rows:
+        rule = None
+        if x["grace_minutes"] is not None:
+            rule = {k: x[k] for k in ("grace_minutes", "rate_fen_per_minute", "cap_fen",
+                                      "updated_ms")}  # fmt: skip
+        out.append({"id": x["id"], "name": x["name"], "piles": x["piles"], "idle_fee": rule})
+    return out
+
+
+async def list_alarms(
+    engine: AsyncEngine,
+    *,
+    pile_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
+    """Anomaly rows raised by alarms (kind "alarm:<kind>"), newest first."""
+    a = anomalies
+    q = select(a).where(a.c.kind.like("alarm:%"))
+    for col, value in ((a.c.pile_id, pile_id), (a.c.status, status)):
+        if value is not None:
+            q = q.where(col == value)
+    return await _page(engine, q, a.c.created_ms, a.c.id, limit, cursor)
+
+
+async def session_with_transitions(engine: AsyncEngine, session_id: str) -> dict[str, Any] | None:
+    """One stored session, its transitions in order and the id of its bill if any."""
+    t = session_transitions
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(sessions).where(sessions.c.id == session_id))).first()
+        if row is None:
+            return None
+        out = dict(row._mapping)
+        steps = await conn.execute(
+            select(t.c.from_state, t.c.to_state, t.c.reason, t.c.at_ms)
+            .where(t.c.session_id == session_id)
+            .order_by(t.c.id)
+        )
+        out["transitions"] = [dict(x) for x in steps.mappings()]
+        bill = await conn.execute(
+            select(bills.c.id).where(
+                bills.c.pile_id == out["pile_id"], bills.c.transaction_id == out["transaction_id"]
+            )
+        )
+        out["bill_id"] = bill.scalar()
+    out["flags"] = orjson.loads(out["flags"])
+    return out
