@@ -57,6 +57,7 @@ from sessions import (
     SessionError,
     SessionFlagged,
     SessionTransition,
+    SessionUpdated,
     StartCommandAccepted,
     StartCommandRejected,
     StartCommandTimedOut,
@@ -265,6 +266,8 @@ class PileRuntime:
             g.session_changed(self, gun, action)
         elif isinstance(action, SessionFlagged):
             g.session_flagged(self, gun, action)
+        elif isinstance(action, SessionUpdated):
+            g.session_updated(self, gun, action)
         elif isinstance(action, SendStopCharge):
             self._send_stop(gun, action)
         elif isinstance(action, SendStartCharge):
@@ -523,4 +526,3 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
-

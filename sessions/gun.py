@@ -135,7 +135,9 @@ def charging_seen(ctx: Ctx, s: Session | None, transaction_id: str | None) -> No
         # One account, one active service — against what the pile does (case 2).
         account = s.account
         ctx.emit(AccountClaimed(s.account, s.session_id))
-        ctx.flag(s, Flag.OVERLAP, *([Flag.LATE_START] if late else []))
+        s = ctx.flag(s, Flag.OVERLAP, *([Flag.LATE_START] if late else []))
+        # The account's charge period runs on: billing finds overlaps with it (code 7).
+        ctx.put(replace(s, late_charge_start_ms=ctx.now, late_charge_end_ms=None))
     ctx.update_gun(rogue=RogueCharge(ctx.now, ctx.now, tx, sid, account))
 
 
@@ -160,6 +162,9 @@ def end_rogue(ctx: Ctx) -> None:
         return
     if r.account is not None and r.session_id is not None:
         ctx.emit(AccountReleased(r.account, r.session_id))
+        held = next((x for x in ctx.gun.sessions() if x.session_id == r.session_id), None)
+        if held is not None and held.late_charge_end_ms is None:
+            ctx.put(replace(held, late_charge_end_ms=ctx.now))
     ctx.update_gun(rogue=None)
 
 
