@@ -150,6 +150,9 @@ sessions = Table(
     # Energy for the account after the gateway ended the session (end NULL: still flowing).
     _ms("late_charge_start_ms"),
     _ms("late_charge_end_ms"),
+    _ms("late_charge_seen_ms"),
+    Column("late_charge_reports", Integer(), nullable=False, server_default="0"),
+    Column("late_charge_stop_retries", Integer(), nullable=False, server_default="0"),
     Index(None, "pile_id", "transaction_id"),
     Index(None, "state", "updated_ms"),
     # One account's sessions in time order: the overlap query of every bill (code 7).

@@ -240,7 +240,7 @@ class Gateway:
             rows = await self.storage.sessions_to_restore(
                 login.pile_id, self.session_config.history_limit * login.gun_count
             )
-            restored = restore(pile.guns, rows, self.now_ms())
+            restored = restore(pile.guns, rows)
             if restored:
                 pile.reschedule()
                 self.log.info("sessions_restored", pile=login.pile_id, sessions=restored)

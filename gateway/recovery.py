@@ -53,20 +53,30 @@ def session_from_row(row: SessionRow) -> Session:
         bill_wait_alarmed=row.bill_wait_alarmed,
         late_charge_start_ms=row.late_charge_start_ms,
         late_charge_end_ms=row.late_charge_end_ms,
+        late_charge_seen_ms=row.late_charge_seen_ms,
+        late_charge_reports=row.late_charge_reports,
+        late_charge_stop_retries=row.late_charge_stop_retries,
         flags=frozenset(Flag(f) for f in row.flags if f in Flag._value2member_map_),
     )
 
 
-def _late_charge(s: Session, now_ms: int) -> RogueCharge | None:
+def _late_charge(s: Session) -> RogueCharge | None:
     """The pile was still charging for this ended session's account when the gateway went
-    down: hold on as if a charging report came now (the release timer restarts from now, so
-    the account is never freed early; the pile's next report refreshes it anyway)."""
+    down: the gun's charge without a session, as it was."""
     if s.live or s.late_charge_start_ms is None or s.late_charge_end_ms is not None:
         return None
-    return RogueCharge(s.late_charge_start_ms, now_ms, s.transaction_id, s.session_id, s.account)
+    return RogueCharge(
+        since_ms=s.late_charge_start_ms,
+        last_seen_ms=s.late_charge_seen_ms or s.late_charge_start_ms,
+        transaction_id=s.transaction_id,
+        session_id=s.session_id,
+        account=s.account,
+        reports_since_stop=s.late_charge_reports,
+        stop_retries=s.late_charge_stop_retries,
+    )
 
 
-def restore(guns: dict[int, GunState], rows: list[SessionRow], now_ms: int) -> int:
+def restore(guns: dict[int, GunState], rows: list[SessionRow]) -> int:
     """Put sessions back on their guns: per gun the newest (by authorisation) is the current
     session, the older ones its history. Returns how many were restored."""
     by_gun: dict[int, list[Session]] = defaultdict(list)
@@ -78,7 +88,7 @@ def restore(guns: dict[int, GunState], rows: list[SessionRow], now_ms: int) -> i
         state = guns[gun]
         current = sessions[-1]
         past = (*state.past, *([state.session] if state.session else []), *sessions[:-1])
-        rogue = state.rogue or _late_charge(current, now_ms)
+        rogue = state.rogue or _late_charge(current)
         guns[gun] = replace(state, session=current, past=past, rogue=rogue)
         restored += len(sessions)
     return restored

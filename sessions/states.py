@@ -48,8 +48,12 @@ class Session:
     bill_wait_alarmed: bool = False
     # Energy the pile drew for this session's account after the gateway had ended the session
     # (a stop not honoured, a late start: cases 2, 6). End None while it still flows.
+    # While it flows the gun's RogueCharge mirrors into these, so a restart rebuilds it.
     late_charge_start_ms: int | None = None
     late_charge_end_ms: int | None = None
+    late_charge_seen_ms: int | None = None  # its latest CHARGING report
+    late_charge_reports: int = 0  # CHARGING reports since the last stop sent for it
+    late_charge_stop_retries: int = 0
     flags: frozenset[Flag] = frozenset()
 
     @property

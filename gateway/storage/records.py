@@ -102,6 +102,9 @@ class SessionRow:
     bill_wait_alarmed: bool = False
     late_charge_start_ms: int | None = None
     late_charge_end_ms: int | None = None
+    late_charge_seen_ms: int | None = None
+    late_charge_reports: int = 0
+    late_charge_stop_retries: int = 0
 
     # Columns copied as they are between a row and this record (the rest are converted).
     _PLAIN = (
@@ -110,7 +113,8 @@ class SessionRow:
         "gateway_service_end_ms", "meter_start_dwh", "meter_stop_dwh", "observed_energy_dwh",
         "stop_reason", "cancel_reason", "phase_since_ms", "end_reason", "start_command",
         "stop_sent_ms", "stop_retries", "charging_reports_since_stop", "bill_received_ms",
-        "late_charge_start_ms", "late_charge_end_ms",
+        "late_charge_start_ms", "late_charge_end_ms", "late_charge_seen_ms",
+        "late_charge_reports", "late_charge_stop_retries",
     )  # fmt: skip
 
     @classmethod
@@ -150,6 +154,9 @@ class SessionRow:
             bill_wait_alarmed=s.bill_wait_alarmed,
             late_charge_start_ms=s.late_charge_start_ms,
             late_charge_end_ms=s.late_charge_end_ms,
+            late_charge_seen_ms=s.late_charge_seen_ms,
+            late_charge_reports=s.late_charge_reports,
+            late_charge_stop_retries=s.late_charge_stop_retries,
         )
 
     def to_row(self) -> dict[str, Any]:

@@ -111,7 +111,9 @@ def test_case2_stop_acknowledged_but_pile_keeps_charging() -> None:
     assert not gun_a.book.is_free("alice")
 
     # Later heartbeats still say charging: re-send the stop every N=2 reports and alarm.
-    assert gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT) == ()
+    a = gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT)
+    assert not stops(a) and not alarms(a)  # only the late charge's bookkeeping is persisted
+    assert gun_a.session.late_charge_reports == 1
     a = gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT)
     assert stops(a) == [SendStopCharge("T1", "charging_without_session")]
     assert alarms(a) == [AlarmKind.STOP_NOT_HONOURED]

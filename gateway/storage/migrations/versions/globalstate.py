@@ -4,7 +4,8 @@
   gateway's own `gateway_service_end_ms`;
 - new session columns restored after a restart: phase_since_ms, end_reason, start_command,
   stop_sent_ms, stop_acked, stop_retries, charging_reports_since_stop, bill_received_ms,
-  bill_wait_alarmed, and the late charge interval (late_charge_start_ms/_end_ms);
+  bill_wait_alarmed, and a late charge (late_charge_*: the pile charging for the account
+  after the gateway ended the session);
 - the account index gains authorised_ms for the per-bill overlap query (code 7).
 
 Revision ID: globalstate
@@ -29,6 +30,13 @@ _MS_COLUMNS = (
     "bill_received_ms",
     "late_charge_start_ms",
     "late_charge_end_ms",
+    "late_charge_seen_ms",
+)
+_COUNT_COLUMNS = (
+    "stop_retries",
+    "charging_reports_since_stop",
+    "late_charge_reports",
+    "late_charge_stop_retries",
 )
 
 
@@ -42,14 +50,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("stop_acked", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-        batch_op.add_column(
-            sa.Column("stop_retries", sa.Integer(), nullable=False, server_default="0")
-        )
-        batch_op.add_column(
-            sa.Column(
-                "charging_reports_since_stop", sa.Integer(), nullable=False, server_default="0"
-            )
-        )
+        for name in _COUNT_COLUMNS:
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(
             sa.Column("bill_wait_alarmed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
@@ -69,11 +71,10 @@ def downgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sessions_account"), ["account"], unique=False)
         for name in (
             *_MS_COLUMNS,
+            *_COUNT_COLUMNS,
             "end_reason",
             "start_command",
             "stop_acked",
-            "stop_retries",
-            "charging_reports_since_stop",
             "bill_wait_alarmed",
         ):
             batch_op.drop_column(name)
