@@ -354,6 +354,8 @@ class Gateway:
                 "reason": t.reason,
                 "charge_start_ms": r.charge_start_ms,
                 "charge_end_ms": r.charge_end_ms,
+                "gateway_service_end_ms": r.gateway_service_end_ms,
+                "pile_service_end_ms": r.pile_service_end_ms,
                 "flags": sorted(f.value for f in r.flags),
             },
             t.at_ms,
