@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from .config import SessionConfig
 from .vocab import Availability, CommandState, Flag, GunStatus, Phase
@@ -60,14 +61,18 @@ class Session:
     def live(self) -> bool:
         return self.phase in LIVE
 
-    def durable(self) -> Session:
+    def durable(self) -> tuple[object, ...]:
         """The part of the session a restart must keep: all of it but the latest meter
         sample, which changes with every report and is re-read from the pile."""
-        return replace(self, last_meter=None)
+        return _DURABLE(self)  # type: ignore[no-any-return]
 
     @property
     def terminal(self) -> bool:
         return self.phase in TERMINAL
+
+
+# Read as one tuple: cheap enough for the heartbeat path, which compares it on every report.
+_DURABLE = attrgetter(*(f.name for f in fields(Session) if f.name != "last_meter"))
 
 
 @dataclass(frozen=True, slots=True)
