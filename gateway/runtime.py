@@ -526,3 +526,4 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
+
