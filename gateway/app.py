@@ -212,6 +212,7 @@ class Gateway:
         pile = conn.pile
         if pile is not None and pile.connection is conn:
             pile.went_offline()
+            self._keep_meters(pile)
             now = self.now_ms()
             self.spawn(self.storage.pile_offline(pile.pile_id, now))
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
@@ -240,7 +241,7 @@ class Gateway:
             rows = await self.storage.sessions_to_restore(
                 login.pile_id, self.session_config.history_limit * login.gun_count
             )
-            restored = restore(pile.guns, rows)
+            restored = restore(pile.guns, rows, record.seen_before_login_ms)
             if restored:
                 pile.reschedule()
                 self.log.info("sessions_restored", pile=login.pile_id, sessions=restored)
@@ -372,6 +373,17 @@ class Gateway:
         self.storage.record_session(
             SessionRow.from_session(f.record, pile_id=pile.pile_id, gun=gun, at_ms=f.at_ms)
         )
+
+    def _keep_meters(self, pile: PileRuntime) -> None:
+        """Meter readings are not written with every report (the heartbeat path writes no
+        row); when a pile goes away its live sessions' rows get the latest, so a restart
+        meanwhile still knows the energy the gateway saw flow."""
+        now = self.now_ms()
+        for gun, state in pile.guns.items():
+            s = state.live_session
+            if s is not None and s.last_meter is not None:
+                row = SessionRow.from_session(s, pile_id=pile.pile_id, gun=gun, at_ms=now)
+                self.storage.record_session(row)
 
     def session_updated(self, pile: PileRuntime, gun: int, u: SessionUpdated) -> None:
         """Timer and alarm state a restart must find again (no log line: not an event)."""

@@ -6,10 +6,11 @@ already raised is not raised again, and account claims (held in the database) ar
 when the service really ends.
 
 Gun-level state is not stored, except a charge the pile kept drawing for an ended session's
-account (its `late_charge_*` interval): that holds the account, so it is rebuilt here. The
-rest is the pile's to tell again: the first heartbeat after login reconciles the gun
-(`PileOnline`), faults are re-confirmed from fresh samples, and enable/disable comes from the
-piles table. See docs/architecture.md, "What survives a restart"."""
+account (its `late_charge_*` interval): that holds the account, so it is rebuilt here; and the
+pile's absence, from when it was last heard of (`piles.last_seen_ms`). The rest is the pile's
+to tell again: the first heartbeat after login reconciles the gun (`PileOnline`), faults are
+re-confirmed from fresh samples, and enable/disable comes from the piles table. See
+docs/architecture.md, "What survives a restart"."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from collections import defaultdict
 from dataclasses import replace
 
 from gateway.storage import SessionRow
-from sessions import CommandState, Flag, GunState, Phase, RogueCharge, Session
+from sessions import (
+    CommandState,
+    Flag,
+    GunState,
+    Phase,
+    PileOffline,
+    RogueCharge,
+    Session,
+    step,
+)
 
 RESTORED = "restored_after_restart"
 
@@ -76,9 +86,16 @@ def _late_charge(s: Session) -> RogueCharge | None:
     )
 
 
-def restore(guns: dict[int, GunState], rows: list[SessionRow]) -> int:
+def restore(
+    guns: dict[int, GunState], rows: list[SessionRow], offline_since_ms: int | None = None
+) -> int:
     """Put sessions back on their guns: per gun the newest (by authorisation) is the current
-    session, the older ones its history. Returns how many were restored."""
+    session, the older ones its history. Returns how many were restored.
+
+    offline_since_ms: when the pile was last heard of (by any process) before this login. The
+    guns given sessions are offline since then, as they would have been in a process that
+    kept running: the offline timeout fires if the pile was away longer, and the first
+    heartbeat after the login reconciles the rest (`PileOnline`)."""
     by_gun: dict[int, list[Session]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.authorised_ms or r.updated_ms, r.updated_ms)):
         if row.gun in guns:
@@ -89,6 +106,9 @@ def restore(guns: dict[int, GunState], rows: list[SessionRow]) -> int:
         current = sessions[-1]
         past = (*state.past, *([state.session] if state.session else []), *sessions[:-1])
         rogue = state.rogue or _late_charge(current)
-        guns[gun] = replace(state, session=current, past=past, rogue=rogue)
+        state = replace(state, session=current, past=past, rogue=rogue)
+        if offline_since_ms is not None:
+            state, _ = step(state, PileOffline(), offline_since_ms)  # it only pauses timers
+        guns[gun] = state
         restored += len(sessions)
     return restored

@@ -31,9 +31,11 @@ class PileRecord:
     online: bool
     registered_now: bool = False  # this login auto-registered the pile
     firmware_changed: bool = False  # this login reported a new firmware version
+    # Last heard of before this login (restart recovery: offline since then).
+    seen_before_login_ms: int | None = None
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any], **extra: bool) -> PileRecord:
+    def from_row(cls, r: Mapping[str, Any], **extra: Any) -> PileRecord:
         return cls(
             r["id"], r["station_id"], r["vendor"], r["model"], r["firmware"], r["gun_count"],
             bool(r["enabled"]), r["registered_at_ms"], r["last_login_ms"], r["last_seen_ms"],

@@ -328,9 +328,12 @@ class Storage:
             if gun_count > row["gun_count"]:
                 await self._ensure_guns(conn, pile_id, gun_count)
             self._touches.pop(pile_id, None)
+            seen_before = row["last_seen_ms"]
             row = await self._pile_row(conn, pile_id)
             assert row is not None
-            return PileRecord.from_row(row, firmware_changed=changed)
+            return PileRecord.from_row(
+                row, firmware_changed=changed, seen_before_login_ms=seen_before
+            )
 
     async def pile_offline(self, pile_id: str, at_ms: int) -> None:
         self._touches.pop(pile_id, None)

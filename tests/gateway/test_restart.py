@@ -8,6 +8,7 @@ status), every deadline after every step and the final session row must be the s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class Run:
     pile: ScriptedPile | None = None
     tx: str = ""
     alarms: dict[str, int] = field(default_factory=dict)
+    offline: bool = False  # the pile is away (its connection closed)
 
     @property
     def gw(self) -> Gateway:
@@ -63,11 +65,26 @@ class Run:
             await storage.add_account(ACCOUNT, balance_fen=50_000, card_token=CARD)
         self.gateway = Gateway(config, storage, clock=self.clock)
         await self.gateway.start()
+        if not self.offline:
+            await self.connect()
+
+    async def connect(self) -> None:
         old = self.pile
         self.pile = ScriptedPile()
         if old is not None:  # the same pile, reconnecting: same gun states and meters
             self.pile.status, self.pile.meter = old.status, old.meter
-        await self.pile.login(self.gateway.tcp_port)
+        await self.pile.login(self.gw.tcp_port)
+        self.offline = False
+
+    async def disconnect(self) -> None:
+        await self.p.close()
+        self.offline = True
+        runtime = self.gw.piles[PILE_ID]
+        for _ in range(300):
+            if not runtime.online:
+                break
+            await asyncio.sleep(0.01)
+        await self.gw.background_done()  # the pile's last-seen time is written
 
     async def stop(self) -> None:
         await self.p.close()
@@ -81,10 +98,15 @@ class Run:
 
     def tick(self) -> None:
         """What the gateway's timer does at a deadline, without waiting for the wall clock."""
-        self.gw.piles[PILE_ID].feed(1, Tick(), self.clock.now)
+        runtime = self.gw.piles.get(PILE_ID)
+        if runtime is not None:  # after a restart: once the pile is back
+            runtime.feed(1, Tick(), self.clock.now)
 
     def deadlines(self) -> list[tuple[str, int]]:
-        state = self.gw.piles[PILE_ID].guns[1]
+        runtime = self.gw.piles.get(PILE_ID)
+        if runtime is None:
+            return [("pile not back yet", 0)]
+        state = runtime.guns[1]
         return sorted((str(d.timeout), d.at_ms - T0) for d in pending(state))
 
     async def frame(self, message: Any, ack: MsgType = MsgType.ACK) -> None:
@@ -134,6 +156,15 @@ async def idle_heartbeat(r: Run) -> None:
 async def late_bill(r: Run) -> None:
     bill = bill_for(r.tx, start=T0 + 20 * S, end=T0 + 13 * MIN)
     await r.frame(bill, MsgType.BILL_ACK)
+
+
+async def pile_goes_away(r: Run) -> None:
+    await r.disconnect()
+
+
+async def back_unplugged(r: Run) -> None:
+    r.p.status[1] = GunStatus.AVAILABLE
+    await r.connect()
 
 
 async def nothing(r: Run) -> None:
@@ -189,6 +220,18 @@ LATE_START: list[tuple[str, int, Action]] = [
 ]
 
 
+# The pile drops off mid-charge and comes back unplugged after the offline timeout (24 h).
+LONG_OUTAGE: list[tuple[str, int, Action]] = [
+    ("start command accepted (STARTING)", 0, remote_start),
+    ("pile confirms the start (CHARGING)", 20 * S, start_confirmed),
+    ("charging report", 30 * S, lambda r: r.charging_report(1_010_000)),
+    ("the pile goes away", MIN, pile_goes_away),
+    ("an hour later", 60 * MIN, nothing),
+    ("a day later it is back, unplugged (offline timeout)", 24 * 60 * MIN, back_unplugged),
+    ("bill wait: alarm, lost-bill anomaly", 31 * MIN, nothing),
+]
+
+
 @dataclass
 class Seen:
     deadlines: list[list[tuple[str, int]]] = field(default_factory=list)
@@ -212,7 +255,8 @@ async def play(script: list[tuple[str, int, Action]], restart_after: int | None)
                     await run.gw.storage.flush()
                     await run.restart()
                     run.tick()
-                await run.p.heartbeat()  # the same reports reach the gateway in both runs
+                if not run.offline:
+                    await run.p.heartbeat()  # the same reports reach the gateway in both runs
                 await run.gw.background_done()
                 seen.deadlines.append(run.deadlines())
                 seen.holders.append(await run.gw.storage.active_service(ACCOUNT) is not None)
@@ -265,3 +309,20 @@ async def test_a_restart_keeps_a_late_charge_and_its_account_claim(k: int) -> No
     assert restarted.holders == without.holders
     assert restarted.session == without.session
     assert restarted.deadlines == without.deadlines
+
+
+@pytest.mark.parametrize("k", range(len(LONG_OUTAGE) - 1), ids=[s[0] for s in LONG_OUTAGE[:-1]])
+async def test_a_restart_while_the_pile_is_away_keeps_its_offline_time(k: int) -> None:
+    without = await play(LONG_OUTAGE, None)
+    assert without.alarms == {"offline_timeout": 1, "bill_wait_timeout": 1}
+    restarted = await play(LONG_OUTAGE, k)
+    assert restarted.alarms == without.alarms
+    assert restarted.anomalies == without.anomalies
+    assert restarted.holders == without.holders
+    assert restarted.session == without.session
+    # While the pile is away a restarted gateway has no runtime for it: nothing to compare.
+    away = {i for i, d in enumerate(restarted.deadlines) if d == [("pile not back yet", 0)]}
+    assert away <= {3, 4} and (away == set() or k in (3, 4))
+    assert [d for i, d in enumerate(restarted.deadlines) if i not in away] == [
+        d for i, d in enumerate(without.deadlines) if i not in away
+    ]
