@@ -241,9 +241,11 @@ class Seen:
     session: dict[str, Any] = field(default_factory=dict)
 
 
-async def play(script: list[tuple[str, int, Action]], restart_after: int | None) -> Seen:
+async def play(
+    script: list[tuple[str, int, Action]], restart_after: int | None, kind: str = "sqlite"
+) -> Seen:
     seen = Seen()
-    async with fresh_database("sqlite") as url:
+    async with fresh_database(kind) as url:
         run = Run(url)
         await run.start(register=True)
         try:
@@ -326,3 +328,16 @@ async def test_a_restart_while_the_pile_is_away_keeps_its_offline_time(k: int) -
     assert [d for i, d in enumerate(restarted.deadlines) if i not in away] == [
         d for i, d in enumerate(without.deadlines) if i not in away
     ]
+
+
+@pytest.mark.parametrize(
+    ("script", "k"), [(FULL_SERVICE, 9), (LATE_START, 2)], ids=["bill wait", "late charge"]
+)
+async def test_a_restart_on_postgresql(
+    postgres_url: str, script: list[tuple[str, int, Action]], k: int
+) -> None:
+    without = await play(script, None, "postgresql")
+    restarted = await play(script, k, "postgresql")
+    assert (restarted.alarms, restarted.anomalies) == (without.alarms, without.anomalies)
+    assert (restarted.deadlines, restarted.holders) == (without.deadlines, without.holders)
+    assert restarted.session == without.session
