@@ -33,7 +33,7 @@ from tests.billing.fixtures import CLEAN, IDLE_RULE, at, station_tariff
 
 # The clean 10 kWh bill of the billing tests, with its transaction id set per bill.
 BASE = replace(CLEAN, transaction_id="", channel="own_app", stop_reason=0, vin=None)
-OBS = GatewayObservation(energy_dwh=99_500, service_end_ms=at(1, 10, 40))
+OBS = GatewayObservation(energy_dwh=99_500, gateway_service_end_ms=at(1, 10, 40))
 
 
 def pile_name(n: int) -> str:

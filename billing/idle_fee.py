@@ -1,5 +1,8 @@
 """Idle (bay occupation) fee: time from charge end to service end, past a grace period.
 
+The pile's end of service (`pile_service_end_ms`, from its bill) is capped at the gateway's
+own (`gateway_service_end_ms`) when the gateway knows one (field case 1).
+
 Billing unit: whole completed minutes (floor) after the grace period, so clock jitter and
 acknowledgement latency never cost the driver a minute. Capped per service, never negative.
 """
@@ -40,7 +43,7 @@ def compute_idle_fee(
     rule: IdleFeeRule,
     *,
     charge_end_ms: int,
-    service_end_ms: int,
+    pile_service_end_ms: int,
     gateway_service_end_ms: int | None = None,
     start_failed: bool = False,
     cancelled: bool = False,
@@ -51,8 +54,8 @@ def compute_idle_fee(
         return IdleFee(0, 0, 0, waived="start failed")
     if cancelled:
         return IdleFee(0, 0, 0, waived="cancelled by gateway")
-    end = service_end_ms
-    clamped = gateway_service_end_ms is not None and gateway_service_end_ms < service_end_ms
+    end = pile_service_end_ms
+    clamped = gateway_service_end_ms is not None and gateway_service_end_ms < pile_service_end_ms
     if gateway_service_end_ms is not None:
         end = min(end, gateway_service_end_ms)
     idle_ms = max(0, end - charge_end_ms)

@@ -45,10 +45,9 @@ def reconcile(
     """Codes 6 (past the gateway's end), 7, 8, 9, 10, 11 from the gateway's observation."""
     c, out = config, []
     A = AnomalyCode
-    if obs.service_end_ms is not None and bill.service_end_ms > obs.service_end_ms + (
-        c.idle_tolerance_ms
-    ):
-        past = (bill.service_end_ms - obs.service_end_ms) // 1000
+    gateway_end = obs.gateway_service_end_ms
+    if gateway_end is not None and bill.service_end_ms > gateway_end + c.idle_tolerance_ms:
+        past = (bill.service_end_ms - gateway_end) // 1000
         out.append(
             Finding.anomaly(A.IDLE_DURATION, f"service end {past} s after the gateway's known end")
         )
@@ -187,8 +186,8 @@ def settle(
     idle = compute_idle_fee(
         idle_rule,
         charge_end_ms=bill.charge_end_ms,
-        service_end_ms=bill.service_end_ms,
-        gateway_service_end_ms=observation.service_end_ms,
+        pile_service_end_ms=bill.service_end_ms,
+        gateway_service_end_ms=observation.gateway_service_end_ms,
         start_failed=observation.start_failed,
         cancelled=observation.cancelled,
     )

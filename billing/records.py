@@ -9,7 +9,10 @@ from billing.tariff import PeriodKind
 
 @dataclass(frozen=True, slots=True)
 class PileBill:
-    """A bill as uploaded by the pile, in project units (ms, dwh, fen)."""
+    """A bill as uploaded by the pile, in project units (ms, dwh, fen).
+
+    Every field is the pile's, named as in the BILL frame: `service_end_ms` here is the pile's
+    end of service (`pile_service_end_ms` wherever it sits beside the gateway's own)."""
 
     transaction_id: str
     gun: int
@@ -50,7 +53,7 @@ class GatewayObservation:
     charge_end_ms: int | None = None  # charging confirmed ended
     energy_dwh: int | None = None  # from the gateway's meter readings
     idle_ms: int | None = None  # from status and logout
-    service_end_ms: int | None = None  # gateway's known end (logout, cancel, timeout)
+    gateway_service_end_ms: int | None = None  # the gateway's end (logout, cancel, timeout)
     cancelled: bool = False  # the gateway cancelled the service
     start_failed: bool = False
     overlapping_transaction_ids: tuple[str, ...] = ()  # same account, overlapping in time

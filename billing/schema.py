@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 NAMING = {
@@ -127,7 +128,7 @@ sessions = Table(
     _ms("authorised_ms"),
     _ms("charge_start_ms"),
     _ms("charge_end_ms"),
-    _ms("service_end_ms"),  # the pile's (logout)
+    _ms("pile_service_end_ms"),  # the pile's end of service (its logout)
     _ms("gateway_service_end_ms"),  # the gateway's own known end (billing caps idle here)
     Column("meter_start_dwh", Dwh(), nullable=True),
     Column("meter_stop_dwh", Dwh(), nullable=True),
@@ -136,9 +137,26 @@ sessions = Table(
     Column("cancel_reason", String(64), nullable=True),
     Column("flags", Text(), nullable=False),  # JSON list of strings
     _ms("updated_ms", False),
+    # What the session machine's timers and alarms depend on (restored after a restart).
+    _ms("phase_since_ms"),
+    Column("end_reason", String(64), nullable=True),
+    Column("start_command", String(16), nullable=True),
+    _ms("stop_sent_ms"),
+    Column("stop_acked", Boolean(), nullable=False, server_default=false()),
+    Column("stop_retries", Integer(), nullable=False, server_default="0"),
+    Column("charging_reports_since_stop", Integer(), nullable=False, server_default="0"),
+    _ms("bill_received_ms"),
+    Column("bill_wait_alarmed", Boolean(), nullable=False, server_default=false()),
+    # Energy for the account after the gateway ended the session (end NULL: still flowing).
+    _ms("late_charge_start_ms"),
+    _ms("late_charge_end_ms"),
+    _ms("late_charge_seen_ms"),
+    Column("late_charge_reports", Integer(), nullable=False, server_default="0"),
+    Column("late_charge_stop_retries", Integer(), nullable=False, server_default="0"),
     Index(None, "pile_id", "transaction_id"),
     Index(None, "state", "updated_ms"),
-    Index(None, "account"),
+    # One account's sessions in time order: the overlap query of every bill (code 7).
+    Index(None, "account", "authorised_ms"),
 )
 
 session_transitions = Table(

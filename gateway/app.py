@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from billing.anomalies import AnomalyCode
 from billing.store import TariffConflict
@@ -44,11 +44,13 @@ from sessions import (
     SessionConfig,
     SessionFlagged,
     SessionTransition,
+    SessionUpdated,
     StatusConfirmed,
     step,
 )
 
 Clock = Callable[[], int]
+T = TypeVar("T")
 
 
 def wall_clock_ms() -> int:
@@ -99,6 +101,7 @@ class Gateway:
         self.piles: dict[str, PileRuntime] = {}
         self.connections: set[PileConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._account_ops: dict[str, asyncio.Task[Any]] = {}  # the last queued per account
         self._servers: list[Any] = []
         self._sweeper: asyncio.Task[None] | None = None
         self.tcp_port = 0
@@ -213,6 +216,7 @@ class Gateway:
         pile = conn.pile
         if pile is not None and pile.connection is conn:
             pile.went_offline()
+            self._keep_meters(pile)
             now = self.now_ms()
             self.spawn(self.storage.pile_offline(pile.pile_id, now))
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
@@ -243,7 +247,10 @@ class Gateway:
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile
-            restored = restore(pile.guns, await self.storage.open_sessions(login.pile_id))
+            rows = await self.storage.sessions_to_restore(
+                login.pile_id, self.session_config.history_limit * login.gun_count
+            )
+            restored = restore(pile.guns, rows, record.seen_before_login_ms)
             if restored:
                 pile.reschedule()
                 self.log.info("sessions_restored", pile=login.pile_id, sessions=restored)
@@ -358,6 +365,8 @@ class Gateway:
                 "reason": t.reason,
                 "charge_start_ms": r.charge_start_ms,
                 "charge_end_ms": r.charge_end_ms,
+                "gateway_service_end_ms": r.gateway_service_end_ms,
+                "pile_service_end_ms": r.pile_service_end_ms,
                 "flags": sorted(f.value for f in r.flags),
             },
             t.at_ms,
@@ -373,6 +382,23 @@ class Gateway:
         )
         self.storage.record_session(
             SessionRow.from_session(f.record, pile_id=pile.pile_id, gun=gun, at_ms=f.at_ms)
+        )
+
+    def _keep_meters(self, pile: PileRuntime) -> None:
+        """Meter readings are not written with every report (the heartbeat path writes no
+        row); when a pile goes away its live sessions' rows get the latest, so a restart
+        meanwhile still knows the energy the gateway saw flow."""
+        now = self.now_ms()
+        for gun, state in pile.guns.items():
+            s = state.live_session
+            if s is not None and s.last_meter is not None:
+                row = SessionRow.from_session(s, pile_id=pile.pile_id, gun=gun, at_ms=now)
+                self.storage.record_session(row)
+
+    def session_updated(self, pile: PileRuntime, gun: int, u: SessionUpdated) -> None:
+        """Timer and alarm state a restart must find again (no log line: not an event)."""
+        self.storage.record_session(
+            SessionRow.from_session(u.record, pile_id=pile.pile_id, gun=gun, at_ms=u.at_ms)
         )
 
     def alarm(self, pile: PileRuntime, gun: int, alarm: RaiseAlarm, now_ms: int) -> None:
@@ -425,11 +451,41 @@ class Gateway:
             change.at_ms,
         )
 
+    # One account, one active service. Claims and releases are rows in the database (held
+    # across gateway instances); within this process they run one after another per account,
+    # in the order they were asked for on the event loop. So a claim the machine asks for when
+    # a pile reports charging (a re-claim, field case 2) is in place before the claim of any
+    # authorisation that reaches that point later, and a release queued before it cannot land
+    # after it and free the account again.
+
+    def _account_op(self, account: str, op: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        before = self._account_ops.get(account)
+
+        async def in_turn() -> T:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own caller's business
+            return await op()
+
+        task = self.spawn(in_turn())
+        self._account_ops[account] = task
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            if self._account_ops.get(account) is done:
+                del self._account_ops[account]
+
+        task.add_done_callback(forget)
+        return task
+
     def claim_account_later(
         self, pile: PileRuntime, gun: int, claim: AccountClaimed, now_ms: int
     ) -> None:
-        async def hold() -> None:
-            conflict = await self.claim_account(claim.account, claim.session_id, pile, gun, now_ms)
+        """Queue the claim at once (it is ordered now); nobody waits for its outcome."""
+        claiming = self._claim(claim.account, claim.session_id, pile, gun, now_ms)
+
+        def check(done: asyncio.Task[str | None]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            conflict = done.result()
             if conflict is not None and conflict != claim.session_id:
                 self.log.warning(
                     "account_overlap",
@@ -440,15 +496,23 @@ class Gateway:
                     other_session=conflict,
                 )
 
-        self.spawn(hold())
+        claiming.add_done_callback(check)
 
     async def claim_account(
         self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
     ) -> str | None:
-        return await self.storage.claim_account(account, session_id, pile.pile_id, gun, now_ms)
+        return await self._claim(account, session_id, pile, gun, now_ms)
+
+    def _claim(
+        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
+    ) -> asyncio.Task[str | None]:
+        return self._account_op(
+            account,
+            lambda: self.storage.claim_account(account, session_id, pile.pile_id, gun, now_ms),
+        )
 
     def release_account(self, account: str, session_id: str) -> None:
-        self.spawn(self.storage.release_account(account, session_id))
+        self._account_op(account, lambda: self.storage.release_account(account, session_id))
 
     async def find_account(self, channel: str, token: str, password: str) -> Any:
         return await self.storage.find_account(channel, token, password)

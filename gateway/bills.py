@@ -28,7 +28,7 @@ def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> G
     last = session.meter_stop if session.meter_stop is not None else session.last_meter
     if session.meter_start is not None and last is not None:
         energy = max(0, last - session.meter_start)
-    end = session.service_end_ms
+    end = session.gateway_service_end_ms
     idle = None
     if session.charge_end_ms is not None and end is not None:
         idle = max(0, end - session.charge_end_ms)
@@ -37,7 +37,7 @@ def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> G
         charge_end_ms=session.charge_end_ms,
         energy_dwh=energy,
         idle_ms=idle,
-        service_end_ms=end,
+        gateway_service_end_ms=end,
         cancelled=session.phase is Phase.CANCELLED
         or (session.end_reason or "").startswith("start_"),
         start_failed=session.phase is Phase.FAILED or session.end_reason == "device_fault",
@@ -60,7 +60,7 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     session = pile.session_for(m.gun, m.transaction_id)
     observation = observation_of(session, pile.samples.get(m.transaction_id, []))
     if session is not None:
-        observation = _with_overlaps(gateway, session, observation)
+        observation = await _with_overlaps(gateway, session, observation)
     bill = pile_bill(m)
     tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
     idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
@@ -151,22 +151,22 @@ async def _resolve_lost_bill(gateway: Gateway, session_id: str, bill_id: str, no
             )
 
 
-def _with_overlaps(
+async def _with_overlaps(
     gateway: Gateway, session: Session, obs: GatewayObservation
 ) -> GatewayObservation:
-    """Other services of the same account that overlapped this one in time (case 2)."""
+    """Other services of the same account that drew energy while this one ran (case 2), from
+    the database: services on other gateway instances count, and no pile is scanned."""
+    now = gateway.now_ms()
     start = session.authorised_ms
-    end = session.service_end_ms or gateway.now_ms()
-    others = []
-    for pile in gateway.piles.values():
-        for state in pile.guns.values():
-            for other in state.sessions():
-                if other.account != session.account or other is session:
-                    continue
-                o_end = other.service_end_ms or gateway.now_ms()
-                started = other.charge_start_ms is not None
-                if started and other.authorised_ms < end and o_end > start:
-                    others.append(other.transaction_id)
+    late_open = session.late_charge_start_ms is not None and session.late_charge_end_ms is None
+    if session.live or late_open or session.gateway_service_end_ms is None:
+        end = now
+    else:  # the service, and any charge the pile drew for it after the gateway ended it
+        end = max(session.gateway_service_end_ms, session.late_charge_end_ms or 0)
+    await gateway.storage.flush()  # this process's latest session rows are still queued
+    others = await gateway.storage.overlapping_sessions(
+        session.account, session.session_id, start, max(end, start + 1)
+    )
     if not others:
         return obs
-    return replace(obs, overlapping_transaction_ids=tuple(others))
+    return replace(obs, overlapping_transaction_ids=tuple(o.transaction_id for o in others))

@@ -60,6 +60,7 @@ from sessions import (
     SessionError,
     SessionFlagged,
     SessionTransition,
+    SessionUpdated,
     StartCommandAccepted,
     StartCommandRejected,
     StartCommandTimedOut,
@@ -277,6 +278,8 @@ class PileRuntime:
             g.session_changed(self, gun, action)
         elif isinstance(action, SessionFlagged):
             g.session_flagged(self, gun, action)
+        elif isinstance(action, SessionUpdated):
+            g.session_updated(self, gun, action)
         elif isinstance(action, SendStopCharge):
             self._send_stop(gun, action)
         elif isinstance(action, SendStartCharge):

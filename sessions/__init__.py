@@ -18,7 +18,8 @@ PileOffline, PileLoggedIn, PileOnline, Disabled, Enabled, Tick.
 
 Actions (``sessions.actions``): SendStartCharge, SendStopCharge, SendQueryBills, RaiseAlarm,
 SessionTransition (persist and publish every one; it carries the full Session record),
-SessionFlagged, AccountClaimed, AccountReleased, StatusConfirmed (the only status change users
+SessionFlagged, SessionUpdated (persist: a durable change no other action carried),
+AccountClaimed, AccountReleased, StatusConfirmed (the only status change users
 are told about), AvailabilityChanged, UnmatchedBill.
 
 Session phases: AUTHORISED -> STARTING -> CHARGING -> STOPPING -> FINISHED -> CLOSED -> SETTLED,
@@ -39,6 +40,7 @@ from .actions import (
     SendStopCharge,
     SessionFlagged,
     SessionTransition,
+    SessionUpdated,
     StatusConfirmed,
     UnmatchedBill,
 )
@@ -127,6 +129,7 @@ __all__ = [
     "SessionError",
     "SessionFlagged",
     "SessionTransition",
+    "SessionUpdated",
     "StartCommandAccepted",
     "StartCommandRejected",
     "StartCommandTimedOut",

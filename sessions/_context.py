@@ -52,8 +52,8 @@ class Ctx:
         """Change phase, record end times, release the account on leaving LIVE, emit the record."""
         if to in _CHARGE_ENDED and s.charge_start_ms is not None and s.charge_end_ms is None:
             changes.setdefault("charge_end_ms", self.now)
-        if to in _SERVICE_ENDED and s.service_end_ms is None:
-            changes.setdefault("service_end_ms", self.now)
+        if to in _SERVICE_ENDED and s.gateway_service_end_ms is None:
+            changes.setdefault("gateway_service_end_ms", self.now)
         if to in _CHARGE_ENDED and s.end_reason is None:
             changes.setdefault("end_reason", reason)
         new = self.put(replace(s, phase=to, phase_since_ms=self.now, reason=reason, **changes))

@@ -57,6 +57,16 @@ class SessionFlagged:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionUpdated:
+    """A session changed in what a restart must keep (timers, alarms, retries) and no
+    transition or flag in the same step carried its final record: persist it."""
+
+    session_id: str
+    at_ms: int
+    record: Session
+
+
+@dataclass(frozen=True, slots=True)
 class AccountClaimed:
     """The account must be held (one active service per account, across all guns)."""
 
@@ -102,6 +112,7 @@ Action = (
     | RaiseAlarm
     | SessionTransition
     | SessionFlagged
+    | SessionUpdated
     | AccountClaimed
     | AccountReleased
     | StatusConfirmed

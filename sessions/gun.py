@@ -143,7 +143,18 @@ def charging_seen(ctx: Ctx, s: Session | None, transaction_id: str | None) -> No
         # One account, one active service — against what the pile does (case 2).
         account = s.account
         ctx.emit(AccountClaimed(s.account, s.session_id))
-        ctx.flag(s, Flag.OVERLAP, *([Flag.LATE_START] if late else []))
+        s = ctx.flag(s, Flag.OVERLAP, *([Flag.LATE_START] if late else []))
+        # The account's charge period runs on: billing finds overlaps with it (code 7).
+        ctx.put(
+            replace(
+                s,
+                late_charge_start_ms=ctx.now,
+                late_charge_end_ms=None,
+                late_charge_seen_ms=ctx.now,
+                late_charge_reports=0,
+                late_charge_stop_retries=0,
+            )
+        )
     ctx.update_gun(rogue=RogueCharge(ctx.now, ctx.now, tx, sid, account))
 
 
@@ -160,6 +171,23 @@ def _rogue_again(ctx: Ctx, r: RogueCharge) -> None:
         count = 0
     rogue = replace(r, last_seen_ms=ctx.now, reports_since_stop=count, stop_retries=retries)
     ctx.update_gun(rogue=rogue)
+    held = _held_for(ctx, r)
+    if held is not None:
+        ctx.put(
+            replace(
+                held,
+                late_charge_seen_ms=ctx.now,
+                late_charge_reports=count,
+                late_charge_stop_retries=retries,
+            )
+        )
+
+
+def _held_for(ctx: Ctx, r: RogueCharge) -> Session | None:
+    """The ended session whose account a charge without a session holds, if any."""
+    if r.account is None or r.session_id is None:
+        return None
+    return next((x for x in ctx.gun.sessions() if x.session_id == r.session_id), None)
 
 
 def end_rogue(ctx: Ctx) -> None:
@@ -168,6 +196,9 @@ def end_rogue(ctx: Ctx) -> None:
         return
     if r.account is not None and r.session_id is not None:
         ctx.emit(AccountReleased(r.account, r.session_id))
+    held = _held_for(ctx, r)
+    if held is not None and held.late_charge_end_ms is None:
+        ctx.put(replace(held, late_charge_end_ms=ctx.now))
     ctx.update_gun(rogue=None)
 
 

@@ -163,7 +163,7 @@ def service_ended_before_start(ctx: Ctx, s: Session, ev: ServiceEnded) -> None:
 
 
 def service_ended_late(ctx: Ctx, s: Session, ev: ServiceEnded) -> None:
-    # Recorded as data only: service_end_ms stays the gateway's own end (case 1).
+    # Recorded as data only: gateway_service_end_ms stays the gateway's own end (case 1).
     s = ctx.put(replace(s, pile_service_end_ms=ev.pile_time_ms))
     ctx.flag(s, Flag.LATE_LOGOUT)
     gun.end_rogue(ctx)
@@ -193,7 +193,8 @@ def bill_closed(ctx: Ctx, s: Session, ev: BillReceived) -> None:
 
 
 def bill_late(ctx: Ctx, s: Session, ev: BillReceived) -> None:
-    # Accepted, never dropped; the flag tells billing to cap idle time at service_end_ms.
+    # Accepted, never dropped; the flag tells billing to cap idle time at the gateway's end
+    # (gateway_service_end_ms).
     s = ctx.flag(s, Flag.LATE_BILL)
     ctx.move(s, Phase.SETTLED, Reason.LATE_BILL, bill_received_ms=ctx.now)
 

@@ -14,7 +14,7 @@ from typing import Any
 from . import gun, ticks
 from . import handlers as h
 from ._context import Ctx
-from .actions import Action, AvailabilityChanged
+from .actions import Action, AvailabilityChanged, SessionFlagged, SessionTransition, SessionUpdated
 from .errors import ImpossibleTransition
 from .events import (
     Authorised,
@@ -152,6 +152,25 @@ def step(state: GunState, event: Event, now_ms: int) -> tuple[GunState, tuple[Ac
         if handler is None:
             raise ImpossibleTransition(phase, event)
         handler(ctx, session, event)
+    if ctx.gun is not state:
+        ctx.emit(*_unrecorded(state, ctx.gun, ctx.actions, now_ms))
     if ctx.gun.availability is not state.availability:
         ctx.emit(AvailabilityChanged(ctx.gun.availability, state.availability, now_ms))
     return ctx.gun, tuple(ctx.actions)
+
+
+def _unrecorded(
+    before: GunState, after: GunState, actions: list[Action], now_ms: int
+) -> list[SessionUpdated]:
+    """Sessions whose durable part changed in this step beyond the last record an action
+    carried (e.g. a stop retry counted after the flag was emitted, the bill-wait alarm)."""
+    last = {s.session_id: s for s in before.sessions()}
+    for a in actions:
+        if isinstance(a, SessionTransition | SessionFlagged):
+            last[a.session_id] = a.record
+    out = []
+    for s in after.sessions():
+        seen = last.get(s.session_id)
+        if seen is not s and (seen is None or seen.durable() != s.durable()):
+            out.append(SessionUpdated(s.session_id, now_ms, s))
+    return out

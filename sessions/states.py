@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 from .config import SessionConfig
 from .vocab import Availability, CommandState, Flag, GunStatus, Phase
@@ -33,8 +34,9 @@ class Session:
     charge_start_ms: int | None = None
     charge_end_ms: int | None = None
     # The gateway's own end of service: billing caps idle time here (case 1).
-    service_end_ms: int | None = None
-    pile_service_end_ms: int | None = None  # the pile's logout time, if it ever sent one
+    gateway_service_end_ms: int | None = None
+    # The pile's end of service (its logout time), if it ever sent one: data only.
+    pile_service_end_ms: int | None = None
     meter_start: int | None = None
     meter_stop: int | None = None
     last_meter: int | None = None
@@ -45,15 +47,32 @@ class Session:
     charging_reports_since_stop: int = 0
     bill_received_ms: int | None = None
     bill_wait_alarmed: bool = False
+    # Energy the pile drew for this session's account after the gateway had ended the session
+    # (a stop not honoured, a late start: cases 2, 6). End None while it still flows.
+    # While it flows the gun's RogueCharge mirrors into these, so a restart rebuilds it.
+    late_charge_start_ms: int | None = None
+    late_charge_end_ms: int | None = None
+    late_charge_seen_ms: int | None = None  # its latest CHARGING report
+    late_charge_reports: int = 0  # CHARGING reports since the last stop sent for it
+    late_charge_stop_retries: int = 0
     flags: frozenset[Flag] = frozenset()
 
     @property
     def live(self) -> bool:
         return self.phase in LIVE
 
+    def durable(self) -> tuple[object, ...]:
+        """The part of the session a restart must keep: all of it but the latest meter
+        sample, which changes with every report and is re-read from the pile."""
+        return _DURABLE(self)  # type: ignore[no-any-return]
+
     @property
     def terminal(self) -> bool:
         return self.phase in TERMINAL
+
+
+# Read as one tuple: cheap enough for the heartbeat path, which compares it on every report.
+_DURABLE = attrgetter(*(f.name for f in fields(Session) if f.name != "last_meter"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,8 @@ class Flag(StrEnum):
     OVERLAP = "overlap"  # the account was charging here while the gateway thought it free
     LATE_START = "late_start"  # the pile started after the gateway had given up
     STOP_NOT_HONOURED = "stop_not_honoured"  # energy may have flowed after a stop
-    LATE_BILL = "late_bill"  # bill arrived after a cancelled/failed start: cap at service_end_ms
+    # A bill arrived after a cancelled/failed start: idle time is capped at gateway_service_end_ms.
+    LATE_BILL = "late_bill"
     LATE_LOGOUT = "late_logout"  # logout arrived after the gateway had ended the service
     ENDED_OFFLINE = "ended_offline"  # closed by the offline timeout, outcome unknown
     BILL_LOST = "bill_lost"

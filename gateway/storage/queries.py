@@ -354,7 +354,7 @@ async def lost_bill_counts(
     """(dimension value, code 1 or 2, sessions) of sessions settled as "bill lost" whose
     service ended in [from, to) (code 2 when the pile was offline at the time)."""
     s = sessions
-    at = func.coalesce(s.c.gateway_service_end_ms, s.c.service_end_ms, s.c.updated_ms)
+    at = func.coalesce(s.c.gateway_service_end_ms, s.c.pile_service_end_ms, s.c.updated_ms)
     dim = _dimension(by, s.c.pile_id, at, s.c.channel).label("dim")
     code = case((s.c.flags.like(OFFLINE_FLAG), 2), else_=1).label("code")
     q = (

@@ -13,6 +13,7 @@ from sessions.vocab import Phase
 
 TERMINAL_STATES = (Phase.SETTLED.value, Phase.CANCELLED.value, Phase.FAILED.value)
 CLOSED_STATE = Phase.CLOSED.value
+ENDED_EARLY_STATES = (Phase.CANCELLED.value, Phase.FAILED.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +31,11 @@ class PileRecord:
     online: bool
     registered_now: bool = False  # this login auto-registered the pile
     firmware_changed: bool = False  # this login reported a new firmware version
+    # Last heard of before this login (restart recovery: offline since then).
+    seen_before_login_ms: int | None = None
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any], **extra: bool) -> PileRecord:
+    def from_row(cls, r: Mapping[str, Any], **extra: Any) -> PileRecord:
         return cls(
             r["id"], r["station_id"], r["vendor"], r["model"], r["firmware"], r["gun_count"],
             bool(r["enabled"]), r["registered_at_ms"], r["last_login_ms"], r["last_seen_ms"],
@@ -81,14 +84,40 @@ class SessionRow:
     authorised_ms: int | None = None
     charge_start_ms: int | None = None
     charge_end_ms: int | None = None
-    service_end_ms: int | None = None  # the pile's (logout)
-    gateway_service_end_ms: int | None = None  # the gateway's own end
+    pile_service_end_ms: int | None = None  # the pile's (its logout time)
+    gateway_service_end_ms: int | None = None  # the gateway's own end (billing caps idle here)
     meter_start_dwh: int | None = None
     meter_stop_dwh: int | None = None
     observed_energy_dwh: int | None = None
     stop_reason: str | None = None
     cancel_reason: str | None = None
     flags: tuple[str, ...] = ()
+    # What timers and alarms depend on, so a restart resumes them instead of starting over.
+    phase_since_ms: int | None = None
+    end_reason: str | None = None
+    start_command: str | None = None
+    stop_sent_ms: int | None = None
+    stop_acked: bool = False
+    stop_retries: int = 0
+    charging_reports_since_stop: int = 0
+    bill_received_ms: int | None = None
+    bill_wait_alarmed: bool = False
+    late_charge_start_ms: int | None = None
+    late_charge_end_ms: int | None = None
+    late_charge_seen_ms: int | None = None
+    late_charge_reports: int = 0
+    late_charge_stop_retries: int = 0
+
+    # Columns copied as they are between a row and this record (the rest are converted).
+    _PLAIN = (
+        "transaction_id", "pile_id", "gun", "account", "channel", "state", "updated_ms",
+        "authorised_ms", "charge_start_ms", "charge_end_ms", "pile_service_end_ms",
+        "gateway_service_end_ms", "meter_start_dwh", "meter_stop_dwh", "observed_energy_dwh",
+        "stop_reason", "cancel_reason", "phase_since_ms", "end_reason", "start_command",
+        "stop_sent_ms", "stop_retries", "charging_reports_since_stop", "bill_received_ms",
+        "late_charge_start_ms", "late_charge_end_ms", "late_charge_seen_ms",
+        "late_charge_reports", "late_charge_stop_retries",
+    )  # fmt: skip
 
     @classmethod
     def from_session(cls, s: Session, *, pile_id: str, gun: int, at_ms: int) -> SessionRow:
@@ -108,61 +137,46 @@ class SessionRow:
             authorised_ms=s.authorised_ms,
             charge_start_ms=s.charge_start_ms,
             charge_end_ms=s.charge_end_ms,
-            service_end_ms=s.pile_service_end_ms,
-            gateway_service_end_ms=s.service_end_ms,
+            pile_service_end_ms=s.pile_service_end_ms,
+            gateway_service_end_ms=s.gateway_service_end_ms,
             meter_start_dwh=s.meter_start,
             meter_stop_dwh=s.meter_stop,
             observed_energy_dwh=observed,
             stop_reason=s.stop_reason,
             cancel_reason=(s.end_reason or s.reason) if ended_early else None,
             flags=tuple(sorted(str(f) for f in s.flags)),
+            phase_since_ms=s.phase_since_ms,
+            end_reason=s.end_reason,
+            start_command=str(s.start_command),
+            stop_sent_ms=s.stop_sent_ms,
+            stop_acked=s.stop_acked,
+            stop_retries=s.stop_retries,
+            charging_reports_since_stop=s.charging_reports_since_stop,
+            bill_received_ms=s.bill_received_ms,
+            bill_wait_alarmed=s.bill_wait_alarmed,
+            late_charge_start_ms=s.late_charge_start_ms,
+            late_charge_end_ms=s.late_charge_end_ms,
+            late_charge_seen_ms=s.late_charge_seen_ms,
+            late_charge_reports=s.late_charge_reports,
+            late_charge_stop_retries=s.late_charge_stop_retries,
         )
 
     def to_row(self) -> dict[str, Any]:
-        return {
-            "id": self.session_id,
-            "transaction_id": self.transaction_id,
-            "pile_id": self.pile_id,
-            "gun": self.gun,
-            "account": self.account,
-            "channel": self.channel,
-            "state": self.state,
-            "authorised_ms": self.authorised_ms,
-            "charge_start_ms": self.charge_start_ms,
-            "charge_end_ms": self.charge_end_ms,
-            "service_end_ms": self.service_end_ms,
-            "gateway_service_end_ms": self.gateway_service_end_ms,
-            "meter_start_dwh": self.meter_start_dwh,
-            "meter_stop_dwh": self.meter_stop_dwh,
-            "observed_energy_dwh": self.observed_energy_dwh,
-            "stop_reason": self.stop_reason,
-            "cancel_reason": self.cancel_reason,
-            "flags": orjson.dumps(list(self.flags)).decode(),
-            "updated_ms": self.updated_ms,
-        }
+        row = {name: getattr(self, name) for name in self._PLAIN}
+        row["id"] = self.session_id
+        row["flags"] = orjson.dumps(list(self.flags)).decode()
+        row["stop_acked"] = self.stop_acked
+        row["bill_wait_alarmed"] = self.bill_wait_alarmed
+        return row
 
     @classmethod
     def from_row(cls, r: Mapping[str, Any]) -> SessionRow:
         return cls(
             session_id=r["id"],
-            transaction_id=r["transaction_id"],
-            pile_id=r["pile_id"],
-            gun=r["gun"],
-            account=r["account"],
-            channel=r["channel"],
-            state=r["state"],
-            updated_ms=r["updated_ms"],
-            authorised_ms=r["authorised_ms"],
-            charge_start_ms=r["charge_start_ms"],
-            charge_end_ms=r["charge_end_ms"],
-            service_end_ms=r["service_end_ms"],
-            gateway_service_end_ms=r["gateway_service_end_ms"],
-            meter_start_dwh=r["meter_start_dwh"],
-            meter_stop_dwh=r["meter_stop_dwh"],
-            observed_energy_dwh=r["observed_energy_dwh"],
-            stop_reason=r["stop_reason"],
-            cancel_reason=r["cancel_reason"],
             flags=tuple(orjson.loads(r["flags"])),
+            stop_acked=bool(r["stop_acked"]),
+            bill_wait_alarmed=bool(r["bill_wait_alarmed"]),
+            **{name: r[name] for name in cls._PLAIN},
         )
 
 

@@ -55,6 +55,7 @@ from gateway.storage import migrate
 from gateway.storage.engine import create_engine, is_sqlite, resolve_url
 from gateway.storage.records import (
     CLOSED_STATE,
+    ENDED_EARLY_STATES,
     TERMINAL_STATES,
     AccountRecord,
     ActiveService,
@@ -327,9 +328,12 @@ class Storage:
             if gun_count > row["gun_count"]:
                 await self._ensure_guns(conn, pile_id, gun_count)
             self._touches.pop(pile_id, None)
+            seen_before = row["last_seen_ms"]
             row = await self._pile_row(conn, pile_id)
             assert row is not None
-            return PileRecord.from_row(row, firmware_changed=changed)
+            return PileRecord.from_row(
+                row, firmware_changed=changed, seen_before_login_ms=seen_before
+            )
 
     async def pile_offline(self, pile_id: str, at_ms: int) -> None:
         self._touches.pop(pile_id, None)
@@ -615,11 +619,59 @@ class Storage:
             rows = (await conn.execute(q.order_by(sessions.c.updated_ms))).mappings()
             return [SessionRow.from_row(r) for r in rows]
 
+    async def sessions_to_restore(self, pile_id: str, ended_limit: int) -> list[SessionRow]:
+        """What a restart puts back on a pile's guns: its open sessions, plus its newest
+        `ended_limit` cancelled or failed ones (a late bill or a late start still matches
+        them, field cases 1, 2 and 6)."""
+        s = sessions
+        ended = (
+            select(s)
+            .where(s.c.pile_id == pile_id, s.c.state.in_(ENDED_EARLY_STATES))
+            .order_by(s.c.updated_ms.desc())
+            .limit(ended_limit)
+        )
+        async with self.reader.connect() as conn:
+            rows = [SessionRow.from_row(r) for r in (await conn.execute(ended)).mappings()]
+        return [*await self.open_sessions(pile_id), *rows]
+
+    async def overlapping_sessions(
+        self, account: str, session_id: str, start_ms: int, end_ms: int
+    ) -> list[SessionRow]:
+        """Other sessions of the account during which energy flowed at some time within
+        [start_ms, end_ms): a charge the gateway saw, or one the pile drew after the gateway
+        had ended the session (late_charge_*). Open-ended periods run until end_ms. Read from
+        the database, so services on every gateway instance count (field case 2, code 7)."""
+        s = sessions
+        charge_end = func.coalesce(s.c.charge_end_ms, s.c.gateway_service_end_ms, end_ms)
+        late_end = func.coalesce(s.c.late_charge_end_ms, end_ms)
+        charged = and_(
+            s.c.charge_start_ms.is_not(None), s.c.charge_start_ms < end_ms, charge_end > start_ms
+        )
+        charged_late = and_(
+            s.c.late_charge_start_ms.is_not(None),
+            s.c.late_charge_start_ms < end_ms,
+            late_end > start_ms,
+        )
+        q = (
+            select(s)
+            .where(
+                s.c.account == account,
+                s.c.id != session_id,
+                # the (account, authorised_ms) index: a service authorised after our end
+                # cannot have charged within it
+                s.c.authorised_ms < end_ms,
+                or_(charged, charged_late),
+            )
+            .order_by(s.c.authorised_ms)
+        )
+        async with self.reader.connect() as conn:
+            return [SessionRow.from_row(r) for r in (await conn.execute(q)).mappings()]
+
     async def closed_sessions_without_bill(self, older_than_ms: int) -> list[SessionRow]:
         """Closed sessions whose service ended before older_than_ms and that have no bill
         (by pile + transaction id or by session id): the lost-bill sweep."""
         s, b = sessions, bills
-        ended = func.coalesce(s.c.gateway_service_end_ms, s.c.service_end_ms, s.c.updated_ms)
+        ended = func.coalesce(s.c.gateway_service_end_ms, s.c.pile_service_end_ms, s.c.updated_ms)
         has_bill = exists().where(
             or_(
                 and_(b.c.pile_id == s.c.pile_id, b.c.transaction_id == s.c.transaction_id),

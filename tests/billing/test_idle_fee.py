@@ -9,7 +9,7 @@ END = at(1, 10)
 
 
 def fee(service_end: int, **kw: object) -> IdleFee:
-    return compute_idle_fee(IDLE_RULE, charge_end_ms=END, service_end_ms=service_end, **kw)
+    return compute_idle_fee(IDLE_RULE, charge_end_ms=END, pile_service_end_ms=service_end, **kw)
 
 
 def test_within_grace_is_free() -> None:
@@ -26,7 +26,8 @@ def test_cap() -> None:
     f = fee(at(1, 15))
     assert (f.fee_fen, f.billable_minutes, f.capped) == (3_000, 285, True)
     uncapped = IdleFeeRule(grace_minutes=0, rate_fen_per_minute=10)
-    assert compute_idle_fee(uncapped, charge_end_ms=END, service_end_ms=at(1, 15)).fee_fen == 3_000
+    fee_fen = compute_idle_fee(uncapped, charge_end_ms=END, pile_service_end_ms=at(1, 15)).fee_fen
+    assert fee_fen == 3_000
 
 
 def test_start_failed_and_cancelled_are_free() -> None:

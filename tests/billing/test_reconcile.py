@@ -17,7 +17,7 @@ OBS = GatewayObservation(
     charge_end_ms=at(1, 10, 30, 10),
     energy_dwh=99_500,
     idle_ms=590_000,
-    service_end_ms=at(1, 10, 40),
+    gateway_service_end_ms=at(1, 10, 40),
 )
 
 
@@ -63,7 +63,7 @@ def test_clean_bill_has_no_findings() -> None:
         (
             A.IDLE_DURATION,
             replace(CLEAN, service_end_ms=at(2, 11)),
-            replace(OBS, service_end_ms=None),
+            replace(OBS, gateway_service_end_ms=None),
             {},
         ),
         (A.IDLE_DURATION, replace(CLEAN, service_end_ms=at(1, 11)), OBS, {}),
@@ -136,7 +136,7 @@ def test_case1_failed_start_late_bill() -> None:
         stop_reason=98,
     )
     obs = GatewayObservation(
-        service_end_ms=at(1, 4, 55), start_failed=True, cancelled=True, idle_ms=0
+        gateway_service_end_ms=at(1, 4, 55), start_failed=True, cancelled=True, idle_ms=0
     )
     s = run(bill, obs, received_ms=at(1, 14, 56))
     assert s.idle_fee.fee_fen == 0 and s.idle_fee.waived == "start failed"

@@ -167,8 +167,8 @@ async def test_start_failure_with_device_fault_ends_the_session_at_once(
     pile.send(StartResult(1, tx, Result.DEVICE_FAULT, FaultCode.DEVICE_FAULT, T0, 1_000_000))
     await wait_for(lambda: phase(gateway) is Phase.FAILED)
     session = gateway.piles[PILE_ID].guns[1].session
-    assert session is not None and session.service_end_ms is not None
-    assert session.service_end_ms >= before
+    assert session is not None and session.gateway_service_end_ms is not None
+    assert session.gateway_service_end_ms >= before
     # Hours later the bill arrives with service end = upload time: stored, flagged, no idle fee.
     late = replace(
         bill_for(tx, energy=0, start=before, end=before + 60_000),

@@ -114,7 +114,7 @@ def lost_session(pile_id: str, ended_ms: int, channel: str, offline: bool) -> di
         "authorised_ms": ended_ms - 3_600_000,
         "charge_start_ms": ended_ms - 3_500_000,
         "charge_end_ms": ended_ms - 60_000,
-        "service_end_ms": None,
+        "pile_service_end_ms": None,
         "gateway_service_end_ms": ended_ms,
         "meter_start_dwh": 0,
         "meter_stop_dwh": None,

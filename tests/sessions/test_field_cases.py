@@ -50,7 +50,7 @@ def test_case1_failed_starts_end_at_gateway_time_and_late_bills_do_not_reopen() 
         a = g.do(StartFailed(f"T{i}", "device_fault", 98), after=59 * S)
         assert moves(a) == [(Phase.STARTING, Phase.FAILED, "device_fault")]
         assert only(a, AccountReleased) == [AccountReleased("alice", f"s{i}")]
-        assert g.session.service_end_ms == g.now  # no logout needed
+        assert g.session.gateway_service_end_ms == g.now  # no logout needed
         failed_at[f"T{i}"] = g.now
         g.now += MIN
     assert next_deadline(g.state) is None  # nothing left waiting
@@ -67,7 +67,7 @@ def test_case1_failed_starts_end_at_gateway_time_and_late_bills_do_not_reopen() 
         assert Flag.LATE_BILL in record.flags
         settled = g.state.find(transaction_id=f"T{i}")
         assert settled is not None
-        assert settled.service_end_ms == failed_at[f"T{i}"]  # billing caps idle time here
+        assert settled.gateway_service_end_ms == failed_at[f"T{i}"]  # billing caps idle time here
         assert settled.charge_start_ms is None
         assert stops(a) == [] and only(a, AccountClaimed) == []
     assert g.book.is_free("alice")
@@ -79,10 +79,10 @@ def test_case1_device_fault_report_while_starting_fails_at_once() -> None:
     g.do(StartRequested())
     a = g.do(StatusReported(GunStatus.FAULTED, fault_code=98), after=60 * S)
     assert moves(a) == [(Phase.STARTING, Phase.FAILED, "device_fault")]
-    assert g.session.service_end_ms == T0 + 60 * S
+    assert g.session.gateway_service_end_ms == T0 + 60 * S
     a = g.do(BillReceived("T1"), at=T0 + 10 * H)
     assert moves(a) == [(Phase.FAILED, Phase.SETTLED, "late_bill")]
-    assert g.session.service_end_ms == T0 + 60 * S
+    assert g.session.gateway_service_end_ms == T0 + 60 * S
 
 
 def test_case2_stop_acknowledged_but_pile_keeps_charging() -> None:
@@ -111,7 +111,9 @@ def test_case2_stop_acknowledged_but_pile_keeps_charging() -> None:
     assert not gun_a.book.is_free("alice")
 
     # Later heartbeats still say charging: re-send the stop every N=2 reports and alarm.
-    assert gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT) == ()
+    a = gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT)
+    assert not stops(a) and not alarms(a)  # only the late charge's bookkeeping is persisted
+    assert gun_a.session.late_charge_reports == 1
     a = gun_a.do(StatusReported(GunStatus.CHARGING), after=HEARTBEAT)
     assert stops(a) == [SendStopCharge("T1", "charging_without_session")]
     assert alarms(a) == [AlarmKind.STOP_NOT_HONOURED]

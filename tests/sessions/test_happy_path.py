@@ -6,12 +6,14 @@ from sessions import (
     Availability,
     AvailabilityChanged,
     BillReceived,
+    CommandState,
     GunStatus,
     MeterSample,
     Phase,
     SendStartCharge,
     SendStopCharge,
     ServiceEnded,
+    SessionUpdated,
     StartCommandAccepted,
     StartConfirmed,
     StartRequested,
@@ -37,7 +39,9 @@ def test_full_service_from_authorisation_to_settlement() -> None:
 
     a = g.do(StartRequested())
     assert only(a, SendStartCharge) == [SendStartCharge("s1", "T1", "alice", "app")]
-    assert g.do(StartCommandAccepted(), after=S) == ()
+    a = g.do(StartCommandAccepted(), after=S)  # nothing to send; the record is persisted
+    assert [type(x) for x in a] == [SessionUpdated]
+    assert a[0].record.start_command is CommandState.ACCEPTED
     a = g.do(StartConfirmed("T1", meter_start=1000), after=20 * S)
     assert moves(a) == [(Phase.STARTING, Phase.CHARGING, "start_confirmed")]
     assert g.session.charge_start_ms == T0 + 21 * S
@@ -50,7 +54,8 @@ def test_full_service_from_authorisation_to_settlement() -> None:
     a = g.do(StopRequested(StopReason.USER), after=30 * MIN)
     assert only(a, SendStopCharge) == [SendStopCharge("T1", "user")]
     assert moves(a) == [(Phase.CHARGING, Phase.STOPPING, "user")]
-    assert g.do(StopAcknowledged(), after=S) == ()
+    a = g.do(StopAcknowledged(), after=S)
+    assert [type(x) for x in a] == [SessionUpdated] and a[0].record.stop_acked
     a = g.do(StopConfirmed(meter_stop=9000), after=2 * S)
     assert moves(a) == [(Phase.STOPPING, Phase.FINISHED, "user")]
     assert g.session.charge_end_ms == g.now and g.session.meter_stop == 9000
@@ -58,7 +63,7 @@ def test_full_service_from_authorisation_to_settlement() -> None:
     a = g.do(ServiceEnded(pile_time_ms=g.now + 5 * MIN), after=5 * MIN)
     assert moves(a) == [(Phase.FINISHED, Phase.CLOSED, "service_ended")]
     assert only(a, AccountReleased) == [AccountReleased("alice", "s1")]
-    assert g.session.service_end_ms == g.now
+    assert g.session.gateway_service_end_ms == g.now
     assert g.book.is_free("alice")
 
     a = g.do(BillReceived("T1"), after=MIN)

@@ -112,9 +112,9 @@ def test_failed_start_then_late_logout_keeps_gateway_end() -> None:
     g = Gun()
     g.authorise()
     g.do(StartFailed("T1", "device_fault", 98), after=MIN)
-    end = g.session.service_end_ms
+    end = g.session.gateway_service_end_ms
     g.do(ServiceEnded(pile_time_ms=T0 + 10 * H), at=T0 + 10 * H)
-    assert g.session.phase is Phase.FAILED and g.session.service_end_ms == end
+    assert g.session.phase is Phase.FAILED and g.session.gateway_service_end_ms == end
 
 
 # -- rule 3: stop not honoured ---------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_unplug_timeout_closes_a_finished_session() -> None:
     g.do(StopConfirmed(), after=MIN)
     a = g.tick_at(g.now + H)
     assert moves(a) == [(Phase.FINISHED, Phase.CLOSED, "unplug_timeout")]
-    assert g.session.service_end_ms == g.now
+    assert g.session.gateway_service_end_ms == g.now
 
 
 def test_max_charge_duration_stops_the_charge() -> None:

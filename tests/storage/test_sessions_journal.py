@@ -43,7 +43,7 @@ async def test_open_sessions_and_lost_bill_sweep(storage: Storage) -> None:
     done = row(p, "settled", 1000)
     closed_old = row(p, "closed", 1000, gateway_service_end_ms=5000)
     closed_new = row(p, "closed", 1000, gateway_service_end_ms=50_000)
-    billed = row(p, "closed", 1000, service_end_ms=4000)
+    billed = row(p, "closed", 1000, pile_service_end_ms=4000)
     for r in (live, done, closed_old, closed_new, billed):
         storage.record_session(r)
     await storage.flush()
@@ -58,8 +58,8 @@ async def test_open_sessions_and_lost_bill_sweep(storage: Storage) -> None:
 
 async def test_session_row_from_the_machine_record(storage: Storage) -> None:
     s = Session(uid("S"), uid("T"), "U9", "partner_app", Phase.CANCELLED, 100, 400, "start timeout",
-                end_reason="start timeout", service_end_ms=400, meter_start=10, last_meter=15,
-                flags=frozenset({Flag.LATE_START}))  # fmt: skip
+                end_reason="start timeout", gateway_service_end_ms=400, meter_start=10,
+                last_meter=15, flags=frozenset({Flag.LATE_START}))  # fmt: skip
     r = SessionRow.from_session(s, pile_id=pile_id(), gun=2, at_ms=400)
     storage.record_session(r)
     await storage.flush()
