@@ -62,6 +62,13 @@ def _cells(phases: tuple[Phase | None, ...], event: type, handler: SessionHandle
     return {(p, event): handler for p in phases}
 
 
+def _logged_in(ctx: Ctx, ev: PileLoggedIn) -> None:
+    """A deadline that passed while the pile was away (or the gateway was down) fires first,
+    as it would have on time; only then is the gun reachable again."""
+    ticks.tick(ctx, Tick())
+    gun.pile_logged_in(ctx, ev)
+
+
 # fmt: off
 TRANSITIONS: dict[tuple[Phase | None, type], SessionHandler] = {
     # (phase of the session, event)             handler                       -> phase
@@ -118,7 +125,7 @@ GUN_EVENTS: dict[type, GunHandler] = {
     StatusReported: gun.status_reported,  # may move the session (start, fault, unplug...)
     MeterSample:    gun.meter_sample,
     PileOffline:    gun.pile_offline,     # pauses pile-bound timers
-    PileLoggedIn:   gun.pile_logged_in,   # online again: startable, timers run
+    PileLoggedIn:   _logged_in,           # overdue timeouts fire, then online again
     PileOnline:     gun.pile_online,      # reconciles, queries owed bills
     Disabled:       gun.disable,
     Enabled:        gun.enable,

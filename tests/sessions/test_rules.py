@@ -14,6 +14,7 @@ from sessions import (
     Flag,
     GunStatus,
     Phase,
+    PileLoggedIn,
     PileOffline,
     PileOnline,
     SendQueryBills,
@@ -222,6 +223,17 @@ def test_offline_pauses_pile_timers_and_the_offline_timeout_ends_the_session() -
     assert AlarmKind.OFFLINE_TIMEOUT in alarms(a)
     assert Flag.ENDED_OFFLINE in g.session.flags
     assert {d.timeout for d in pending(g.state)} == {Timeout.BILL_WAIT, Timeout.BILL_LOST}
+
+
+def test_a_login_after_the_offline_deadline_fires_the_timeout_before_going_online() -> None:
+    # No Tick ran while the pile was away (the gateway restarted, say): the login must not
+    # erase a timeout that was already due.
+    g = _stopping(SessionConfig(offline_timeout_ms=H))
+    g.do(PileOffline(), after=S)
+    a = g.do(PileLoggedIn(), after=2 * H)
+    assert moves(a) == [(Phase.STOPPING, Phase.CLOSED, "offline_timeout")]
+    assert AlarmKind.OFFLINE_TIMEOUT in alarms(a)
+    assert not g.state.offline
 
 
 def test_offline_session_charging_on_reconnect_keeps_charging() -> None:

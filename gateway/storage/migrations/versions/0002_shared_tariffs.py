@@ -1,6 +1,6 @@
 """tariffs are shared definitions; their use by piles and stations is tariff_assignments
 
-Revision ID: billconf
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-01 17:40:00
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "billconf"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
