@@ -73,7 +73,7 @@ async def test_failed_start_without_logout_then_a_bill_ten_hours_late(
     pile.send(StartResult(1, tx, Result.DEVICE_FAULT, FaultCode.DEVICE_FAULT, FAILED_AT, 1_000))
     await wait_for(lambda: phase(gw) is Phase.FAILED)
     session = gw.piles[PILE_ID].guns[1].session
-    assert session is not None and session.service_end_ms == FAILED_AT  # §6.6: no LOGOUT needed
+    assert session is not None and session.gateway_service_end_ms == FAILED_AT  # §6.6: no LOGOUT needed
 
     clock.now = UPLOAD  # no LOGOUT ever came; the bill does, with service end = upload time
     late = Bill(
@@ -102,4 +102,4 @@ async def test_failed_start_without_logout_then_a_bill_ten_hours_late(
     assert {"session_failed", "late_bill"} <= set(stored["flags"].strip('[]"').split('","'))
     settled = gw.piles[PILE_ID].guns[1].sessions()
     ended = next(s for s in settled if s.transaction_id == tx)
-    assert ended.phase is Phase.SETTLED and ended.service_end_ms == FAILED_AT
+    assert ended.phase is Phase.SETTLED and ended.gateway_service_end_ms == FAILED_AT
