@@ -23,6 +23,7 @@ class PeriodKind(StrEnum):
 class ScopeKind(StrEnum):
     STATION = "station"
     PILE = "pile"
+    DEFAULT = "default"  # scope_id "": for piles with no tariff (or rule) of their own
 
 
 class TariffError(ValueError):

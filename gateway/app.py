@@ -1,5 +1,6 @@
-"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, and the
-operator command API (start, stop, enable, disable, query_bills, set_tariff)."""
+"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, the
+configuration a pile is given at each login, and the operator command API (start, stop,
+enable, disable, query_bills, set_tariff, set_idle_fee, time_sync)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from billing.anomalies import AnomalyCode
+from billing.idle_fee import IdleFeeRule
 from billing.tariff import Tariff
 from gateway import commands
 from gateway.bills import store_bill
@@ -22,7 +24,7 @@ from gateway.metrics import Metrics
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
-from gateway.tariffs import tariff_message
+from gateway.tariffs import idle_fee_message, login_tariff_messages, tariff_message
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -34,6 +36,8 @@ from protocol import (
     Login,
     Message,
     QueryBills,
+    TimeSync,
+    normalize_pile_id,
 )
 from sessions import (
     AccountClaimed,
@@ -183,12 +187,24 @@ class Gateway:
             for conn in list(self.connections):
                 if conn.pile is not None and now - conn.last_rx > 3 * interval:
                     conn.close(f"no heartbeat for {3 * interval} s")
+            self._periodic_time_sync()
             try:
                 if now >= next_purge:
                     next_purge = now + 3600
                     await self.storage.purge_journal(self.now_ms() - retention_ms)
             except Exception:
                 self.log.exception("sweep_failed")
+
+    def _periodic_time_sync(self) -> None:
+        """TIME_SYNC to each connected pile every piles.time_sync_interval_s (0: never)."""
+        every_ms = self.config.piles.time_sync_interval_s * 1000
+        if every_ms <= 0:
+            return
+        now = self.now_ms()
+        for pile in self.piles.values():
+            if pile.online and now - pile.time_synced_ms >= every_ms:
+                pile.time_synced_ms = now
+                self.spawn(self.time_sync(pile.pile_id, why="periodic"))
 
     def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
         """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
@@ -260,6 +276,35 @@ class Gateway:
             old.log.warning("connection_replaced", new_peer=conn.peer)
             old.close("replaced by a newer login of the same pile")
         return pile
+
+    # --- configuration sent at every login ----------------------------------------------------
+
+    def after_login(self, pile: PileRuntime, login: Login) -> None:
+        """LOGIN_ACK OK has been sent: bring the pile up to date (docs/protocol.md §8.1)."""
+        self.spawn(self._configure(pile, login.pile_time_ms))
+
+    async def _configure(self, pile: PileRuntime, pile_time_ms: int) -> None:
+        """TIME_SYNC if its clock drifted, then its enabled state, tariff(s) and idle-fee
+        rule, each awaiting its COMMAND_ACK; what changed while it was offline arrives here."""
+        conn = pile.connection
+        drift_ms = pile_time_ms - self.now_ms()
+        pile.time_synced_ms = self.now_ms()
+        if abs(drift_ms) > self.config.piles.time_sync_drift_s * 1000:
+            await self.time_sync(pile.pile_id, why="login", drift_ms=drift_ms)
+        enabled = pile.info.enabled
+        steps: list[tuple[str, Message]] = [
+            ("enable" if enabled else "disable", Enable(0) if enabled else Disable(0, 0))
+        ]
+        tariffs = await self.storage.tariffs_for(pile.pile_id)
+        current = await self.storage.tariff_for(pile.pile_id, self.now_ms())
+        steps += [("set_tariff", m) for m in login_tariff_messages(tariffs, current, self.now_ms())]
+        rule = await self.storage.idle_rule_for(pile.pile_id)
+        steps.append(("set_idle_fee", idle_fee_message(rule)))
+        for name, message in steps:
+            if pile.connection is not conn or not pile.online:
+                return  # gone or replaced: the next login starts over
+            result = await pile.simple(message)
+            self._command_done(name, pile.pile_id, 0, result, why="login")
 
     # --- storage facade used by connections and runtimes ------------------------------------
 
@@ -457,41 +502,74 @@ class Gateway:
     async def start_charge(
         self, pile_id: str, gun: int, account: str, channel: str = "operator"
     ) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.start(gun, account, channel)
         return self._command_done("start", pile_id, gun, result)
 
     async def stop_charge(self, pile_id: str, gun: int) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.stop(gun)
         return self._command_done("stop", pile_id, gun, result)
 
     async def set_enabled(self, pile_id: str, enabled: bool) -> CommandResult:
-        """Recorded in the database at once; sent to the pile when it is connected (case 8)."""
+        """Recorded in the database at once; sent to the pile now when it is connected,
+        otherwise as part of its next login (case 8): the outcome is then ``stored``."""
+        pile_id = normalize_pile_id(pile_id)
         known = await self.storage.set_pile_enabled(pile_id, enabled)
-        if not known:
-            return self._command_done("enable", pile_id, 0, commands.rejected("unknown_pile"))
-        pile = self._pile(pile_id)
         name = "enable" if enabled else "disable"
-        if pile is None:
-            return self._command_done(name, pile_id, 0, commands.OFFLINE)
-        pile.set_enabled(enabled)
+        if not known:
+            return self._command_done(name, pile_id, 0, commands.rejected("unknown_pile"))
+        pile = self._pile(pile_id)
+        if pile is not None:
+            pile.set_enabled(enabled)
+        if pile is None or not pile.online:
+            return self._command_done(name, pile_id, 0, commands.STORED)
         result = await pile.simple(Enable(0) if enabled else Disable(0, 0))
         return self._command_done(name, pile_id, 0, result)
 
     async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.simple(QueryBills(gun))
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
+        """Stored at once; sent now when the pile is connected, else at its next login."""
+        pile_id = normalize_pile_id(pile_id)
         await self.storage.put_tariff(tariff)
-        pile = self._pile(pile_id)
-        message = tariff_message(tariff)
-        result = commands.OFFLINE if pile is None else await pile.simple(message)
-        return self._command_done("set_tariff", pile_id, 0, result)
+        return await self._send_config(pile_id, "set_tariff", tariff_message(tariff))
 
-    def _command_done(self, name: str, pile_id: str, gun: int, result: CommandResult) -> Any:
+    async def set_idle_fee(self, pile_id: str | None, rule: IdleFeeRule) -> CommandResult:
+        """Stored at once (pile_id None: already stored for a station or as the default);
+        sent now to the pile when it is connected, else at its next login."""
+        if pile_id is None:
+            return commands.STORED
+        pile_id = normalize_pile_id(pile_id)
+        return await self._send_config(pile_id, "set_idle_fee", idle_fee_message(rule))
+
+    async def _send_config(self, pile_id: str, name: str, message: Message) -> CommandResult:
+        pile = self._pile(pile_id)
+        if pile is None or not pile.online:
+            return self._command_done(name, pile_id, 0, commands.STORED)
+        return self._command_done(name, pile_id, 0, await pile.simple(message))
+
+    async def time_sync(
+        self, pile_id: str, *, why: str = "operator", drift_ms: int | None = None
+    ) -> CommandResult:
+        """TIME_SYNC now (docs/protocol.md §7.12); a clock cannot be set while offline."""
+        pile_id = normalize_pile_id(pile_id)
+        pile = self._pile(pile_id)
+        if pile is None or not pile.online:
+            return self._command_done("time_sync", pile_id, 0, commands.OFFLINE, why=why)
+        pile.time_synced_ms = self.now_ms()
+        result = await pile.simple(TimeSync(self.now_ms()))
+        return self._command_done("time_sync", pile_id, 0, result, why=why, drift_ms=drift_ms)
+
+    def _command_done(
+        self, name: str, pile_id: str, gun: int, result: CommandResult, **context: Any
+    ) -> Any:
         self.metrics.commands[f"{name}:{result.outcome.value}"] += 1
         self.log.info(
             "command",
@@ -501,6 +579,7 @@ class Gateway:
             outcome=result.outcome.value,
             reason=result.reason,
             transaction=result.transaction_id,
+            **{k: v for k, v in context.items() if v is not None},
         )
         return result
 

@@ -29,7 +29,7 @@ from protocol.errors import (
     UnknownType,
     UnsupportedVersion,
 )
-from protocol.fields import normalize_pile_id
+from protocol.fields import PileIdError, normalize_pile_id
 from protocol.messages import *  # noqa: F403
 from protocol.messages import MESSAGE_CLASSES, Message
 
@@ -53,6 +53,7 @@ __all__ = [
     "Message",
     "MsgType",
     "NackReason",
+    "PileIdError",
     "Result",
     "StopReason",
     "TariffKind",
