@@ -194,8 +194,8 @@ FIELD_NOTES: dict[str, str] = {
     "segments": "number of time segments that follow (at least 1)",
     "start_minute": "minute of the local day (UTC+8), 0..1439, at which the segment begins",
     "kind": "TariffKind of the segment",
-    "nacked_type": "MsgType of the rejected frame as read (also for BAD_CRC, §2.6); 0 when "
-    "the frame was too short to have one",
+    "nacked_type": "MsgType of the rejected frame: its byte 6 as received (unverified for "
+    "BAD_CRC, §2.6)",
     "grace_minutes": "free minutes after the charge ends, 0..65535",
     "rate_fen_per_minute": "fee per whole minute past the grace period, fen; 0 = no idle fee",
     "cap_fen": "most one service pays in idle fee, fen; 0xFFFFFFFF = no cap",
