@@ -531,4 +531,3 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
-

@@ -164,9 +164,7 @@ class Storage:
         self._touches: dict[str, int] = {}
         self._touch_interval_s = touch_interval_s
         self._tariff_cache_s = tariff_cache_s
-        self._tariff_cache: dict[
-            str, tuple[float, list[Tariff], IdleFeeRule, IdleFeeScope]
-        ] = {}
+        self._tariff_cache: dict[str, tuple[float, list[Tariff], IdleFeeRule, IdleFeeScope]] = {}
         self._closed = False
         self._toucher = asyncio.get_running_loop().create_task(
             self._touch_loop(), name="pilegate-storage-touch"
@@ -942,7 +940,9 @@ class Storage:
         chosen = _select_tariff(found, TariffScope(station, normalize_pile_id(pile_id)), at_ms)
         if chosen is None:
             defaults = [
-                t for t in found if t.scope_kind is ScopeKind.DEFAULT and t.effective_from_ms <= at_ms
+                t
+                for t in found
+                if t.scope_kind is ScopeKind.DEFAULT and t.effective_from_ms <= at_ms
             ]
             chosen = max(defaults, key=lambda t: (t.effective_from_ms, t.tariff_id), default=None)
         if chosen is None:  # all configured ones start later: the earliest one

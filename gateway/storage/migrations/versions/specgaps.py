@@ -43,10 +43,7 @@ def upgrade() -> None:
     if rows:
         op.bulk_insert(
             new,
-            [
-                {"scope_kind": "station", "scope_id": r.pop("station_id"), **r}
-                for r in rows
-            ],
+            [{"scope_kind": "station", "scope_id": r.pop("station_id"), **r} for r in rows],
         )
 
 
