@@ -319,3 +319,4 @@ class PileConnection:
 
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
+

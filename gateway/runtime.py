@@ -531,3 +531,4 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
+
