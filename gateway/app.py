@@ -13,7 +13,7 @@ from typing import Any
 
 from billing.anomalies import AnomalyCode
 from billing.idle_fee import IdleFeeRule
-from billing.tariff import Tariff
+from billing.tariff import ScopeKind, Tariff
 from gateway import commands
 from gateway.bills import store_bill
 from gateway.commands import CommandResult
@@ -541,13 +541,51 @@ class Gateway:
         await self.storage.put_tariff(tariff)
         return await self._send_config(pile_id, "set_tariff", tariff_message(tariff))
 
-    async def set_idle_fee(self, pile_id: str | None, rule: IdleFeeRule) -> CommandResult:
-        """Stored at once (pile_id None: already stored for a station or as the default);
-        sent now to the pile when it is connected, else at its next login."""
-        if pile_id is None:
-            return commands.STORED
+    async def set_idle_fee(self, pile_id: str, rule: IdleFeeRule) -> CommandResult:
+        """The pile's own idle-fee rule: stored, sent now or at its next login."""
         pile_id = normalize_pile_id(pile_id)
-        return await self._send_config(pile_id, "set_idle_fee", idle_fee_message(rule))
+        return (await self.set_idle_fee_rule(ScopeKind.PILE, pile_id, rule))[pile_id]
+
+    async def set_idle_fee_rule(
+        self, scope_kind: ScopeKind, scope_id: str, rule: IdleFeeRule
+    ) -> dict[str, CommandResult]:
+        """Store the rule of a pile, a station or the default, then send it to each connected
+        pile whose rule it now is; {pile_id: result} (a pile scope always names its pile:
+        ``stored`` when it is offline). Others get it at their next login."""
+        if scope_kind is ScopeKind.PILE:
+            scope_id = normalize_pile_id(scope_id)
+        await self.storage.put_idle_rule(scope_id, rule, scope_kind=scope_kind)
+        results: dict[str, CommandResult] = {}
+        if scope_kind is ScopeKind.PILE:
+            results[scope_id] = await self._send_config(
+                scope_id, "set_idle_fee", idle_fee_message(rule)
+            )
+            return results
+        for pile in list(self.piles.values()):
+            if not pile.online:
+                continue
+            used = await self.storage.idle_rule_scope(pile.pile_id)
+            if (used.scope_kind, used.scope_id) == (scope_kind, scope_id):
+                results[pile.pile_id] = await self._send_config(
+                    pile.pile_id, "set_idle_fee", idle_fee_message(rule)
+                )
+        return results
+
+    async def set_default_tariff(self, tariff: Tariff) -> dict[str, CommandResult]:
+        """Store a default-scope tariff; send it to each connected pile it is now in force
+        for (piles with no tariff of their own or of their station)."""
+        await self.storage.put_tariff(tariff)
+        results: dict[str, CommandResult] = {}
+        for pile in list(self.piles.values()):
+            if not pile.online:
+                continue
+            tariffs = await self.storage.tariffs_for(pile.pile_id)
+            if any(t.scope_kind is not ScopeKind.DEFAULT for t in tariffs):
+                continue  # the pile's or its station's tariff wins
+            results[pile.pile_id] = await self._send_config(
+                pile.pile_id, "set_tariff", tariff_message(tariff)
+            )
+        return results
 
     async def _send_config(self, pile_id: str, name: str, message: Message) -> CommandResult:
         pile = self._pile(pile_id)

@@ -42,5 +42,5 @@ def rejected(reason: str, transaction_id: str | None = None) -> CommandResult:
 TIMED_OUT = CommandResult(Outcome.TIMED_OUT, "no reply from the pile in time")
 OFFLINE = CommandResult(Outcome.PILE_OFFLINE, "the pile is not connected")
 STORED = CommandResult(
-    Outcome.STORED, "the pile is not connected: stored, sent to the pile at its next login"
+    Outcome.STORED, "the pile is not connected: it gets the change at its next login"
 )
