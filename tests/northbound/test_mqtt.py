@@ -452,7 +452,8 @@ def test_command_payloads() -> None:
     with pytest.raises(BadRequest, match="scope_id"):
         tariff_from_json({**TARIFF, "scope_id": "other"}, "44030600030000200060")
     with pytest.raises(BadRequest, match="no price"):
-        tariff_from_json({**TARIFF, "prices": {"flat": TARIFF["prices"]["flat"]}}, "4403060003000020")  # type: ignore[index]
+        flat_only = {"flat": TARIFF["prices"]["flat"]}  # type: ignore[index]
+        tariff_from_json({**TARIFF, "prices": flat_only}, "4403060003000020")
     with pytest.raises(BadRequest, match=r"gun must be 1\.\.255"):
         parse("stop", "4403060003000020", b'{"gun": 0}')
 
