@@ -73,6 +73,7 @@ def _text(body: dict[str, Any], key: str, *, default: str | None = None) -> str:
 
 def tariff_from_json(body: dict[str, Any], pile_id: str) -> Tariff:
     """A Tariff from the set_tariff payload (docs/mqtt.md). Scope defaults to this pile."""
+    pile_id = topic_pile_id(pile_id) or pile_id
     scope = _text(body, "scope_kind", default="pile")
     try:
         scope_kind = ScopeKind(scope)
@@ -81,7 +82,9 @@ def tariff_from_json(body: dict[str, Any], pile_id: str) -> Tariff:
     if scope_kind not in (ScopeKind.PILE, ScopeKind.STATION):
         raise BadRequest(f"scope_kind must be pile or station, got {scope!r}")
     scope_id = _text(body, "scope_id", default=pile_id if scope_kind is ScopeKind.PILE else None)
-    if scope_kind is ScopeKind.PILE and topic_pile_id(scope_id) != pile_id:
+    if scope_kind is ScopeKind.PILE:
+        scope_id = topic_pile_id(scope_id) or scope_id
+    if scope_kind is ScopeKind.PILE and scope_id != pile_id:
         raise BadRequest(f"scope_id {scope_id!r} is not the pile of the topic ({pile_id})")
     prices_in = body.get("prices")
     if not isinstance(prices_in, dict):
