@@ -63,3 +63,44 @@ async def test_default_tariff_is_stored_and_loses_to_station_tariffs(storage: St
     await storage.put_tariff(flat("st2", ScopeKind.STATION, "S2", 9_000, since=100))
     assert (await storage.tariff_for(pile, 10)).tariff_id == "std"  # the station's starts later
     assert (await storage.tariff_for(pile, 100)).tariff_id == "st2"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_migration_keeps_station_rules(kind: str, request: pytest.FixtureRequest) -> None:
+    """specgaps: the per-station table becomes a scoped one; station rules survive both ways."""
+    from sqlalchemy import text
+
+    from gateway.storage.engine import create_engine
+    from gateway.storage.migrate import downgrade, upgrade
+
+    if kind == "postgresql":
+        request.getfixturevalue("postgres_url")
+    async with fresh_database(kind, upgrade=False) as url:
+        await upgrade(url, "0001")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(
+                    "INSERT INTO stations (id, name, created_ms) VALUES ('S9', 'depot', 0)"
+                ))  # fmt: skip
+                await conn.execute(text(
+                    "INSERT INTO idle_fee_rules (station_id, grace_minutes, rate_fen_per_minute,"
+                    " cap_fen, updated_ms) VALUES ('S9', 10, 40, 2000, 5)"
+                ))  # fmt: skip
+        finally:
+            await engine.dispose()
+        await upgrade(url)
+        storage = await Storage.open(url, upgrade=False)
+        try:
+            rules = await storage.idle_rules()
+        finally:
+            await storage.close()
+        assert rules == [(ScopeKind.STATION, "S9", IdleFeeRule(10, 40, 2000))]
+        await downgrade(url, "0001")
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text("SELECT * FROM idle_fee_rules"))).all()
+        finally:
+            await engine.dispose()
+        assert [tuple(r) for r in rows] == [("S9", 10, 40, 2000, 5)]
