@@ -285,26 +285,34 @@ class Gateway:
 
     async def _configure(self, pile: PileRuntime, pile_time_ms: int) -> None:
         """TIME_SYNC if its clock drifted, then its enabled state, tariff(s) and idle-fee
-        rule, each awaiting its COMMAND_ACK; what changed while it was offline arrives here."""
+        rule, each awaiting its COMMAND_ACK; what changed while it was offline arrives here.
+        Each is read just before it is sent, so an operator's change made meanwhile is not
+        overtaken by an older value."""
         conn = pile.connection
         drift_ms = pile_time_ms - self.now_ms()
         pile.time_synced_ms = self.now_ms()
         if abs(drift_ms) > self.config.piles.time_sync_drift_s * 1000:
             await self.time_sync(pile.pile_id, why="login", drift_ms=drift_ms)
-        enabled = pile.info.enabled
-        steps: list[tuple[str, Message]] = [
-            ("enable" if enabled else "disable", Enable(0) if enabled else Disable(0, 0))
-        ]
-        tariffs = await self.storage.tariffs_for(pile.pile_id)
-        current = await self.storage.tariff_for(pile.pile_id, self.now_ms())
-        steps += [("set_tariff", m) for m in login_tariff_messages(tariffs, current, self.now_ms())]
-        rule = await self.storage.idle_rule_for(pile.pile_id)
-        steps.append(("set_idle_fee", idle_fee_message(rule)))
-        for name, message in steps:
-            if pile.connection is not conn or not pile.online:
-                return  # gone or replaced: the next login starts over
-            result = await pile.simple(message)
-            self._command_done(name, pile.pile_id, 0, result, why="login")
+
+        async def state() -> list[Message]:
+            return [Enable(0) if pile.info.enabled else Disable(0, 0)]
+
+        async def tariffs() -> list[Message]:
+            now = self.now_ms()
+            found = await self.storage.tariffs_for(pile.pile_id)
+            current = await self.storage.tariff_for(pile.pile_id, now)
+            return list(login_tariff_messages(found, current, now))
+
+        async def idle_fee() -> list[Message]:
+            return [idle_fee_message(await self.storage.idle_rule_for(pile.pile_id))]
+
+        for read in (state, tariffs, idle_fee):
+            for message in await read():
+                if pile.connection is not conn or not pile.online:
+                    return  # gone or replaced: the next login starts over
+                result = await pile.simple(message)
+                name = message.TYPE.name.lower()
+                self._command_done(name, pile.pile_id, 0, result, why="login")
 
     # --- storage facade used by connections and runtimes ------------------------------------
 
