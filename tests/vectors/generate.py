@@ -209,7 +209,8 @@ FIELD_NOTES_BY_TYPE: dict[tuple[MsgType, str], str] = {
     (MsgType.DISABLE, "gun"): "gun number; 0 = the whole pile",
     (MsgType.ENABLE, "gun"): "gun number; 0 = the whole pile",
     (MsgType.QUERY_BILLS, "gun"): "gun number; 0 = all guns",
-    (MsgType.COMMAND_ACK, "gun"): "gun of the command; 0 for whole-pile commands",
+    (MsgType.COMMAND_ACK, "gun"): "the command's gun; 0 for SET_TARIFF, SET_IDLE_FEE and "
+    "TIME_SYNC (§3.3)",
     (MsgType.NACK, "reason"): "NackReason",
     (MsgType.BILL_ACK, "status"): "BillAckStatus",
     (MsgType.AUTH_RESULT, "transaction_id"): "assigned by the gateway when result = OK",
