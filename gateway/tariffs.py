@@ -57,9 +57,13 @@ def login_tariff_messages(tariffs: list[Tariff], current: Tariff, now_ms: int) -
     return [tariff_message(t) for t in (current, *later)]
 
 
+_RANK = {ScopeKind.DEFAULT: 0, ScopeKind.STATION: 1, ScopeKind.PILE: 2}
+
+
 def _outranks(later: Tariff, current: Tariff) -> bool:
-    # A station tariff starting later does not replace a pile's own tariff (pile scope wins).
-    return later.scope_kind is ScopeKind.PILE or current.scope_kind is not ScopeKind.PILE
+    # A later tariff of a wider scope does not replace the current one (pile beats station
+    # beats default), so it is not sent.
+    return _RANK[later.scope_kind] >= _RANK[current.scope_kind]
 
 
 def idle_fee_message(rule: IdleFeeRule) -> SetIdleFee:

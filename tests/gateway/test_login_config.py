@@ -124,3 +124,22 @@ async def test_a_pile_registered_with_16_digits_logs_in(gateway: Gateway) -> Non
         assert "00004403060003000021" in gateway.piles
     finally:
         await pile.close()
+
+
+def test_login_sends_later_tariffs_only_when_they_will_take_over() -> None:
+    from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
+    from gateway.tariffs import login_tariff_messages
+
+    def flat(tariff_id: str, kind: ScopeKind, since: int) -> Tariff:
+        prices = dict.fromkeys(PeriodKind, PeriodPrice(10_000, 0))
+        return Tariff(tariff_id, kind, "x", since, prices, (Segment(0, PeriodKind.FLAT),))
+
+    station_now = flat("st-now", ScopeKind.STATION, 0)
+    tariffs = [
+        station_now,
+        flat("st-later", ScopeKind.STATION, 2_000),
+        flat("pile-later", ScopeKind.PILE, 3_000),
+        flat("default-later", ScopeKind.DEFAULT, 1_000),  # the station's wins: not sent
+    ]
+    sent = [m.effective_from_ms for m in login_tariff_messages(tariffs, station_now, 500)]
+    assert sent == [0, 2_000, 3_000]  # st-now, st-later, pile-later
