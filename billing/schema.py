@@ -307,7 +307,9 @@ tariff_assignments = Table(
 idle_fee_rules = Table(
     "idle_fee_rules",
     metadata,
-    Column("station_id", String(64), ForeignKey("stations.id"), primary_key=True),
+    # pile (scope_id = pile id) beats station (station id) beats default (scope_id "")
+    Column("scope_kind", String(16), primary_key=True),
+    Column("scope_id", String(64), primary_key=True),
     Column("grace_minutes", Integer(), nullable=False),
     Column("rate_fen_per_minute", Integer(), nullable=False),
     Column("cap_fen", Fen(), nullable=True),

@@ -420,18 +420,21 @@ async def load_tariff(conn: AsyncConnection, tariff_id: str) -> Tariff | None:
 
 
 async def upsert_idle_rule(
-    conn: AsyncConnection, station_id: str, rule: IdleFeeRule, at_ms: int
+    conn: AsyncConnection, scope_kind: ScopeKind, scope_id: str, rule: IdleFeeRule, at_ms: int
 ) -> None:
     row = {
-        "station_id": station_id,
+        "scope_kind": str(scope_kind),
+        "scope_id": scope_id,
         "grace_minutes": rule.grace_minutes,
         "rate_fen_per_minute": rule.rate_fen_per_minute,
         "cap_fen": rule.cap_fen,
         "updated_ms": at_ms,
     }
     stmt = _insert(conn, idle_fee_rules).values(row)
-    changed = {k: stmt.excluded[k] for k in row if k != "station_id"}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=["station_id"], set_=changed))
+    changed = {k: stmt.excluded[k] for k in row if k not in ("scope_kind", "scope_id")}
+    await conn.execute(
+        stmt.on_conflict_do_update(index_elements=["scope_kind", "scope_id"], set_=changed)
+    )
 
 
 def idle_rule_from_row(row: Mapping[str, Any]) -> IdleFeeRule:

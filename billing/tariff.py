@@ -23,6 +23,7 @@ class PeriodKind(StrEnum):
 class ScopeKind(StrEnum):
     STATION = "station"
     PILE = "pile"
+    DEFAULT = "default"  # scope_id "": for piles with no tariff (or rule) of their own
 
 
 class TariffError(ValueError):
@@ -120,21 +121,26 @@ class TariffScope:
     pile_id: str | None = None
 
 
+#: Which tariff wins when several are in force: the pile's own, then its station's, then a
+#: default one.
+SCOPE_RANK = {ScopeKind.PILE: 2, ScopeKind.STATION: 1, ScopeKind.DEFAULT: 0}
+
+
 def select_tariff(tariffs: Iterable[Tariff], scope: TariffScope, at_ms: int) -> Tariff | None:
-    """The tariff in force at at_ms: pile scope first, then the latest effective_from <= at_ms;
-    of equal effective_from the one set last (set_ms, then the later in `tariffs`) wins. The
-    tariff id never decides: it is a name."""
+    """The tariff in force at at_ms: the pile's own beats its station's, which beats a default
+    one; within a scope the latest effective_from <= at_ms; of equal effective_from the one set
+    last (set_ms, then the later in `tariffs`) wins. The tariff id never decides: it is a name."""
     best: Tariff | None = None
-    best_key: tuple[bool, int, int, int] | None = None
+    best_key: tuple[int, int, int, int] | None = None
     for order, t in enumerate(tariffs):
         if t.effective_from_ms > at_ms:
             continue
         if t.scope_kind is ScopeKind.PILE:
             if scope.pile_id is None or t.scope_id != scope.pile_id:
                 continue
-        elif t.scope_id != scope.station_id:
+        elif t.scope_kind is ScopeKind.STATION and t.scope_id != scope.station_id:
             continue
-        key = (t.scope_kind is ScopeKind.PILE, t.effective_from_ms, t.set_ms, order)
+        key = (SCOPE_RANK[t.scope_kind], t.effective_from_ms, t.set_ms, order)
         if best_key is None or key > best_key:
             best, best_key = t, key
     return best

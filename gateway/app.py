@@ -1,5 +1,6 @@
-"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, and the
-operator command API (start, stop, enable, disable, query_bills, set_tariff)."""
+"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, the
+configuration a pile is given at each login, and the operator command API (start, stop,
+enable, disable, query_bills, set_tariff, set_idle_fee, time_sync)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from billing.anomalies import AnomalyCode
+from billing.idle_fee import IdleFeeRule
 from billing.store import TariffConflict
-from billing.tariff import Tariff
+from billing.tariff import ScopeKind, Tariff
 from gateway import commands
 from gateway.admin import live
 from gateway.bills import store_bill
@@ -24,7 +26,12 @@ from gateway.metrics import Metrics
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
-from gateway.tariffs import TARIFF_CONFLICT, tariff_message
+from gateway.tariffs import (
+    TARIFF_CONFLICT,
+    idle_fee_message,
+    login_tariff_messages,
+    tariff_message,
+)
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -36,6 +43,8 @@ from protocol import (
     Login,
     Message,
     QueryBills,
+    TimeSync,
+    normalize_pile_id,
 )
 from sessions import (
     AccountClaimed,
@@ -189,12 +198,24 @@ class Gateway:
             for conn in list(self.connections):
                 if conn.pile is not None and now - conn.last_rx > 3 * interval:
                     conn.close(f"no heartbeat for {3 * interval} s")
+            self._periodic_time_sync()
             try:
                 if now >= next_purge:
                     next_purge = now + 3600
                     await self.storage.purge_journal(self.now_ms() - retention_ms)
             except Exception:
                 self.log.exception("sweep_failed")
+
+    def _periodic_time_sync(self) -> None:
+        """TIME_SYNC to each connected pile every piles.time_sync_interval_s (0: never)."""
+        every_ms = self.config.piles.time_sync_interval_s * 1000
+        if every_ms <= 0:
+            return
+        now = self.now_ms()
+        for pile in self.piles.values():
+            if pile.online and now - pile.time_synced_ms >= every_ms:
+                pile.time_synced_ms = now
+                self.spawn(self.time_sync(pile.pile_id, why="periodic"))
 
     def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
         """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
@@ -277,6 +298,43 @@ class Gateway:
             old.log.warning("connection_replaced", new_peer=conn.peer)
             old.close("replaced by a newer login of the same pile")
         return pile
+
+    # --- configuration sent at every login ----------------------------------------------------
+
+    def after_login(self, pile: PileRuntime, login: Login) -> None:
+        """LOGIN_ACK OK has been sent: bring the pile up to date (docs/protocol.md §8.1)."""
+        self.spawn(self._configure(pile, login.pile_time_ms))
+
+    async def _configure(self, pile: PileRuntime, pile_time_ms: int) -> None:
+        """TIME_SYNC if its clock drifted, then its enabled state, tariff(s) and idle-fee
+        rule, each awaiting its COMMAND_ACK; what changed while it was offline arrives here.
+        Each is read just before it is sent, so an operator's change made meanwhile is not
+        overtaken by an older value."""
+        conn = pile.connection
+        drift_ms = pile_time_ms - self.now_ms()
+        pile.time_synced_ms = self.now_ms()
+        if abs(drift_ms) > self.config.piles.time_sync_drift_s * 1000:
+            await self.time_sync(pile.pile_id, why="login", drift_ms=drift_ms)
+
+        async def state() -> list[Message]:
+            return [Enable(0) if pile.info.enabled else Disable(0, 0)]
+
+        async def tariffs() -> list[Message]:
+            now = self.now_ms()
+            found = await self.storage.tariffs_for(pile.pile_id)
+            current = await self.storage.tariff_for(pile.pile_id, now)
+            return list(login_tariff_messages(found, current, now))
+
+        async def idle_fee() -> list[Message]:
+            return [idle_fee_message(await self.storage.idle_rule_for(pile.pile_id))]
+
+        for read in (state, tariffs, idle_fee):
+            for message in await read():
+                if pile.connection is not conn or not pile.online:
+                    return  # gone or replaced: the next login starts over
+                result = await pile.simple(message)
+                name = message.TYPE.name.lower()
+                self._command_done(name, pile.pile_id, 0, result, why="login")
 
     # --- storage facade used by connections and runtimes ------------------------------------
 
@@ -531,45 +589,117 @@ class Gateway:
     async def start_charge(
         self, pile_id: str, gun: int, account: str, channel: str = "operator"
     ) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.start(gun, account, channel)
         return self._command_done("start", pile_id, gun, result)
 
     async def stop_charge(self, pile_id: str, gun: int) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.stop(gun)
         return self._command_done("stop", pile_id, gun, result)
 
     async def set_enabled(self, pile_id: str, enabled: bool) -> CommandResult:
-        """Recorded in the database at once; sent to the pile when it is connected (case 8)."""
+        """Recorded in the database at once; sent to the pile now when it is connected,
+        otherwise as part of its next login (case 8): the outcome is then ``stored``."""
+        pile_id = normalize_pile_id(pile_id)
         known = await self.storage.set_pile_enabled(pile_id, enabled)
-        if not known:
-            return self._command_done("enable", pile_id, 0, commands.rejected("unknown_pile"))
-        pile = self._pile(pile_id)
         name = "enable" if enabled else "disable"
-        if pile is None:
-            return self._command_done(name, pile_id, 0, commands.OFFLINE)
-        pile.set_enabled(enabled)
+        if not known:
+            return self._command_done(name, pile_id, 0, commands.rejected("unknown_pile"))
+        pile = self._pile(pile_id)
+        if pile is not None:
+            pile.set_enabled(enabled)
+        if pile is None or not pile.online:
+            return self._command_done(name, pile_id, 0, commands.STORED)
         result = await pile.simple(Enable(0) if enabled else Disable(0, 0))
         return self._command_done(name, pile_id, 0, result)
 
     async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
+        pile_id = normalize_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.simple(QueryBills(gun))
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
+        """Stored at once; sent now when the pile is connected, else at its next login."""
+        pile_id = normalize_pile_id(pile_id)
         try:
             await self.storage.put_tariff(tariff)
         except TariffConflict as exc:  # the id already names other prices: nothing sent
             reason = f"{TARIFF_CONFLICT}: {exc}"
             return self._command_done("set_tariff", pile_id, 0, commands.rejected(reason))
-        pile = self._pile(pile_id)
-        message = tariff_message(tariff)
-        result = commands.OFFLINE if pile is None else await pile.simple(message)
-        return self._command_done("set_tariff", pile_id, 0, result)
+        return await self._send_config(pile_id, "set_tariff", tariff_message(tariff))
 
-    def _command_done(self, name: str, pile_id: str, gun: int, result: CommandResult) -> Any:
+    async def set_idle_fee(self, pile_id: str, rule: IdleFeeRule) -> CommandResult:
+        """The pile's own idle-fee rule: stored, sent now or at its next login."""
+        pile_id = normalize_pile_id(pile_id)
+        return (await self.set_idle_fee_rule(ScopeKind.PILE, pile_id, rule))[pile_id]
+
+    async def set_idle_fee_rule(
+        self, scope_kind: ScopeKind, scope_id: str, rule: IdleFeeRule
+    ) -> dict[str, CommandResult]:
+        """Store the rule of a pile, a station or the default, then send it to each connected
+        pile whose rule it now is; {pile_id: result} (a pile scope always names its pile:
+        ``stored`` when it is offline). Others get it at their next login."""
+        if scope_kind is ScopeKind.PILE:
+            scope_id = normalize_pile_id(scope_id)
+        await self.storage.put_idle_rule(scope_id, rule, scope_kind=scope_kind)
+        results: dict[str, CommandResult] = {}
+        if scope_kind is ScopeKind.PILE:
+            results[scope_id] = await self._send_config(
+                scope_id, "set_idle_fee", idle_fee_message(rule)
+            )
+            return results
+        for pile in list(self.piles.values()):
+            if not pile.online:
+                continue
+            used = await self.storage.idle_rule_scope(pile.pile_id)
+            if (used.scope_kind, used.scope_id) == (scope_kind, scope_id):
+                results[pile.pile_id] = await self._send_config(
+                    pile.pile_id, "set_idle_fee", idle_fee_message(rule)
+                )
+        return results
+
+    async def set_default_tariff(self, tariff: Tariff) -> dict[str, CommandResult]:
+        """Store a default-scope tariff; send it to each connected pile it is now in force
+        for (piles with no tariff of their own or of their station). Raises TariffConflict
+        when the id already names other prices (nothing stored or sent)."""
+        await self.storage.put_tariff(tariff)
+        results: dict[str, CommandResult] = {}
+        for pile in list(self.piles.values()):
+            if not pile.online:
+                continue
+            tariffs = await self.storage.tariffs_for(pile.pile_id)
+            if any(t.scope_kind is not ScopeKind.DEFAULT for t in tariffs):
+                continue  # the pile's or its station's tariff wins
+            results[pile.pile_id] = await self._send_config(
+                pile.pile_id, "set_tariff", tariff_message(tariff)
+            )
+        return results
+
+    async def _send_config(self, pile_id: str, name: str, message: Message) -> CommandResult:
+        pile = self._pile(pile_id)
+        if pile is None or not pile.online:
+            return self._command_done(name, pile_id, 0, commands.STORED)
+        return self._command_done(name, pile_id, 0, await pile.simple(message))
+
+    async def time_sync(
+        self, pile_id: str, *, why: str = "operator", drift_ms: int | None = None
+    ) -> CommandResult:
+        """TIME_SYNC now (docs/protocol.md §7.12); a clock cannot be set while offline."""
+        pile_id = normalize_pile_id(pile_id)
+        pile = self._pile(pile_id)
+        if pile is None or not pile.online:
+            return self._command_done("time_sync", pile_id, 0, commands.OFFLINE, why=why)
+        pile.time_synced_ms = self.now_ms()
+        result = await pile.simple(TimeSync(self.now_ms()))
+        return self._command_done("time_sync", pile_id, 0, result, why=why, drift_ms=drift_ms)
+
+    def _command_done(
+        self, name: str, pile_id: str, gun: int, result: CommandResult, **context: Any
+    ) -> Any:
         self.metrics.commands[f"{name}:{result.outcome.value}"] += 1
         self.log.info(
             "command",
@@ -579,6 +709,7 @@ class Gateway:
             outcome=result.outcome.value,
             reason=result.reason,
             transaction=result.transaction_id,
+            **{k: v for k, v in context.items() if v is not None},
         )
         return result
 

@@ -5,8 +5,15 @@ Commands that act on the running gateway go through its admin API over HTTP
 $PILEGATE_ADMIN_TOKEN):
 
     piles | sessions [--live] | start PILE GUN --account A [--channel C] | stop PILE GUN
-    enable PILE | disable PILE | tariff show PILE
+    enable PILE | disable PILE | time-sync PILE | tariff show PILE
     tariff set PILE --id ID --price KIND=ENERGY[/SERVICE] ... --segment HH:MM=KIND ...
+    tariff set-default --id ID --price KIND=ENERGY[/SERVICE] ... [--segment HH:MM=KIND ...]
+    idle-fee show [PILE] | idle-fee set (--pile P | --station S | --default)
+                                        --grace MIN --rate FEN [--cap FEN]
+
+A pile id is 16 or 20 decimal digits (16 are padded to 20, as on the wire); anything else is
+refused before anything is stored or sent. Enable, disable, tariff and idle-fee changes for a
+pile that is not connected print `stored` (exit 0): the pile gets them at its next login.
 
 Commands that read or correct stored data go straight to the database (`--config FILE`,
 `--database URL`, $PILEGATE_DATABASE_URL; default the embedded SQLite file):
@@ -55,6 +62,16 @@ class OperatorError(Exception):
 
 
 # --- plumbing -------------------------------------------------------------------------------
+
+
+def pile_arg(text: str) -> str:
+    """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
+    from protocol import PileIdError, normalize_pile_id
+
+    try:
+        return normalize_pile_id(text)
+    except PileIdError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _fmt(p: argparse.ArgumentParser) -> None:
@@ -149,7 +166,7 @@ def _print_result(args: argparse.Namespace, result: dict[str, Any]) -> int:
         print(line)
     else:
         reports.render([result], list(result), args.format, _out(args))
-    return 0 if result.get("outcome") == "accepted" else 1
+    return 0 if result.get("outcome") in ("accepted", "stored") else 1
 
 
 # --- database -------------------------------------------------------------------------------
@@ -356,10 +373,63 @@ def tariff_body(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def cmd_time_sync(args: argparse.Namespace) -> int:
+    return _print_result(args, request(args, "POST", f"/piles/{_q(args.pile)}/time_sync"))
+
+
+def cmd_tariff_set_default(args: argparse.Namespace) -> int:
+    body = tariff_body(args)
+    body["scope_kind"] = "default"
+    result = request(args, "PUT", "/tariffs/default", body)
+    return _print_fanout(args, result, f"default tariff {result['tariff']['tariff_id']} stored")
+
+
+def _print_fanout(args: argparse.Namespace, result: dict[str, Any], what: str) -> int:
+    """A change stored for many piles, and what each connected pile it applies to said."""
+    if args.format == "table":
+        piles = result.get("piles", {})
+        sent = ", ".join(f"{p}: {r['outcome']}" for p, r in sorted(piles.items()))
+        print(f"{what}; sent to {sent}" if sent else f"{what}; no connected pile uses it now")
+    else:
+        reports.render([result], list(result), args.format, _out(args))
+    return 0 if result.get("outcome") in ("accepted", "stored") else 1
+
+
+IDLE_FEE_COLUMNS = ("scope_kind", "scope_id", "grace_minutes", "rate_fen_per_minute", "cap_fen")
+
+
+def cmd_idle_fee_show(args: argparse.Namespace) -> int:
+    if args.pile:
+        rows = [request(args, "GET", f"/piles/{_q(args.pile)}/idle-fee")]
+        cols = ["pile_id", *IDLE_FEE_COLUMNS, "builtin"]
+    else:
+        rows, cols = request(args, "GET", "/idle-fee"), list(IDLE_FEE_COLUMNS)
+    reports.render(rows, cols, args.format, _out(args))
+    return 0
+
+
+def cmd_idle_fee_set(args: argparse.Namespace) -> int:
+    if args.grace < 0 or args.rate < 0 or (args.cap is not None and args.cap < 0):
+        raise ValueError("--grace, --rate and --cap must be >= 0")
+    body = {"grace_minutes": args.grace, "rate_fen_per_minute": args.rate, "cap_fen": args.cap}
+    if args.pile:
+        result = request(args, "PUT", f"/idle-fee/piles/{_q(args.pile)}", body)
+        if args.format == "table":
+            sent = "" if result["outcome"] == "stored" else "sent to the pile: "
+            print(f"idle-fee rule of pile {args.pile} stored; {sent}", end="")
+        return _print_result(args, result)
+    if args.station:
+        path, what = f"/idle-fee/stations/{_q(args.station)}", f"station {args.station}"
+    else:
+        path, what = "/idle-fee/default", "the default"
+    return _print_fanout(args, request(args, "PUT", path, body), f"idle-fee rule of {what} stored")
+
+
 def cmd_tariff_set(args: argparse.Namespace) -> int:
     result = request(args, "PUT", f"/piles/{_q(args.pile)}/tariff", tariff_body(args))
     if args.format == "table":
-        print(f"tariff {result['tariff']['tariff_id']} stored; sent to the pile: ", end="")
+        sent = "" if result["outcome"] == "stored" else "sent to the pile: "
+        print(f"tariff {result['tariff']['tariff_id']} stored; {sent}", end="")
     return _print_result(args, result)
 
 
@@ -729,7 +799,7 @@ def register(commands: Any) -> None:
     piles.set_defaults(handler=H(cmd_piles))
     piles_sub = piles.add_subparsers(dest="piles_command", metavar="ACTION")
     add = piles_sub.add_parser("add", help="register a pile (database)")
-    add.add_argument("pile_id")
+    add.add_argument("pile_id", type=pile_arg)
     add.add_argument("--station", help="station id (created if new)")
     add.add_argument("--station-name", help="station name (default: the id)")
     add.add_argument("--guns", type=int, default=1)
@@ -749,7 +819,7 @@ def register(commands: Any) -> None:
     _api(sessions)
     _fmt(sessions)
     sessions.add_argument("--live", action="store_true", help="live gun sessions only")
-    sessions.add_argument("--pile")
+    sessions.add_argument("--pile", type=pile_arg)
     sessions.add_argument("--state")
     sessions.add_argument("--account")
     sessions.add_argument("--since", help="updated since")
@@ -757,7 +827,7 @@ def register(commands: Any) -> None:
     sessions.set_defaults(handler=H(cmd_sessions))
 
     start = commands.add_parser("start", help="start a charge (admin API)")
-    start.add_argument("pile")
+    start.add_argument("pile", type=pile_arg)
     start.add_argument("gun", type=int)
     start.add_argument("--account", required=True)
     start.add_argument("--channel", default="operator")
@@ -766,7 +836,7 @@ def register(commands: Any) -> None:
     start.set_defaults(handler=H(cmd_start))
 
     stop = commands.add_parser("stop", help="stop a charge (admin API)")
-    stop.add_argument("pile")
+    stop.add_argument("pile", type=pile_arg)
     stop.add_argument("gun", type=int)
     _api(stop)
     _fmt(stop)
@@ -774,7 +844,7 @@ def register(commands: Any) -> None:
 
     for name in ("enable", "disable"):
         p = commands.add_parser(name, help=f"{name} a pile (admin API)")
-        p.add_argument("pile")
+        p.add_argument("pile", type=pile_arg)
         _api(p)
         _fmt(p)
         p.set_defaults(handler=H(cmd_enable))
@@ -782,7 +852,7 @@ def register(commands: Any) -> None:
     tariff = commands.add_parser("tariff", help="show or set a pile's tariff (admin API)")
     tariff_sub = tariff.add_subparsers(dest="tariff_command", metavar="ACTION", required=True)
     show = tariff_sub.add_parser("show", help="the pile's tariffs and the one in force")
-    show.add_argument("pile")
+    show.add_argument("pile", type=pile_arg)
     _api(show)
     _fmt(show)
     show.set_defaults(handler=H(cmd_tariff_show))
@@ -793,7 +863,7 @@ def register(commands: Any) -> None:
         "--price flat=0.70/0.4 --price valley=0.27/0.4 --segment 00:00=valley "
         "--segment 08:00=peak --segment 12:00=flat --from 2020-06-01",
     )
-    put.add_argument("pile")
+    put.add_argument("pile", type=pile_arg)
     put.add_argument("--id", required=True, help="tariff id")
     put.add_argument(
         "--price",
@@ -811,10 +881,58 @@ def register(commands: Any) -> None:
     _fmt(put)
     put.set_defaults(handler=H(cmd_tariff_set))
 
+    tdef = tariff_sub.add_parser(
+        "set-default",
+        help="store the default tariff (piles with no pile or station tariff)",
+        description="e.g. tariff set-default --id std-2026 --price flat=1.00/0.4",
+    )
+    tdef.add_argument("--id", required=True, help="tariff id")
+    tdef.add_argument(
+        "--price", action="append", default=[], metavar="KIND=ENERGY[/SERVICE]",
+        help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
+    )  # fmt: skip
+    tdef.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table")
+    tdef.add_argument("--from", dest="effective", help="effective from (default: always)")
+    tdef.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
+    tdef.set_defaults(scope="default", scope_id=None)
+    _api(tdef)
+    _fmt(tdef)
+    tdef.set_defaults(handler=H(cmd_tariff_set_default))
+
+    sync = commands.add_parser("time-sync", help="send TIME_SYNC to a connected pile (admin API)")
+    sync.add_argument("pile", type=pile_arg)
+    _api(sync)
+    _fmt(sync)
+    sync.set_defaults(handler=H(cmd_time_sync))
+
+    idle = commands.add_parser("idle-fee", help="show or set idle-fee rules (admin API)")
+    idle_sub = idle.add_subparsers(dest="idle_command", metavar="ACTION", required=True)
+    ishow = idle_sub.add_parser("show", help="every stored rule, or the one in force for PILE")
+    ishow.add_argument("pile", nargs="?", type=pile_arg)
+    _api(ishow)
+    _fmt(ishow)
+    ishow.set_defaults(handler=H(cmd_idle_fee_show))
+    iset = idle_sub.add_parser(
+        "set",
+        help="store a rule (pile, station or default) and send it to the piles it applies to",
+        description="e.g. idle-fee set --station ST1 --grace 15 --rate 50 --cap 3000: after 15 "
+        "free minutes 0.50 CNY per whole minute, at most 30.00 CNY per service",
+    )
+    scope = iset.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--pile", type=pile_arg)
+    scope.add_argument("--station")
+    scope.add_argument("--default", action="store_true", help="piles with no other rule")
+    iset.add_argument("--grace", type=int, required=True, metavar="MIN", help="free minutes")
+    iset.add_argument("--rate", type=int, required=True, metavar="FEN", help="fen per minute")
+    iset.add_argument("--cap", type=int, metavar="FEN", help="most per service (default none)")
+    _api(iset)
+    _fmt(iset)
+    iset.set_defaults(handler=H(cmd_idle_fee_set))
+
     bills = commands.add_parser("bills", help="stored bills (database)")
     bills.add_argument("--since", help="received since")
     bills.add_argument("--until", help="received before (a date: through that day)")
-    bills.add_argument("--pile")
+    bills.add_argument("--pile", type=pile_arg)
     bills.add_argument("--anomaly", type=int, metavar="CODE", help="bills with this code")
     bills.add_argument("--status", choices=("stored", "flagged", "corrected"))
     bills.add_argument("--limit", type=int, default=100)
@@ -841,7 +959,7 @@ def register(commands: Any) -> None:
     frames = commands.add_parser(
         "frames", help="journal frames in order with their meaning (database)"
     )
-    frames.add_argument("--pile")
+    frames.add_argument("--pile", type=pile_arg)
     frames.add_argument("--bill", help="the frames of one bill: login .. bill ack")
     frames.add_argument("--transaction")
     frames.add_argument("--gun", type=int)
@@ -889,7 +1007,7 @@ def register(commands: Any) -> None:
     rc = rep_sub.add_parser("completions", help="completed charges per pile")
     rc.add_argument("--from", dest="from_", required=True)
     rc.add_argument("--to", required=True)
-    rc.add_argument("--pile")
+    rc.add_argument("--pile", type=pile_arg)
     _db(rc)
     _fmt(rc)
     rc.set_defaults(handler=H(cmd_report_completions))
@@ -899,7 +1017,7 @@ def register(commands: Any) -> None:
     eb = exp_sub.add_parser("bills", help="bills received in a range, as CSV")
     eb.add_argument("--from", dest="from_", required=True)
     eb.add_argument("--to", required=True)
-    eb.add_argument("--pile")
+    eb.add_argument("--pile", type=pile_arg)
     eb.add_argument("--format", choices=("csv",), default="csv")
     eb.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
     eb.add_argument("--chunk", type=int, default=5000, help=argparse.SUPPRESS)

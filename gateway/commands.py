@@ -12,6 +12,9 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     TIMED_OUT = "timed_out"
     PILE_OFFLINE = "pile_offline"
+    # A configuration change (enable/disable, tariff, idle fee) stored while the pile is not
+    # connected: it is sent as part of the pile's next login, so the command succeeded.
+    STORED = "stored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +25,7 @@ class CommandResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome is Outcome.ACCEPTED
+        return self.outcome in (Outcome.ACCEPTED, Outcome.STORED)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,3 +41,6 @@ def rejected(reason: str, transaction_id: str | None = None) -> CommandResult:
 
 TIMED_OUT = CommandResult(Outcome.TIMED_OUT, "no reply from the pile in time")
 OFFLINE = CommandResult(Outcome.PILE_OFFLINE, "the pile is not connected")
+STORED = CommandResult(
+    Outcome.STORED, "the pile is not connected: it gets the change at its next login"
+)

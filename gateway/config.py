@@ -47,6 +47,10 @@ class PilesConfig:
     heartbeat_interval_s: int = 30
     auto_register: bool = False
     command_timeout_s: float = 10.0
+    # TIME_SYNC (docs/protocol.md §7.12): after a login whose pile clock is off by more than
+    # the drift, and every interval while connected (0 = never periodically).
+    time_sync_drift_s: float = 5.0
+    time_sync_interval_s: float = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +245,8 @@ def validate(config: GatewayConfig) -> None:
         problems.append("server.bad_frame_burst must be >= 1 and bad_frame_window_s > 0")
     if p.login_timeout_s <= 0 or p.command_timeout_s <= 0:
         problems.append("piles.login_timeout_s and piles.command_timeout_s must be > 0")
+    if p.time_sync_drift_s < 0 or p.time_sync_interval_s < 0:
+        problems.append("piles.time_sync_drift_s and piles.time_sync_interval_s must be >= 0")
     if not 1 <= p.heartbeat_interval_s <= 3600:
         problems.append(f"piles.heartbeat_interval_s must be 1..3600, got {p.heartbeat_interval_s}")
     for key in SessionsConfig.__dataclass_fields__:

@@ -235,6 +235,7 @@ class PileConnection:
             seq=frame.seq,
         )
         pile.logged_in(self)
+        self.gateway.after_login(pile, login)  # the pile's configuration: state, tariff, ...
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
         data = encode(LoginAck(result, self.gateway.now_ms(), 0), seq)

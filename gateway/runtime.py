@@ -102,6 +102,7 @@ class PileRuntime:
         self._claim_held: str | None = None
         self._stops: dict[int, asyncio.Task[CommandAck | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
+        self.time_synced_ms = 0  # last TIME_SYNC (or login check), gateway clock
         self.log = gateway.log.bind(pile=info.pile_id)
         self.ensure_guns(info.gun_count)
 
@@ -509,14 +510,21 @@ class PileRuntime:
             return commands.rejected(result_name(ack.result), tx)
         return commands.accepted(tx)
 
-    async def simple(self, message: Message, gun: int = 0) -> CommandResult:
-        """ENABLE, DISABLE, QUERY_BILLS, SET_TARIFF, TIME_SYNC: send and await the ack."""
+    async def simple(self, message: Message) -> CommandResult:
+        """ENABLE, DISABLE, QUERY_BILLS, SET_TARIFF, SET_IDLE_FEE, TIME_SYNC: send and await
+        the ack. Its gun must be the command's (0 for the whole-pile ones, docs §3.3)."""
         conn = self.connection
         if conn is None or conn.closed:
             return commands.OFFLINE
         ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
         if ack is None:
             return commands.OFFLINE if conn.closed else commands.TIMED_OUT
+        gun = getattr(message, "gun", 0)
+        if ack.gun != gun:
+            self.log.warning(
+                "command_ack_wrong_gun", command=message.TYPE.name, gun=ack.gun, expected=gun
+            )
+            return commands.rejected(f"command_ack_gun_{ack.gun}_not_{gun}")
         if ack.result != Result.OK:
             return commands.rejected(result_name(ack.result))
         return commands.accepted()

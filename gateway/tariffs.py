@@ -1,9 +1,11 @@
-"""Billing tariffs <-> the protocol's SET_TARIFF message."""
+"""Billing tariffs and idle-fee rules <-> the protocol's SET_TARIFF and SET_IDLE_FEE."""
 
 from __future__ import annotations
 
-from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
-from protocol import SetTariff, TariffKind, TariffPrice, TariffSegment, tariff_number
+from billing.idle_fee import IdleFeeRule
+from billing.tariff import SCOPE_RANK, PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
+from protocol import SetIdleFee, SetTariff, TariffKind, TariffPrice, TariffSegment, tariff_number
+from protocol.messages import IDLE_FEE_UNCAPPED
 
 #: Wire order of SET_TARIFF prices and the TariffKind codes.
 KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (
@@ -40,3 +42,29 @@ def tariff_from_message(
         Segment(s.start_minute, _TO_PERIOD[TariffKind(s.kind)]) for s in message.segments
     )
     return Tariff(tariff_id, scope_kind, scope_id, message.effective_from_ms, prices, segments)
+
+
+def login_tariff_messages(tariffs: list[Tariff], current: Tariff, now_ms: int) -> list[SetTariff]:
+    """What a pile is sent at login: the tariff in force now, then each later one that will
+    take over (a pile keeps future tariffs until their effective_from_ms, §7.8)."""
+    later = sorted(
+        (t for t in tariffs if t.effective_from_ms > now_ms and _outranks(t, current)),
+        key=lambda t: t.effective_from_ms,
+    )
+    return [tariff_message(t) for t in (current, *later)]
+
+
+def _outranks(later: Tariff, current: Tariff) -> bool:
+    # A later tariff of a wider scope does not replace the current one (pile beats station
+    # beats default), so it is not sent.
+    return SCOPE_RANK[later.scope_kind] >= SCOPE_RANK[current.scope_kind]
+
+
+def idle_fee_message(rule: IdleFeeRule) -> SetIdleFee:
+    cap = IDLE_FEE_UNCAPPED if rule.cap_fen is None else min(rule.cap_fen, IDLE_FEE_UNCAPPED - 1)
+    return SetIdleFee(rule.grace_minutes, rule.rate_fen_per_minute, cap)
+
+
+def idle_rule_from_message(message: SetIdleFee) -> IdleFeeRule:
+    cap = None if message.cap_fen == IDLE_FEE_UNCAPPED else message.cap_fen
+    return IdleFeeRule(message.grace_minutes, message.rate_fen_per_minute, cap)

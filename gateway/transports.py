@@ -20,6 +20,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from gateway.connection import PileConnection
+from protocol import normalize_pile_id
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -123,7 +124,7 @@ class WsPileProtocol(_StreamProtocol):
         if self.ws.subprotocol != SUBPROTOCOL:
             self.ws.send_close(CloseCode.PROTOCOL_ERROR, f"subprotocol {SUBPROTOCOL} required")
             return
-        pile_id = match.group(1).zfill(20)  # type: ignore[union-attr]
+        pile_id = normalize_pile_id(match.group(1))  # type: ignore[union-attr]
         peer = _peer(self.transport, "ws")
         self.connection = PileConnection(self.gateway, self, peer, url_pile_id=pile_id)
         self.gateway.connection_made(self.connection)

@@ -30,7 +30,7 @@ from protocol.errors import (
     UnknownType,
     UnsupportedVersion,
 )
-from protocol.fields import normalize_pile_id
+from protocol.fields import PileIdError, normalize_pile_id
 from protocol.messages import *  # noqa: F403
 from protocol.messages import MESSAGE_CLASSES, Message
 from protocol.tariff_number import tariff_number
@@ -56,6 +56,7 @@ __all__ = [
     "Message",
     "MsgType",
     "NackReason",
+    "PileIdError",
     "Result",
     "StopReason",
     "TariffKind",

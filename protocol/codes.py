@@ -36,6 +36,7 @@ class MsgType(IntEnum):
     QUERY_BILLS = 0x8A
     TIME_SYNC = 0x8B
     NACK = 0x8C
+    SET_IDLE_FEE = 0x8D
 
 
 class GunStatus(IntEnum):
@@ -209,5 +210,6 @@ COMMANDS = frozenset(
         MsgType.DISABLE,
         MsgType.QUERY_BILLS,
         MsgType.TIME_SYNC,
+        MsgType.SET_IDLE_FEE,
     }
 )

@@ -33,6 +33,7 @@ from protocol.messages import (
     MeterValues,
     Nack,
     QueryBills,
+    SetIdleFee,
     SetTariff,
     StartCharge,
     StartResult,
@@ -151,4 +152,5 @@ EXAMPLES: dict[MsgType, tuple[int, Message]] = {
     MsgType.QUERY_BILLS: (22, QueryBills(0)),
     MsgType.TIME_SYNC: (23, TimeSync(T0 + 3_600_000)),
     MsgType.NACK: (11, Nack(MsgType.METER_VALUES, NackReason.BAD_FIELD)),
+    MsgType.SET_IDLE_FEE: (24, SetIdleFee(15, 50, 3_000)),
 }

@@ -16,11 +16,26 @@ PILE_ID_BYTES = 10
 TXID_BYTES = 16
 
 
-def normalize_pile_id(pile_id: str) -> str:
-    """Canonical form of a pile id: 20 decimal digits; 16-digit ids are left-padded with zeros."""
-    if not pile_id.isascii() or not pile_id.isdigit() or len(pile_id) not in (16, 20):
-        raise ValueError(f"pile id must be 16 or 20 decimal digits, got {pile_id!r}")
-    return pile_id.zfill(PILE_ID_DIGITS)
+class PileIdError(ValueError):
+    """Not a pile id: the message says what a pile id is and repeats what was given."""
+
+
+def normalize_pile_id(pile_id: object) -> str:
+    """The one canonical form of a pile id (docs/protocol.md §3.2): 20 decimal digits, a
+    16-digit id left-padded with zeros. Every entry point (frames, CLI, admin API, MQTT,
+    WebSocket URL, storage, simulator) names piles through this, so a pile registered with
+    16 digits is the same pile that logs in with 20."""
+    text = pile_id.strip() if isinstance(pile_id, str) else pile_id
+    if (
+        not isinstance(text, str)
+        or not text.isascii()
+        or not text.isdigit()
+        or len(text) not in (16, PILE_ID_DIGITS)
+    ):
+        raise PileIdError(
+            f"a pile id is 16 or 20 decimal digits (16 are padded to 20), got {pile_id!r}"
+        )
+    return text.zfill(PILE_ID_DIGITS)
 
 
 def decode_pile_id(raw: bytes) -> str:

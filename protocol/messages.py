@@ -282,6 +282,20 @@ class TimeSync(Message):
     server_time_ms: int
 
 
+#: SetIdleFee.cap_fen meaning "no cap".
+IDLE_FEE_UNCAPPED = 0xFFFF_FFFF
+
+
+@dataclass(slots=True)
+class SetIdleFee(Message):
+    """The idle (bay occupation) fee rule the pile applies when it bills (docs §7.14)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.SET_IDLE_FEE
+    grace_minutes: int  # free minutes after the charge ends
+    rate_fen_per_minute: int  # per whole minute past the grace period
+    cap_fen: int = IDLE_FEE_UNCAPPED  # most one service pays; IDLE_FEE_UNCAPPED = no cap
+
+
 @dataclass(slots=True)
 class Nack(Message):
     """What was wrong with a received frame; echoes its sequence number when it was readable."""
@@ -297,6 +311,6 @@ MESSAGE_CLASSES: dict[int, type[Message]] = {
         Login, Logout, Heartbeat, StatusChange, AuthRequest, StartResult, StopResult,
         MeterValues, Vin, Bill, CommandAck, Ack, LoginAck, HeartbeatAck, AuthResult,
         StartCharge, StopCharge, BillAck, SetTariff, Enable, Disable, QueryBills, TimeSync,
-        Nack,
+        Nack, SetIdleFee,
     )
 }  # fmt: skip

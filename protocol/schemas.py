@@ -138,4 +138,7 @@ BODIES: dict[MsgType, Struct] = {
     MsgType.QUERY_BILLS: Struct("gun" / u8),
     MsgType.TIME_SYNC: Struct("server_time_ms" / u64),
     MsgType.NACK: Struct("nacked_type" / u8, "reason" / u8),
+    MsgType.SET_IDLE_FEE: Struct(
+        "grace_minutes" / u16, "rate_fen_per_minute" / u32, "cap_fen" / u32
+    ),
 }

@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from protocol import normalize_pile_id
 from simulators.bill_store import BillStore
 from simulators.client import PileClient, parse_gateway
 from simulators.clock import SimClock
@@ -42,7 +43,8 @@ def parse_firmware_mix(text: str) -> dict[str, float]:
 
 
 def pile_id_for(prefix: str, index: int) -> str:
-    return f"{prefix}{index + 1:0{20 - len(prefix)}d}"
+    """The index-th pile id under a prefix; refused unless it is a valid pile id (§3.2)."""
+    return normalize_pile_id(f"{prefix}{index + 1:0{20 - len(prefix)}d}")
 
 
 @dataclass(slots=True)

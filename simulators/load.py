@@ -14,8 +14,8 @@ import time
 from dataclasses import asdict, dataclass
 
 from protocol import FrameDecoder, encode
-from protocol.codes import FaultCode, GunStatus, MsgType, Result
-from protocol.messages import SOC_UNKNOWN, GunReport, Heartbeat, Login
+from protocol.codes import COMMANDS, FaultCode, GunStatus, MsgType, Result
+from protocol.messages import SOC_UNKNOWN, CommandAck, GunReport, Heartbeat, Login
 from simulators.client import parse_gateway
 from simulators.fleet import pile_id_for
 from simulators.limits import raise_nofile
@@ -76,7 +76,14 @@ class _LoadPile(asyncio.Protocol):
         for item in self.decoder.feed(data):
             frame_seq = getattr(item, "seq", None)
             message = getattr(item, "message", None)
-            if message is None or frame_seq != self.waiting_seq:
+            if message is None:
+                continue
+            if message.TYPE in COMMANDS:  # the login's configuration, a time sync: accept
+                gun = getattr(message, "gun", 0)
+                assert self.transport is not None
+                self.transport.write(encode(CommandAck(message.TYPE, gun, Result.OK), frame_seq))
+                continue
+            if frame_seq != self.waiting_seq:
                 continue
             waiter = self.waiter
             if waiter is not None and not waiter.done():

@@ -27,6 +27,7 @@ from protocol.codes import (
     Result,
     StopReason,
 )
+from protocol.fields import normalize_pile_id
 from protocol.messages import (
     SOC_UNKNOWN,
     AuthRequest,
@@ -43,6 +44,7 @@ from protocol.messages import (
     Message,
     MeterValues,
     QueryBills,
+    SetIdleFee,
     SetTariff,
     StartCharge,
     StartResult,
@@ -59,6 +61,7 @@ from simulators.faults import Faults
 from simulators.tariff import (
     DEFAULT_TARIFF,
     KINDS,
+    NO_IDLE_FEE,
     IdleRule,
     PileTariff,
     TariffInvalid,
@@ -164,7 +167,7 @@ class Pile:
     ) -> None:
         self.spec = spec
         self.account_pool = account_pool
-        self.pile_id = spec.pile_id
+        self.pile_id = normalize_pile_id(spec.pile_id)
         self.store = store if store is not None else BillStore(None, spec.pile_id)
         self.faults = faults or Faults()
         self.rng = random.Random(f"{seed}:{spec.pile_id}")
@@ -177,7 +180,7 @@ class Pile:
         self.gateway_wait_ms = max(MINUTE, int(15 * SECOND * time_scale))
         self.tariff = tariff
         self._future_tariffs: list[PileTariff] = []
-        self.idle_rule = idle_rule or IdleRule()
+        self.idle_rule = idle_rule or NO_IDLE_FEE  # until the gateway's SET_IDLE_FEE
         self.enabled = True
         meter0 = self.rng.randrange(1_000_000, 50_000_000)
         self.guns = [Gun(i, meter0 + i * 1_234_567) for i in range(1, spec.guns + 1)]
@@ -682,6 +685,11 @@ class Pile:
                 g.disable_pending = True  # after the service in progress
         return Result.OK
 
+    def _cmd_idle_fee(self, msg: SetIdleFee, t: int) -> int:
+        # Services that end (unplug) from now on are billed with this rule (§7.14).
+        self.idle_rule = IdleRule.from_message(msg)
+        return Result.OK
+
     def _cmd_ok(self, msg: Message, t: int) -> int:
         return Result.OK  # QUERY_BILLS and TIME_SYNC: the connection layer acts on them
 
@@ -707,6 +715,7 @@ _COMMANDS = {
     Disable: _guarded(Pile._cmd_disable),
     QueryBills: _guarded(Pile._cmd_ok),
     TimeSync: Pile._cmd_ok,
+    SetIdleFee: Pile._cmd_idle_fee,
 }
 
 COMMAND_TYPES = frozenset(cls.TYPE for cls in _COMMANDS)

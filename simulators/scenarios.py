@@ -57,6 +57,7 @@ from simulators.client import PileClient
 from simulators.clock import SimClock
 from simulators.faults import Faults
 from simulators.pile import CHARGING, IDLE, Pile, PileSpec
+from simulators.tariff import IdleRule
 
 HOUR_MS = 3_600_000
 #: Pile-clock delays (ms) of the scripted cars: short, so a scenario takes seconds.
@@ -150,6 +151,9 @@ class AdminClient:
 
     async def post(self, path: str, body: Any = None) -> Any:
         return await asyncio.to_thread(self._call, "POST", path, body, {})
+
+    async def put(self, path: str, body: Any = None) -> Any:
+        return await asyncio.to_thread(self._call, "PUT", path, body, {})
 
 
 # --- one simulated pile on the wire -----------------------------------------------------------
@@ -474,6 +478,14 @@ async def happy_path(run: Run) -> None:
 async def start_fails_no_logout(run: Run) -> None:
     delay = 10 * HOUR_MS
     sp = await run.pile(gun_faults={1: Faults.named("start_fails", late_bill_delay_ms=delay)})
+    # The pile's idle-fee rule charges for the ten idle hours to come; the gateway's (the same rule,
+    # from the operator) must not, since the start failed.
+    rule = {"grace_minutes": 15, "rate_fen_per_minute": 10, "cap_fen": 20_000}
+    if run.has_admin:
+        await run.admin.put(f"/idle-fee/piles/{sp.pile_id}", rule)
+    else:
+        sp.pile.idle_rule = IdleRule(15, 10, 20_000)
+    await run.until(lambda: sp.pile.idle_rule.rate_fen_per_minute == 10)
     tx = await run.remote_start(sp)
     failed = await run.until(
         lambda: [m for _, m in sp.sent_at(StartResult) if m.result == Result.DEVICE_FAULT]

@@ -1,6 +1,7 @@
 """The pile's own view of a time-of-use tariff and its integer money arithmetic.
 
-A pile bills with the tariff it was last given by SET_TARIFF (or ``DEFAULT_TARIFF``). Segments
+A pile bills with the tariff it was last given by SET_TARIFF (or ``DEFAULT_TARIFF``, the
+simulated pile's installed tariff) and the idle-fee rule of its last SET_IDLE_FEE. Segments
 are minutes of the local day (UTC+8, no DST); prices are 0.0001 CNY/kWh (``_e4``) in the order
 sharp, peak, flat, valley. Money is fen: ``amount_fen = energy_dwh * price_e4 / 1_000_000``,
 rounded half up once per period line; totals are sums of the lines (the gateway's rule too).
@@ -12,7 +13,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from protocol.codes import TariffKind
-from protocol.messages import SetTariff, TariffPrice, TariffSegment
+from protocol.messages import IDLE_FEE_UNCAPPED, SetIdleFee, SetTariff, TariffPrice, TariffSegment
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 1_440 * MS_PER_MINUTE
@@ -115,15 +116,26 @@ DEFAULT_TARIFF = PileTariff(
 
 @dataclass(frozen=True, slots=True)
 class IdleRule:
-    """The pile's idle (bay occupation) fee: whole minutes past the grace period, capped."""
+    """The pile's idle (bay occupation) fee: whole minutes past the grace period, capped
+    (docs/protocol.md §7.14); ``cap_fen`` None = no cap."""
 
     grace_minutes: int = 15
     rate_fen_per_minute: int = 10
-    cap_fen: int = 20_000
+    cap_fen: int | None = 20_000
 
     def fee(self, charge_end_ms: int, service_end_ms: int) -> int:
         idle = max(0, service_end_ms - charge_end_ms - self.grace_minutes * MS_PER_MINUTE)
-        return min(self.cap_fen, idle // MS_PER_MINUTE * self.rate_fen_per_minute)
+        fee = idle // MS_PER_MINUTE * self.rate_fen_per_minute
+        return fee if self.cap_fen is None else min(self.cap_fen, fee)
+
+    @classmethod
+    def from_message(cls, msg: SetIdleFee) -> IdleRule:
+        cap = None if msg.cap_fen == IDLE_FEE_UNCAPPED else msg.cap_fen
+        return cls(msg.grace_minutes, msg.rate_fen_per_minute, cap)
+
+
+#: Before any SET_IDLE_FEE a pile charges no idle fee (docs/protocol.md §7.14).
+NO_IDLE_FEE = IdleRule(0, 0, None)
 
 
 @dataclass(frozen=True, slots=True)

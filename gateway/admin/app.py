@@ -15,20 +15,31 @@ All endpoints except /healthz (and the OpenAPI document /openapi.json, /docs) re
     GET  /frames?pile=&transaction=&bill=&gun=&from=&to=&limit=    journal, oldest first
     GET  /piles/{pile_id}/tariff                   tariffs of the pile and the one in force
     PUT  /piles/{pile_id}/tariff                   store a tariff and send it to the pile
+    PUT  /tariffs/default                          store the default tariff (piles with none)
+    GET  /idle-fee                                 every stored idle-fee rule
+    GET  /piles/{pile_id}/idle-fee                 the rule in force for the pile, and its scope
+    PUT  /idle-fee/default                         {grace_minutes, rate_fen_per_minute, cap_fen}
+    PUT  /idle-fee/stations/{station_id}           same body; sent to the piles it applies to
+    PUT  /idle-fee/piles/{pile_id}                 same body; sent to the pile
     POST /piles/{pile_id}/start      {gun, account, channel}
     POST /piles/{pile_id}/stop       {gun}
     POST /piles/{pile_id}/enable
     POST /piles/{pile_id}/disable
     POST /piles/{pile_id}/query_bills  {gun}
+    POST /piles/{pile_id}/time_sync
     GET  /reports/anomalies?from=&to=&by=channel|firmware|station|pile
     GET  /reports/firmware?expected=&station=&list=
     GET  /reports/completions?from=&to=&pile=
     GET  /export/bills.csv?from=&to=&pile=        streamed CSV
 
-Commands answer 200 with the CommandResult JSON ({"outcome": accepted|rejected|timed_out|
-pile_offline, "reason", "transaction_id"}) whatever the pile said, 404 for a pile the gateway
-does not know, 422 for a bad request. With `?strict=true` the outcome is also mapped to the
-status: rejected -> 409, pile_offline -> 409, timed_out -> 504 (the body is the same).
+Commands answer 200 with the CommandResult JSON ({"outcome": accepted|stored|rejected|
+timed_out|pile_offline, "reason", "transaction_id"}) whatever the pile said, 404 for a pile
+the gateway does not know, 422 for a bad request (a pile id that is not 16 or 20 digits
+included; 16 digits name the same pile as their 20-digit padded form). `stored`: a
+configuration change (enable, disable, tariff, idle fee) for a pile that is not connected;
+it is sent at the pile's next login. With `?strict=true` the outcome is also mapped to the
+status: stored -> 202, rejected -> 409, pile_offline -> 409, timed_out -> 504 (the body is
+the same).
 Times in query parameters: epoch ms, an ISO date (local midnight, UTC+8) or ISO date-time.
 """
 
@@ -42,6 +53,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from billing.idle_fee import IdleFeeRule
+from billing.store import TariffConflict
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
 from gateway.admin import console, manage
@@ -50,10 +63,12 @@ from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
 from gateway.storage import queries
 from gateway.tariffs import TARIFF_CONFLICT
+from protocol import PileIdError, normalize_pile_id
 from sessions import Phase
 
 STRICT_STATUS = {
     Outcome.ACCEPTED: 200,
+    Outcome.STORED: 202,
     Outcome.REJECTED: 409,
     Outcome.PILE_OFFLINE: 409,
     Outcome.TIMED_OUT: 504,
@@ -87,6 +102,35 @@ class TariffBody(BaseModel):
         description="[[start_minute, kind], ...] of the local day, the first at minute 0"
     )
     utc_offset_minutes: int = 480
+
+
+class IdleFeeBody(BaseModel):
+    grace_minutes: int = Field(ge=0, le=65_535, description="free minutes after the charge")
+    rate_fen_per_minute: int = Field(ge=0, le=2**31 - 1, description="fen per whole minute")
+    cap_fen: int | None = Field(
+        default=None, ge=0, le=2**32 - 2, description="most one service pays; null = no cap"
+    )
+
+    def rule(self) -> IdleFeeRule:
+        return IdleFeeRule(self.grace_minutes, self.rate_fen_per_minute, self.cap_fen)
+
+
+def idle_rule_dict(rule: IdleFeeRule) -> dict[str, Any]:
+    return {
+        "grace_minutes": rule.grace_minutes,
+        "rate_fen_per_minute": rule.rate_fen_per_minute,
+        "cap_fen": rule.cap_fen,
+    }
+
+
+def pile_id_of(value: str | None) -> str | None:
+    """A pile id from a path or query parameter in its canonical form, or 422."""
+    if value is None:
+        return None
+    try:
+        return normalize_pile_id(value)
+    except PileIdError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def tariff_dict(t: Tariff) -> dict[str, Any]:
@@ -216,6 +260,7 @@ def create_app(
 
     @api.get("/piles/{pile_id}", tags=["piles"])
     async def get_pile(pile_id: str) -> dict[str, Any]:
+        pile_id = pile_id_of(pile_id) or ""
         rows = await queries.piles_with_stations(reader, pile_id)
         if not rows and pile_id not in gateway.piles:
             raise HTTPException(404, f"unknown pile {pile_id}")
@@ -240,7 +285,7 @@ def create_app(
         cursor: str | None = None,
     ) -> dict[str, Any]:
         page = await queries.list_sessions(
-            reader, pile_id=pile, state=state, account=account, since_ms=_when(since),
+            reader, pile_id=pile_id_of(pile), state=state, account=account, since_ms=_when(since),
             limit=limit, cursor=cursor,
         )  # fmt: skip
         return {"items": page.rows, "next_cursor": page.next_cursor}
@@ -266,8 +311,9 @@ def create_app(
     ) -> dict[str, Any]:
         try:
             page = await queries.list_bills(
-                reader, since_ms=_when(since), until_ms=_when(until, end=True), pile_id=pile,
-                anomaly=anomaly, status=status, limit=limit, cursor=cursor,
+                reader, since_ms=_when(since), until_ms=_when(until, end=True),
+                pile_id=pile_id_of(pile), anomaly=anomaly, status=status, limit=limit,
+                cursor=cursor,
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
@@ -294,8 +340,9 @@ def create_app(
     ) -> dict[str, Any]:
         try:
             page = await queries.list_anomalies(
-                reader, since_ms=_when(since), until_ms=_when(until, end=True), pile_id=pile,
-                code=code, kind=kind, status=status, bill_id=bill, limit=limit, cursor=cursor,
+                reader, since_ms=_when(since), until_ms=_when(until, end=True),
+                pile_id=pile_id_of(pile), code=code, kind=kind, status=status, bill_id=bill,
+                limit=limit, cursor=cursor,
             )  # fmt: skip
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
@@ -315,6 +362,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
     ) -> dict[str, Any]:
         since, until = _when(from_), _when(to, end=True)
+        pile = pile_id_of(pile)
         summary = None
         if bill is not None:
             window = await queries.bill_frame_window(reader, bill)
@@ -341,13 +389,16 @@ def create_app(
 
     # --- tariffs ----------------------------------------------------------------------------
 
-    async def known(pile_id: str) -> None:
+    async def known(pile_id: str) -> str:
+        """The pile id in canonical form (422 if it is not a pile id), 404 if unknown."""
+        pile_id = pile_id_of(pile_id) or ""
         if pile_id not in gateway.piles and not await queries.pile_exists(reader, pile_id):
             raise HTTPException(404, f"unknown pile {pile_id}")
+        return pile_id
 
     @api.get("/piles/{pile_id}/tariff", tags=["tariffs"])
     async def show_tariff(pile_id: str) -> dict[str, Any]:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         now = gateway.now_ms()
         found = await gateway.storage.tariffs_for(pile_id)
         current = await gateway.storage.tariff_for(pile_id, now)
@@ -360,8 +411,12 @@ def create_app(
 
     @api.put("/piles/{pile_id}/tariff", tags=["tariffs"])
     async def set_tariff(pile_id: str, body: TariffBody, strict: bool = False) -> Any:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         scope_id = body.scope_id
+        if body.scope_kind is ScopeKind.DEFAULT:
+            scope_id = ""
+        elif body.scope_kind is ScopeKind.PILE:
+            scope_id = pile_id_of(scope_id or pile_id)
         if scope_id is None:
             if body.scope_kind is ScopeKind.PILE:
                 scope_id = pile_id
@@ -387,6 +442,79 @@ def create_app(
             raise HTTPException(409, result.reason)
         return _result(result, strict, tariff=tariff_dict(tariff))
 
+    @api.put("/tariffs/default", tags=["tariffs"])
+    async def set_default_tariff(body: TariffBody, strict: bool = False) -> Any:
+        """The tariff of every pile with no pile or station tariff; sent to those connected."""
+        try:
+            tariff = Tariff(
+                body.tariff_id,
+                ScopeKind.DEFAULT,
+                "",
+                body.effective_from_ms,
+                {k: PeriodPrice(p.energy_e4, p.service_e4) for k, p in body.prices.items()},
+                tuple(Segment(m, k) for m, k in body.segments),
+                body.utc_offset_minutes,
+            )
+        except TariffError as exc:
+            raise HTTPException(422, f"bad tariff: {exc}") from None
+        try:
+            results = await gateway.set_default_tariff(tariff)
+        except TariffConflict as exc:  # not stored, not sent: a client error
+            raise HTTPException(409, f"{TARIFF_CONFLICT}: {exc}") from None
+        return _fanout(results, strict, tariff=tariff_dict(tariff))
+
+    # --- idle-fee rules ---------------------------------------------------------------------
+
+    @api.get("/idle-fee", tags=["idle fee"])
+    async def list_idle_fee_rules() -> list[dict[str, Any]]:
+        return [
+            {"scope_kind": kind.value, "scope_id": scope_id, **idle_rule_dict(rule)}
+            for kind, scope_id, rule in await gateway.storage.idle_rules()
+        ]
+
+    @api.get("/piles/{pile_id}/idle-fee", tags=["idle fee"])
+    async def show_idle_fee(pile_id: str) -> dict[str, Any]:
+        pile_id = await known(pile_id)
+        rule = await gateway.storage.idle_rule_for(pile_id)
+        scope = await gateway.storage.idle_rule_scope(pile_id)
+        return {
+            "pile_id": pile_id,
+            "scope_kind": scope.scope_kind.value,
+            "scope_id": scope.scope_id,
+            "builtin": scope.builtin,
+            **idle_rule_dict(rule),
+        }
+
+    @api.put("/idle-fee/default", tags=["idle fee"])
+    async def set_default_idle_fee(body: IdleFeeBody, strict: bool = False) -> Any:
+        results = await gateway.set_idle_fee_rule(ScopeKind.DEFAULT, "", body.rule())
+        return _fanout(results, strict, rule=idle_rule_dict(body.rule()))
+
+    @api.put("/idle-fee/stations/{station_id}", tags=["idle fee"])
+    async def set_station_idle_fee(station_id: str, body: IdleFeeBody, strict: bool = False) -> Any:
+        if not await queries.station_exists(reader, station_id):
+            raise HTTPException(404, f"unknown station {station_id}")
+        results = await gateway.set_idle_fee_rule(ScopeKind.STATION, station_id, body.rule())
+        return _fanout(results, strict, rule=idle_rule_dict(body.rule()))
+
+    @api.put("/idle-fee/piles/{pile_id}", tags=["idle fee"])
+    async def set_pile_idle_fee(pile_id: str, body: IdleFeeBody, strict: bool = False) -> Any:
+        pile_id = await known(pile_id)
+        results = await gateway.set_idle_fee_rule(ScopeKind.PILE, pile_id, body.rule())
+        return _result(results[pile_id], strict, rule=idle_rule_dict(body.rule()))
+
+    def _fanout(results: dict[str, CommandResult], strict: bool, **extra: Any) -> JSONResponse:
+        """A change for many piles: stored, and each connected pile it applies to answered."""
+        piles = {p: r.as_dict() | {"outcome": r.outcome.value} for p, r in results.items()}
+        refused = [r.outcome for r in results.values() if r.outcome is not Outcome.ACCEPTED]
+        if not results:  # no connected pile uses it now: each gets it at its next login
+            outcome = Outcome.STORED
+        else:
+            outcome = refused[0] if refused else Outcome.ACCEPTED
+        body = {"outcome": outcome.value, "reason": "", "piles": piles, **extra}
+        status = STRICT_STATUS.get(outcome, 200) if strict else 200
+        return JSONResponse(body, status_code=status)
+
     # --- commands ---------------------------------------------------------------------------
 
     def _result(result: CommandResult, strict: bool, **extra: Any) -> JSONResponse:
@@ -397,7 +525,7 @@ def create_app(
 
     @api.post("/piles/{pile_id}/start", tags=["commands"])
     async def start(pile_id: str, body: StartBody, strict: bool = False) -> Any:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         try:
             channel_code(body.channel)
         except ValueError as exc:
@@ -407,11 +535,11 @@ def create_app(
 
     @api.post("/piles/{pile_id}/stop", tags=["commands"])
     async def stop(pile_id: str, body: GunBody, strict: bool = False) -> Any:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         return _result(await gateway.stop_charge(pile_id, body.gun), strict)
 
     async def enabled(pile_id: str, value: bool, strict: bool) -> Any:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         result = await gateway.set_enabled(pile_id, value)
         if result.outcome is Outcome.REJECTED and result.reason == "unknown_pile":
             raise HTTPException(404, f"unknown pile {pile_id}")
@@ -427,9 +555,14 @@ def create_app(
 
     @api.post("/piles/{pile_id}/query_bills", tags=["commands"])
     async def query_bills(pile_id: str, body: GunBody | None = None, strict: bool = False) -> Any:
-        await known(pile_id)
+        pile_id = await known(pile_id)
         gun = 0 if body is None else body.gun
         return _result(await gateway.query_bills(pile_id, gun), strict)
+
+    @api.post("/piles/{pile_id}/time_sync", tags=["commands"])
+    async def time_sync(pile_id: str, strict: bool = False) -> Any:
+        pile_id = await known(pile_id)
+        return _result(await gateway.time_sync(pile_id), strict)
 
     # --- reports ----------------------------------------------------------------------------
 
@@ -459,7 +592,7 @@ def create_app(
             reader,
             _required_when(from_, "from"),
             _required_when(to, "to", end=True),
-            pile_id=pile,
+            pile_id=pile_id_of(pile),
         )
 
     @api.get("/export/bills.csv", tags=["reports"], response_class=StreamingResponse)
@@ -470,7 +603,7 @@ def create_app(
             reader,
             _required_when(from_, "from"),
             _required_when(to, "to", end=True),
-            pile_id=pile,
+            pile_id=pile_id_of(pile),
         )
         return StreamingResponse(
             chunks,

@@ -12,11 +12,15 @@ from typing import Any
 
 import orjson
 
+from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway.commands import CommandResult
 from gateway.mapping import channel_code
+from protocol import PileIdError, normalize_pile_id
 
-COMMANDS = ("start", "stop", "enable", "disable", "set_tariff", "query_bills")
+COMMANDS = (
+    "start", "stop", "enable", "disable", "set_tariff", "set_idle_fee", "query_bills", "time_sync",
+)  # fmt: skip
 
 
 class BadRequest(ValueError):
@@ -24,6 +28,15 @@ class BadRequest(ValueError):
 
 
 Call = Callable[[Any], Awaitable[CommandResult]]  # gateway -> result
+
+
+def topic_pile_id(text: str) -> str | None:
+    """The pile of a command topic in canonical form (16 digits are padded to 20); None for
+    a topic level that is not a pile id (no instance holds such a pile: nobody answers)."""
+    try:
+        return normalize_pile_id(text)
+    except PileIdError:
+        return None
 
 
 def _object(payload: bytes) -> dict[str, Any]:
@@ -60,12 +73,17 @@ def _text(body: dict[str, Any], key: str, *, default: str | None = None) -> str:
 
 def tariff_from_json(body: dict[str, Any], pile_id: str) -> Tariff:
     """A Tariff from the set_tariff payload (docs/mqtt.md). Scope defaults to this pile."""
+    pile_id = topic_pile_id(pile_id) or pile_id
     scope = _text(body, "scope_kind", default="pile")
     try:
         scope_kind = ScopeKind(scope)
     except ValueError:
-        raise BadRequest(f"scope_kind must be pile or station, got {scope!r}") from None
+        scope_kind = None
+    if scope_kind not in (ScopeKind.PILE, ScopeKind.STATION):
+        raise BadRequest(f"scope_kind must be pile or station, got {scope!r}")
     scope_id = _text(body, "scope_id", default=pile_id if scope_kind is ScopeKind.PILE else None)
+    if scope_kind is ScopeKind.PILE:
+        scope_id = topic_pile_id(scope_id) or scope_id
     if scope_kind is ScopeKind.PILE and scope_id != pile_id:
         raise BadRequest(f"scope_id {scope_id!r} is not the pile of the topic ({pile_id})")
     prices_in = body.get("prices")
@@ -109,9 +127,23 @@ def tariff_from_json(body: dict[str, Any], pile_id: str) -> Tariff:
         raise BadRequest(f"tariff: {exc}") from None
 
 
+def idle_fee_from_json(body: dict[str, Any]) -> IdleFeeRule:
+    """The set_idle_fee payload: {grace_minutes, rate_fen_per_minute, cap_fen (null: none)}."""
+    cap = body.get("cap_fen")
+    return IdleFeeRule(
+        _int(body, "grace_minutes", lo=0, hi=65_535),
+        _int(body, "rate_fen_per_minute", lo=0, hi=2**31 - 1),
+        None if cap is None else _int(body, "cap_fen", lo=0, hi=2**32 - 2),
+    )
+
+
 def parse(command: str, pile_id: str, payload: bytes) -> tuple[int, Call]:
     """(gun, call) for a command on pilegate/v1/cmd/{pile_id}/{command}; BadRequest if the
-    command or its payload is malformed. ``call(gateway)`` runs it."""
+    pile id, the command or its payload is malformed. ``call(gateway)`` runs it."""
+    canonical = topic_pile_id(pile_id)
+    if canonical is None:
+        raise BadRequest(f"a pile id is 16 or 20 decimal digits, got {pile_id!r}")
+    pile_id = canonical
     body = _object(payload)
     if command == "start":
         gun = _int(body, "gun", lo=1, hi=255)
@@ -134,4 +166,9 @@ def parse(command: str, pile_id: str, payload: bytes) -> tuple[int, Call]:
     if command == "set_tariff":
         tariff = tariff_from_json(body, pile_id)
         return 0, lambda gw: gw.set_tariff(pile_id, tariff)
+    if command == "set_idle_fee":
+        rule = idle_fee_from_json(body)
+        return 0, lambda gw: gw.set_idle_fee(pile_id, rule)
+    if command == "time_sync":
+        return 0, lambda gw: gw.time_sync(pile_id)
     raise BadRequest(f"unknown command {command!r} (one of {', '.join(COMMANDS)})")

@@ -36,7 +36,7 @@ import orjson
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.northbound.commands import BadRequest, parse
+from gateway.northbound.commands import BadRequest, parse, topic_pile_id
 from gateway.northbound.outbox import OutboxLease, purge_published
 
 EVENTS_PREFIX = "pilegate/v1/events"
@@ -361,12 +361,12 @@ class MqttBridge:
         parts = message.topic.value.split("/")
         if len(parts) != 5 or "/".join(parts[:3]) != COMMANDS_PREFIX:
             return
-        pile_id, command = parts[3], parts[4]
-        pile = self.gateway.piles.get(pile_id)
+        pile_id, command = topic_pile_id(parts[3]), parts[4]
+        pile = self.gateway.piles.get(pile_id) if pile_id is not None else None
         if pile is None or not pile.online or self._stopping or self.gateway.stopping:
             # Not ours: the instance holding the pile's connection answers.
             self.commands["ignored"] += 1
-            self.log.debug("mqtt_command_ignored", pile=pile_id, command=command)
+            self.log.debug("mqtt_command_ignored", pile=parts[3], command=command)
             return
         props = message.properties
         response_topic = getattr(props, "ResponseTopic", None) if props is not None else None

@@ -112,6 +112,12 @@ async def pile_exists(engine: AsyncEngine, pile_id: str) -> bool:
         return found.first() is not None
 
 
+async def station_exists(engine: AsyncEngine, station_id: str) -> bool:
+    async with engine.connect() as conn:
+        found = await conn.execute(select(stations.c.id).where(stations.c.id == station_id))
+        return found.first() is not None
+
+
 # --- sessions, bills, anomalies -------------------------------------------------------------
 
 

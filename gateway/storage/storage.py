@@ -75,19 +75,33 @@ from gateway.storage.writer import (
     Kind,
     WriterStats,
 )
+from protocol import normalize_pile_id
 from protocol.codes import Channel
 
 log = logging.getLogger("pilegate.storage")
 
+#: The tariff of a pile with no pile, station or stored default tariff (docs/protocol.md
+#: §7.8): 1.00 CNY/kWh in every period, no service fee. Replace it with
+#: `pilegate tariff set-default` (a tariff of scope "default").
 DEFAULT_TARIFF = Tariff(
     "default",
-    ScopeKind.STATION,
-    "*",
+    ScopeKind.DEFAULT,
+    "",
     0,
     dict.fromkeys(PeriodKind, PeriodPrice(energy_e4=10_000, service_e4=0)),  # 1.00 CNY/kWh
     (Segment(0, PeriodKind.FLAT),),
 )
-DEFAULT_IDLE_RULE = IdleFeeRule(grace_minutes=15, rate_fen_per_minute=0)  # no idle fee
+#: No idle fee, until `pilegate idle-fee set` stores a rule (pile, station or default scope).
+DEFAULT_IDLE_RULE = IdleFeeRule(grace_minutes=15, rate_fen_per_minute=0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdleFeeScope:
+    """Which stored rule applies to a pile; builtin: none is stored, DEFAULT_IDLE_RULE is used."""
+
+    scope_kind: ScopeKind
+    scope_id: str
+    builtin: bool
 
 
 def wall_clock_ms() -> int:
@@ -151,7 +165,7 @@ class Storage:
         self._touches: dict[str, int] = {}
         self._touch_interval_s = touch_interval_s
         self._tariff_cache_s = tariff_cache_s
-        self._tariff_cache: dict[str, tuple[float, list[Tariff], IdleFeeRule]] = {}
+        self._tariff_cache: dict[str, tuple[float, list[Tariff], IdleFeeRule, IdleFeeScope]] = {}
         self._closed = False
         self._toucher = asyncio.get_running_loop().create_task(
             self._touch_loop(), name="pilegate-storage-touch"
@@ -262,6 +276,7 @@ class Storage:
         at_ms: int | None = None,
     ) -> PileRecord:
         """Operator registration (or update of station/enabled) ahead of the first login."""
+        pile_id = normalize_pile_id(pile_id)
         at = self.clock() if at_ms is None else at_ms
         async with self.engine.begin() as conn:
             row = await self._pile_row(conn, pile_id)
@@ -354,6 +369,7 @@ class Storage:
 
     async def set_pile_enabled(self, pile_id: str, enabled: bool) -> bool:
         """Operator enable/disable (field case 8). False if the pile is unknown."""
+        pile_id = normalize_pile_id(pile_id)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(piles).where(piles.c.id == pile_id).values(enabled=enabled)
@@ -361,6 +377,7 @@ class Storage:
             return result.rowcount > 0
 
     async def get_pile(self, pile_id: str) -> PileRecord | None:
+        pile_id = normalize_pile_id(pile_id)
         async with self.reader.connect() as conn:
             row = await self._pile_row(conn, pile_id)
         return None if row is None else PileRecord.from_row(row)
@@ -377,6 +394,7 @@ class Storage:
             return [PileRecord.from_row(r) for r in (await conn.execute(q)).mappings()]
 
     async def firmware_history(self, pile_id: str) -> list[FirmwareSeen]:
+        pile_id = normalize_pile_id(pile_id)
         q = (
             select(firmware_history.c.firmware, firmware_history.c.first_seen_ms)
             .where(firmware_history.c.pile_id == pile_id)
@@ -612,6 +630,7 @@ class Storage:
     async def open_sessions(self, pile_id: str | None = None) -> list[SessionRow]:
         """Sessions not settled, cancelled or failed (incl. closed ones awaiting their bill),
         for restart recovery. Reads committed rows: call flush() first in a live process."""
+        pile_id = None if pile_id is None else normalize_pile_id(pile_id)
         q = select(sessions).where(sessions.c.state.not_in(TERMINAL_STATES))
         if pile_id is not None:
             q = q.where(sessions.c.pile_id == pile_id)
@@ -712,6 +731,7 @@ class Storage:
         return None if r is None else dict(r)
 
     async def find_bill(self, pile_id: str, transaction_id: str) -> dict[str, Any] | None:
+        pile_id = normalize_pile_id(pile_id)
         q = select(bills).where(
             bills.c.pile_id == pile_id, bills.c.transaction_id == transaction_id
         )
@@ -883,74 +903,107 @@ class Storage:
         self._tariff_cache.clear()
 
     async def put_idle_rule(
-        self, station_id: str, rule: IdleFeeRule, *, at_ms: int | None = None
+        self,
+        scope_id: str,
+        rule: IdleFeeRule,
+        *,
+        scope_kind: ScopeKind = ScopeKind.STATION,
+        at_ms: int | None = None,
     ) -> None:
+        """Create or replace the idle-fee rule of a pile, a station or the default (scope_id
+        "")."""
+        if scope_kind is ScopeKind.PILE:
+            scope_id = normalize_pile_id(scope_id)
+        elif scope_kind is ScopeKind.DEFAULT:
+            scope_id = ""
         async with self.engine.begin() as conn:
             await bill_store.upsert_idle_rule(
-                conn, station_id, rule, self.clock() if at_ms is None else at_ms
+                conn, scope_kind, scope_id, rule, self.clock() if at_ms is None else at_ms
             )
         self._tariff_cache.clear()
 
-    async def _pricing(self, pile_id: str) -> tuple[list[Tariff], IdleFeeRule]:
+    async def idle_rules(self) -> list[tuple[ScopeKind, str, IdleFeeRule]]:
+        """Every stored idle-fee rule: (scope kind, scope id, rule)."""
+        async with self.reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(idle_fee_rules).order_by(
+                        idle_fee_rules.c.scope_kind, idle_fee_rules.c.scope_id
+                    )
+                )
+            ).mappings()
+            return [
+                (ScopeKind(r["scope_kind"]), r["scope_id"], bill_store.idle_rule_from_row(r))
+                for r in rows
+            ]
+
+    async def _pricing(self, pile_id: str) -> tuple[list[Tariff], IdleFeeRule, IdleFeeScope]:
+        pile_id = normalize_pile_id(pile_id)
         now = time.monotonic()
         hit = self._tariff_cache.get(pile_id)
         if hit is not None and hit[0] > now:
-            return hit[1], hit[2]
+            return hit[1], hit[2], hit[3]
         async with self.reader.connect() as conn:
             station = (
                 await conn.execute(select(piles.c.station_id).where(piles.c.id == pile_id))
             ).scalar()
-            a = tariff_assignments
-            scope = and_(a.c.scope_kind == ScopeKind.PILE.value, a.c.scope_id == pile_id)
+            scopes = [(ScopeKind.PILE, pile_id), (ScopeKind.DEFAULT, "")]
             if station is not None:
-                scope = or_(
-                    scope,
-                    and_(a.c.scope_kind == ScopeKind.STATION.value, a.c.scope_id == station),
-                )
+                scopes.insert(1, (ScopeKind.STATION, station))
+            a = tariff_assignments
+            tariff_scope = or_(
+                *(and_(a.c.scope_kind == k.value, a.c.scope_id == i) for k, i in scopes)
+            )
             # Assignment order: select_tariff gives equal start dates to the one set last.
-            q = bill_store.ASSIGNED_TARIFFS.where(scope).order_by(a.c.effective_from_ms, a.c.id)
+            q = bill_store.ASSIGNED_TARIFFS.where(tariff_scope).order_by(
+                a.c.effective_from_ms, a.c.id
+            )
             rows = (await conn.execute(q)).mappings()
             found = [bill_store.tariff_from_row(r) for r in rows]
-            rule_row = None
-            if station is not None:
-                rule_row = (
-                    (
-                        await conn.execute(
-                            select(idle_fee_rules).where(idle_fee_rules.c.station_id == station)
-                        )
-                    )
-                    .mappings()
-                    .first()
+            rule_scope = or_(
+                *(
+                    and_(idle_fee_rules.c.scope_kind == k.value, idle_fee_rules.c.scope_id == i)
+                    for k, i in scopes
                 )
-        if not found:  # the default, scoped so that select_tariff picks it for this pile
-            found = [
-                dataclasses.replace(
-                    self.default_tariff, scope_kind=ScopeKind.PILE, scope_id=pile_id
-                )
-            ]
-        rule = (
-            self.default_idle_rule if rule_row is None else bill_store.idle_rule_from_row(rule_row)
-        )
-        self._tariff_cache[pile_id] = (now + self._tariff_cache_s, found, rule)
-        return found, rule
+            )
+            rule_rows = {
+                (r["scope_kind"], r["scope_id"]): r
+                for r in (await conn.execute(select(idle_fee_rules).where(rule_scope))).mappings()
+            }
+        if not found:
+            found = [self.default_tariff]
+        rule, rule_scope_used = self.default_idle_rule, IdleFeeScope(ScopeKind.DEFAULT, "", True)
+        for kind, scope_id in scopes:  # most specific first
+            row = rule_rows.get((kind.value, scope_id))
+            if row is not None:
+                rule = bill_store.idle_rule_from_row(row)
+                rule_scope_used = IdleFeeScope(kind, scope_id, False)
+                break
+        self._tariff_cache[pile_id] = (now + self._tariff_cache_s, found, rule, rule_scope_used)
+        return found, rule, rule_scope_used
 
     async def tariffs_for(self, pile_id: str) -> list[Tariff]:
-        """Tariffs of the pile and of its station (cached for tariff_cache_s); the default
-        tariff, scoped to the pile, when none is configured."""
+        """Tariffs of the pile, of its station and the default ones (cached for
+        tariff_cache_s); the built-in default tariff when none is stored at all."""
         return list((await self._pricing(pile_id))[0])
 
     async def tariff_for(self, pile_id: str, at_ms: int) -> Tariff:
-        """The tariff in force for the pile at at_ms (pile scope beats station scope)."""
+        """The tariff in force for the pile at at_ms: the pile's own beats its station's, which
+        beats a default one; each the latest effective by at_ms."""
         found = await self.tariffs_for(pile_id)
         station = next((t.scope_id for t in found if t.scope_kind is ScopeKind.STATION), "")
-        chosen = _select_tariff(found, TariffScope(station, pile_id), at_ms)
+        chosen = _select_tariff(found, TariffScope(station, normalize_pile_id(pile_id)), at_ms)
         if chosen is None:  # all configured ones start later: the earliest one
             chosen = min(found, key=lambda t: t.effective_from_ms)
         return chosen
 
     async def idle_rule_for(self, pile_id: str) -> IdleFeeRule:
-        """The idle-fee rule of the pile's station, or the default rule."""
+        """The idle-fee rule of the pile, else of its station, else the default rule."""
         return (await self._pricing(pile_id))[1]
+
+    async def idle_rule_scope(self, pile_id: str) -> IdleFeeScope:
+        """Where the pile's idle-fee rule comes from."""
+        return (await self._pricing(pile_id))[2]
 
     # --- frame journal -----------------------------------------------------------------
 

@@ -73,7 +73,8 @@ async def test_failed_start_without_logout_then_a_bill_ten_hours_late(
     pile.send(StartResult(1, tx, Result.DEVICE_FAULT, FaultCode.DEVICE_FAULT, FAILED_AT, 1_000))
     await wait_for(lambda: phase(gw) is Phase.FAILED)
     session = gw.piles[PILE_ID].guns[1].session
-    assert session is not None and session.gateway_service_end_ms == FAILED_AT  # §6.6: no LOGOUT needed
+    # §6.6: a failed start ends the service without a LOGOUT
+    assert session is not None and session.gateway_service_end_ms == FAILED_AT
 
     clock.now = UPLOAD  # no LOGOUT ever came; the bill does, with service end = upload time
     late = Bill(

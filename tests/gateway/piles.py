@@ -116,7 +116,11 @@ class ScriptedPile:
                 self.pile_id, "ACME", "DC120", self.firmware, 1, self.gun_count, 1_700_000_000_000
             )
         )
-        return await self.expect(MsgType.LOGIN_ACK, seq=seq)
+        ack = await self.expect(MsgType.LOGIN_ACK, seq=seq)
+        if ack.message.result == Result.OK and self.auto_ack is not None:
+            # Logged in = configured: the gateway's login sequence ends with SET_IDLE_FEE.
+            await self.expect(MsgType.SET_IDLE_FEE, after=self.received.index(ack))
+        return ack
 
     async def heartbeat(self, power_w: int = 0) -> Frame:
         guns = tuple(

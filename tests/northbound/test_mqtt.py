@@ -11,7 +11,13 @@ import pytest
 
 from gateway.commands import Outcome
 from gateway.northbound import parse_url
-from gateway.northbound.commands import BadRequest, parse, tariff_from_json
+from gateway.northbound.commands import (
+    BadRequest,
+    idle_fee_from_json,
+    parse,
+    tariff_from_json,
+    topic_pile_id,
+)
 from protocol import MsgType
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import ScriptedPile
@@ -273,6 +279,7 @@ async def test_malformed_commands_are_rejected_as_bad_requests(mqtt_url: str) ->
         listening(mqtt_url, replies_to) as replies,
     ):
         await until(lambda: r.bridge.connected, what="bridge connected")
+        mark = len(pile.received)  # after the login's own configuration
         cases = [
             ("start", b"{not json"),
             ("start", {"gun": 1}),  # no account
@@ -298,7 +305,8 @@ async def test_malformed_commands_are_rejected_as_bad_requests(mqtt_url: str) ->
             assert answer["reason"].startswith("bad_request: "), answer
         assert "account is required" in answers[b"1"]["reason"]
         assert "first segment" in answers[b"5"]["reason"]
-        assert pile.of_type(MsgType.START_CHARGE) == [] and pile.of_type(MsgType.SET_TARIFF) == []
+        sent = [f.message.TYPE for f in pile.received[mark:]]
+        assert MsgType.START_CHARGE not in sent and MsgType.SET_TARIFF not in sent
         assert r.bridge.commands["rejected"] == len(cases)
 
 
@@ -436,14 +444,30 @@ def test_broker_urls() -> None:
 
 
 def test_command_payloads() -> None:
-    gun, _ = parse("start", "p", b'{"gun": 2, "account": "a"}')
+    gun, _ = parse("start", "4403060003000020", b'{"gun": 2, "account": "a"}')
     assert gun == 2
-    assert parse("query_bills", "p", b"")[0] == 0
+    assert parse("query_bills", "4403060003000020", b"")[0] == 0
     tariff = tariff_from_json(TARIFF, "44030600030000200060")
     assert tariff.scope_id == "44030600030000200060" and len(tariff.segments) == 5
     with pytest.raises(BadRequest, match="scope_id"):
         tariff_from_json({**TARIFF, "scope_id": "other"}, "44030600030000200060")
     with pytest.raises(BadRequest, match="no price"):
-        tariff_from_json({**TARIFF, "prices": {"flat": TARIFF["prices"]["flat"]}}, "p")  # type: ignore[index]
+        flat_only = {"flat": TARIFF["prices"]["flat"]}  # type: ignore[index]
+        tariff_from_json({**TARIFF, "prices": flat_only}, "4403060003000020")
     with pytest.raises(BadRequest, match=r"gun must be 1\.\.255"):
-        parse("stop", "p", b'{"gun": 0}')
+        parse("stop", "4403060003000020", b'{"gun": 0}')
+
+
+def test_command_topics_name_piles_like_the_wire() -> None:
+    """A 16-digit pile id in a command topic is the pile's padded 20-digit id; anything else
+    is no pile (MQTT ignores it everywhere; parse refuses it)."""
+    assert topic_pile_id("4403060003000020") == "00004403060003000020"
+    assert topic_pile_id("12345") is None
+    assert topic_pile_id("'; DROP TABLE bills; --") is None
+    with pytest.raises(BadRequest, match="16 or 20 decimal digits"):
+        parse("enable", "12345", b"")
+    gun, _ = parse("time_sync", "4403060003000020", b"")
+    assert gun == 0
+    with pytest.raises(BadRequest, match="rate_fen_per_minute is required"):
+        parse("set_idle_fee", "4403060003000020", b'{"grace_minutes": 15}')
+    assert idle_fee_from_json({"grace_minutes": 15, "rate_fen_per_minute": 50}).cap_fen is None

@@ -247,13 +247,14 @@ async def test_enable_disable_and_piles_through_the_cli(env: Env) -> None:
 
 async def test_tariff_set_and_show(env: Env) -> None:
     base = ("--admin", env.admin.url, "--token", TOKEN)
+    mark = len(env.pile.received)  # after the login's own SET_TARIFF
     status, out = await run_cli(
         "tariff", "set", PILE_ID, "--id", "st-2020", "--price", "peak=1.06/0.4",
         "--price", "flat=0.70/0.4", "--price", "valley=0.27/0.4", "--segment", "00:00=valley",
         "--segment", "08:00=peak", "--segment", "12:00=flat", "--from", "2020-01-01", *base,
     )  # fmt: skip
     assert status == 0, out
-    sent = (await env.pile.expect(MsgType.SET_TARIFF)).message
+    sent = (await env.pile.expect(MsgType.SET_TARIFF, after=mark)).message
     assert [p.energy_price_e4 for p in sent.prices] == [7000, 10600, 7000, 2700]  # sharp = flat
     shown = (await env.client.get(f"/piles/{PILE_ID}/tariff")).json()
     assert shown["current"]["tariff_id"] == "st-2020"

@@ -6,6 +6,7 @@ from protocol.codes import Result
 from protocol.messages import AuthRequest, AuthResult, Message
 from simulators.charge import Car
 from simulators.pile import Pile, PileSpec
+from simulators.tariff import IdleRule
 
 # 2025-01-01 09:30 in UTC+8 (flat period; peak from 10:00).
 T930 = 1_735_695_000_000
@@ -21,6 +22,7 @@ def big_car(**kw) -> Car:  # type: ignore[no-untyped-def]
 
 def make_pile(**kw) -> Pile:  # type: ignore[no-untyped-def]
     spec = PileSpec("44030600030000000001", guns=kw.pop("guns", 2))
+    kw.setdefault("idle_rule", IdleRule())  # as if the gateway had sent 10 fen/min after 15 min
     return Pile(spec, auto=False, seed=kw.pop("seed", 7), **kw)
 
 

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from protocol.codes import BillAckStatus, GunStatus, StopReason, TariffKind
 from protocol.messages import (
+    IDLE_FEE_UNCAPPED,
     Bill,
     BillAck,
     Logout,
+    SetIdleFee,
     SetTariff,
     StartResult,
     StatusChange,
@@ -123,6 +125,23 @@ def test_set_tariff_changes_the_prices_of_the_next_charge() -> None:
     bill = _full_service(driver)
     assert bill.flat_dwh == bill.energy_dwh == 600_000
     assert bill.energy_amount_fen == 6_000 and bill.service_amount_fen == 3_000
+
+
+def test_a_new_pile_charges_no_idle_fee_until_set_idle_fee() -> None:
+    """§7.14: before the gateway's SET_IDLE_FEE no idle fee; after it, exactly its rule.
+    Before: the simulated pile always billed its own 10 fen/min rule."""
+    driver = Driver(make_pile(idle_rule=None))
+    driver.pile.delays["unplug"] = 40 * MIN
+    assert _full_service(driver).idle_fee_fen == 0
+    driver = Driver(make_pile(idle_rule=None))
+    driver.pile.delays["unplug"] = 40 * MIN
+    ack = driver.send(SetIdleFee(5, 20, 300))
+    assert ack is not None and (ack.gun, ack.result) == (0, 0)
+    bill = _full_service(driver)
+    assert bill.idle_fee_fen == 300  # (40 - 5) min x 20 fen = 700, capped at 300
+    assert bill.total_amount_fen == bill.energy_amount_fen + bill.service_amount_fen + 300
+    driver.send(SetIdleFee(5, 20, IDLE_FEE_UNCAPPED))
+    assert driver.pile.idle_rule.fee(0, 40 * MIN) == 700
 
 
 def test_tariff_from_message_wraps_the_first_segment() -> None:

@@ -146,7 +146,7 @@ async def test_tariffs_by_pile_and_station_with_defaults(storage: Storage) -> No
     await storage.register_pile(p, station_id=station)
     assert await storage.idle_rule_for(p) == DEFAULT_IDLE_RULE
     (default,) = await storage.tariffs_for(lone)
-    assert default.prices == DEFAULT_TARIFF.prices and default.scope_id == lone
+    assert default.prices == DEFAULT_TARIFF.prices and default.scope_kind is ScopeKind.DEFAULT
     assert (await storage.tariff_for(lone, 5)).tariff_id == DEFAULT_TARIFF.tariff_id
     st = station_tariff(uid("t"), 0, station)
     later = station_tariff(uid("t"), 10_000, station)

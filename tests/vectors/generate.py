@@ -195,7 +195,11 @@ FIELD_NOTES: dict[str, str] = {
     "segments": "number of time segments that follow (at least 1)",
     "start_minute": "minute of the local day (UTC+8), 0..1439, at which the segment begins",
     "kind": "TariffKind of the segment",
-    "nacked_type": "MsgType of the rejected frame; 0 when unreadable",
+    "nacked_type": "MsgType of the rejected frame: its byte 6 as received (unverified for "
+    "BAD_CRC, §2.6)",
+    "grace_minutes": "free minutes after the charge ends, 0..65535",
+    "rate_fen_per_minute": "fee per whole minute past the grace period, fen; 0 = no idle fee",
+    "cap_fen": "most one service pays in idle fee, fen; 0xFFFFFFFF = no cap",
 }
 
 FIELD_NOTES_BY_TYPE: dict[tuple[MsgType, str], str] = {
@@ -206,7 +210,8 @@ FIELD_NOTES_BY_TYPE: dict[tuple[MsgType, str], str] = {
     (MsgType.DISABLE, "gun"): "gun number; 0 = the whole pile",
     (MsgType.ENABLE, "gun"): "gun number; 0 = the whole pile",
     (MsgType.QUERY_BILLS, "gun"): "gun number; 0 = all guns",
-    (MsgType.COMMAND_ACK, "gun"): "gun of the command; 0 for whole-pile commands",
+    (MsgType.COMMAND_ACK, "gun"): "the command's gun; 0 for SET_TARIFF, SET_IDLE_FEE and "
+    "TIME_SYNC (§3.3)",
     (MsgType.NACK, "reason"): "NackReason",
     (MsgType.BILL_ACK, "status"): "BillAckStatus",
     (MsgType.AUTH_RESULT, "transaction_id"): "assigned by the gateway when result = OK",
@@ -280,6 +285,7 @@ CODE_MEANINGS: dict[str, dict[str, str]] = {
         "QUERY_BILLS": f"{_G2P}: re-send every unacknowledged bill",
         "TIME_SYNC": f"{_G2P}: set the pile's clock",
         "NACK": f"either way (normally {_G2P}): a received frame was rejected",
+        "SET_IDLE_FEE": f"{_G2P}: idle (occupancy) fee rule the pile bills with",
     },
     "GunStatus": {
         "AVAILABLE": "free, nothing plugged in",
