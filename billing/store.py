@@ -193,6 +193,8 @@ _PG_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "BOOLEAN": "bool", "TEXT": "te
 
 def _pg_array_type(column: Any) -> str:
     name = column.type.compile(dialect=postgresql.dialect())
+    if name.startswith("NUMERIC"):  # WideInt: the pile's u64 times and meter readings
+        return "numeric"
     return _PG_TYPES.get(name, "text")  # VARCHAR(n) -> text (the column's cast checks length)
 
 
