@@ -74,6 +74,32 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         flags.append("session_failed")
     if session is not None:
         flags.extend(sorted(f.value for f in session.flags))
+    codes = sorted(int(c) for c in settlement.codes)
+    # The status of a copy that is stored (a duplicate is answered DUPLICATE, no event).
+    if codes or flags or settlement.findings:
+        status = BillAckStatus.FLAGGED
+    else:
+        status = BillAckStatus.ACCEPTED
+    # The `bill` event commits in the bill's own transaction (docs/mqtt.md), never after.
+    event = gateway.event(
+        "bill",
+        pile.pile_id,
+        {
+            "gun": m.gun,
+            "bill_id": None,  # set by storage to the stored row's id
+            "transaction_id": m.transaction_id,
+            "account": m.account,
+            "channel": channel_name(m.channel),
+            "energy_dwh": m.energy_dwh,
+            "pile_total_fen": m.total_amount_fen,
+            "our_total_fen": settlement.our_total_fen,
+            "idle_fee_fen": settlement.idle_fee.fee_fen,
+            "anomalies": codes,
+            "flags": flags,
+            "status": status.name.lower(),
+        },
+        now,
+    )
     try:
         stored = await gateway.storage.store_bill(
             pile.pile_id,
@@ -82,6 +108,7 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             received_ms=now,
             session_id=session.session_id if session is not None else None,
             flags=tuple(flags),
+            event=event,
         )
     except Exception as exc:
         gateway.metrics.bills["failed"] += 1
@@ -92,13 +119,8 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             error=repr(exc),
         )
         return None
-    codes = sorted(int(c) for c in settlement.codes)
     if stored.duplicate:
         status = BillAckStatus.DUPLICATE
-    elif codes or flags or settlement.findings:
-        status = BillAckStatus.FLAGGED
-    else:
-        status = BillAckStatus.ACCEPTED
     gateway.metrics.bills[status.name.lower()] += 1
     gateway.log.info(
         "bill_stored",
@@ -118,25 +140,6 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         if session is not None and session.bill_wait_alarmed:
             await _resolve_lost_bill(gateway, session.session_id, stored.bill_id, now)
         pile.bill_committed(m)
-        gateway.emit(
-            "bill",
-            pile.pile_id,
-            {
-                "gun": m.gun,
-                "bill_id": stored.bill_id,
-                "transaction_id": m.transaction_id,
-                "account": m.account,
-                "channel": channel_name(m.channel),
-                "energy_dwh": m.energy_dwh,
-                "pile_total_fen": m.total_amount_fen,
-                "our_total_fen": settlement.our_total_fen,
-                "idle_fee_fen": settlement.idle_fee.fee_fen,
-                "anomalies": codes,
-                "flags": flags,
-                "status": status.name.lower(),
-            },
-            now,
-        )
     return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
 
 
