@@ -62,8 +62,11 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     if session is not None:
         observation = _with_overlaps(gateway, session, observation)
     bill = pile_bill(m)
-    tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
-    idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
+    try:
+        tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
+        idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
+    except Exception as exc:  # database unreachable: nothing stored, so no BILL_ACK
+        return _not_stored(gateway, pile, m, exc)
     settlement = settle(bill, observation, tariff, idle_rule, received_ms=now)
     flags = []
     if session is None:
@@ -111,14 +114,7 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             event=event,
         )
     except Exception as exc:
-        gateway.metrics.bills["failed"] += 1
-        gateway.log.error(
-            "bill_not_stored",
-            pile=pile.pile_id,
-            transaction=m.transaction_id,
-            error=repr(exc),
-        )
-        return None
+        return _not_stored(gateway, pile, m, exc)
     if stored.duplicate:
         status = BillAckStatus.DUPLICATE
     gateway.metrics.bills[status.name.lower()] += 1
@@ -141,6 +137,14 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             await _resolve_lost_bill(gateway, session.session_id, stored.bill_id, now)
         pile.bill_committed(m)
     return BillAck(m.transaction_id, status, anomaly_mask(settlement.codes))
+
+
+def _not_stored(gateway: Gateway, pile: PileRuntime, m: Bill, exc: Exception) -> None:
+    """The pile keeps the bill and sends it again (protocol §9.1)."""
+    gateway.metrics.bills["failed"] += 1
+    gateway.log.error(
+        "bill_not_stored", pile=pile.pile_id, transaction=m.transaction_id, error=repr(exc)[:300]
+    )
 
 
 async def _resolve_lost_bill(gateway: Gateway, session_id: str, bill_id: str, now_ms: int) -> None:
