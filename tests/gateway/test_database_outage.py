@@ -18,11 +18,15 @@ import orjson
 from sqlalchemy import select
 
 from billing.schema import outbox
+from gateway.app import Gateway
 from gateway.commands import Outcome
+from gateway.storage import Storage
 from protocol import (
     BillAckStatus,
     FaultCode,
     GunStatus,
+    Heartbeat,
+    Login,
     Logout,
     MeterValues,
     MsgType,
@@ -134,6 +138,47 @@ async def test_nothing_is_lost_or_acknowledged_early_through_a_database_outage(
             assert max(payloads.values()) == 1  # no event written twice
             kinds = Counter(e["kind"] for e in events)
             assert {s: kinds[f"session_{s}"] for s in states} == dict.fromkeys(states, 1)
+        finally:
+            await pile.close()
+            await gateway.stop(grace_s=2)
+
+
+async def test_piles_are_not_read_while_the_held_rows_are_at_their_bound(
+    postgres_url: str,
+) -> None:
+    async with fresh_database(postgres_url) as url, FaultProxy.to_url(url) as proxy:
+        config = gateway_config()
+        storage = await Storage.open(proxy.url, upgrade=False, flush_ms=2, max_pending=20)
+        await storage.register_pile(PILE_ID, vendor="ACME", model="DC120", gun_count=2)
+        gateway = Gateway(config, storage)
+        await gateway.start()
+        pile = ScriptedPile()
+        try:
+            await pile.login(gateway.tcp_port)
+            await pile.heartbeat()
+            proxy.cut()
+            tx = "00" * 16
+            at = 0
+            while not gateway.reading_held:  # each frame is a journal row to hold
+                at += 1
+                meter = MeterValues(1, tx, T0 + at, 1_000_000, 0, 0, 0, 0, 255)
+                await pile.expect(MsgType.ACK, seq=pile.send(meter))
+                assert at < 100
+            assert storage.stats.backlog and storage.stats.pending >= 20
+            beat = pile.send(Heartbeat(()))  # sits in the socket: nobody reads it
+            late = ScriptedPile(pile_id="44030600030000200061")
+            await late.connect(gateway.tcp_port)  # accepted, but not read either
+            hello = late.send(Login(late.pile_id, "ACME", "DC120", "V1", 1, 2, T0))
+            assert not any(f.seq == beat for f in pile.of_type(MsgType.HEARTBEAT_ACK))
+            proxy.restore()
+            await pile.expect(MsgType.HEARTBEAT_ACK, seq=beat, timeout=30)
+            await late.expect(MsgType.LOGIN_ACK, seq=hello, timeout=30)  # (unknown pile)
+            assert not gateway.reading_held and not storage.stats.backlog
+            await late.close()
+            await storage.flush()
+            frames = [f async for f in storage.frames(PILE_ID)]
+            assert sum(f.type_name == "METER_VALUES" for f in frames) == at
+            assert not storage.stats.lost
         finally:
             await pile.close()
             await gateway.stop(grace_s=2)

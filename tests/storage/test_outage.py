@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billing.schema import outbox
+from gateway.metrics import Metrics, render_prometheus
 from gateway.storage import JournalEntry, SessionRow, Storage, WriteFailed
 from tests.db import postgresql_url  # noqa: F401
 from tests.faultproxy import FaultProxy
@@ -144,5 +145,32 @@ async def test_the_proxy_refuses_while_cut_and_forwards_after(
         proxy.restore()
         assert await storage.get_pile("x") is None  # a new connection, through the pool
         assert proxy.stats.accepted >= 2
+    finally:
+        await storage.close()
+
+
+async def test_metrics_show_the_outage_and_the_held_rows(proxied: tuple[FaultProxy, str]) -> None:
+    proxy, _ = proxied
+    storage = await Storage.open(proxy.url, upgrade=False, flush_ms=2, max_pending=3)
+    try:
+        proxy.cut()
+        for at in range(1, 5):
+            storage.journal(frame(pile_id(), at))
+        await until(lambda: storage.stats.outage)
+        text = render_prometheus(Metrics(), writer=storage.stats)
+        for line in (
+            "pilegate_db_outage 1",
+            "pilegate_db_pending_rows 4",
+            "pilegate_db_pending_rows_limit 3",
+            "pilegate_db_backpressure 1",
+            "pilegate_db_outages_total 1",
+        ):
+            assert line in text.splitlines(), line
+        proxy.restore()
+        await until(lambda: not storage.stats.outage)
+        await storage.flush()
+        text = render_prometheus(Metrics(), writer=storage.stats)
+        assert "pilegate_db_outage 0" in text.splitlines()
+        assert "pilegate_db_pending_rows 0" in text.splitlines()
     finally:
         await storage.close()
