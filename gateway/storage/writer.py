@@ -310,7 +310,13 @@ class BatchWriter:
                         await self._inflight.popleft()
                     return
                 self._wake.clear()
-                await self._wake.wait()
+                if self._outage_since is None:
+                    await self._wake.wait()
+                else:  # nothing to write, but the end of the outage must still be noticed
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._backoff_s())
+                    if not self._queue and not self._closing:
+                        await self._probe()
                 continue
             if len(self._queue) < self.batch_rows and not self._urgent and not self._closing:
                 delay = self._queue[0].at + self.flush_s - self._loop.time()
@@ -337,7 +343,21 @@ class BatchWriter:
             except Exception:  # never let the writer die: log and go on
                 log.exception("storage writer: unexpected error")
             if self._failures:
-                await asyncio.sleep(min(0.05 * 2 ** (self._failures - 1), self.max_backoff_s))
+                await asyncio.sleep(self._backoff_s())
+
+    def _backoff_s(self) -> float:
+        return min(0.05 * 2 ** max(0, self._failures - 1), self.max_backoff_s)
+
+    async def _probe(self) -> None:
+        """During an outage with nothing queued: is the database back?"""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except Exception:
+            self._failures += 1
+            return
+        self._failures = 0
+        self._outage_ended()
 
     async def _write(self, batch: list[_Item]) -> None:
         connected = False
@@ -421,6 +441,7 @@ class BatchWriter:
                 self._outage_error[:500],
             )
         self._put_back(self._fail_awaited(batch, error))
+        self._wake.set()  # an idle writer must start probing for the database's return
 
     def _outage_ended(self) -> None:
         assert self._outage_since is not None

@@ -174,3 +174,30 @@ async def test_metrics_show_the_outage_and_the_held_rows(proxied: tuple[FaultPro
         assert "pilegate_db_pending_rows 0" in text.splitlines()
     finally:
         await storage.close()
+
+
+async def test_a_bill_event_exists_if_and_only_if_its_bill_was_stored(
+    proxied: tuple[FaultProxy, str],
+) -> None:
+    proxy, url = proxied
+    storage = await Storage.open(proxy.url, upgrade=False, flush_ms=2)
+    p = pile_id()
+    topic = f"pilegate/v1/events/{p}/bill"
+    b = bill()
+    event = (topic, {"kind": "bill", "bill_id": None, "transaction_id": b.transaction_id})
+    try:
+        proxy.cut()
+        with pytest.raises(WriteFailed):
+            await storage.store_bill(p, b, settled(b), received_ms=RECEIVED, event=event)
+        proxy.restore()
+        await until(lambda: not storage.stats.outage)
+        assert await outbox_rows(url, topic) == 0  # not stored: no event either
+        first = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED, event=event)
+        again = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED, event=event)
+        assert not first.duplicate and again.duplicate
+        assert await outbox_rows(url, topic) == 1  # committed with the bill; none for the copy
+        pending = [m for _, t, m in await storage.outbox_pending() if t == topic]
+        assert pending == [{"kind": "bill", "bill_id": first.bill_id,
+                            "transaction_id": b.transaction_id}]  # fmt: skip
+    finally:
+        await storage.close()
