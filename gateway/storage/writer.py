@@ -360,6 +360,26 @@ class BatchWriter:
         self._outage_ended()
 
     async def _write(self, batch: list[_Item]) -> None:
+        # Everything not written goes back to the front of the queue in one piece, so the
+        # rows keep their order however the batch was split. A flush() barrier resolves only
+        # when nothing of its batch is left to write again.
+        again = await self._attempt(batch)
+        barriers = [
+            it
+            for it in batch
+            if it.kind is Kind.BARRIER and it.future is not None and not it.future.done()
+        ]
+        if again and barriers:
+            self._urgent += len(barriers)
+            again += barriers
+        else:
+            for it in barriers:
+                it.future.set_result(None)  # type: ignore[union-attr]
+        self._put_back(again)
+
+    async def _attempt(self, batch: list[_Item]) -> list[_Item]:
+        """Write the batch in one transaction; return the fire-and-forget items to write
+        again, in order (awaited ones that failed have their futures failed)."""
         connected = False
         started = self._loop.time()
         try:
@@ -367,19 +387,18 @@ class BatchWriter:
                 connected = True
                 results = await self._apply(conn, batch)
         except Exception as e:
-            if connected and _blames_the_rows(e):
-                if len(batch) > 1:
-                    # A statement failed on a live connection: maybe one bad row. Isolate it
-                    # by halving, so the rest of the batch (other piles' bills) commits.
-                    self.stats.failed_batches += 1
-                    mid = len(batch) // 2
-                    await self._write(batch[:mid])
-                    await self._write(batch[mid:])
-                else:
-                    self._refused(batch[0], e)
-            else:
-                self._unreachable(batch, e)
-            return
+            if not (connected and _blames_the_rows(e)):
+                return self._unreachable(batch, e)
+            if len(batch) == 1:
+                return self._refused(batch[0], e)
+            # A statement failed on a live connection: maybe one bad row. Isolate it by
+            # halving, so the rest of the batch (other piles' bills) commits.
+            self.stats.failed_batches += 1
+            mid = len(batch) // 2
+            again = await self._attempt(batch[:mid])
+            if self._outage_since is not None:  # the database went away meanwhile
+                return again + self._fail_awaited(batch[mid:], e)
+            return again + await self._attempt(batch[mid:])
         self._failures = 0
         if self._outage_since is not None:
             self._outage_ended()
@@ -403,10 +422,10 @@ class BatchWriter:
                 st.duplicates += stored.duplicate
                 if not fut.done():
                     fut.set_result(stored)
-            elif not fut.done():
-                fut.set_result(None)
+            # barriers: resolved by _write, once nothing before them is left to write
         if committed:
             self._hold(-committed)
+        return []
 
     def _fail_awaited(self, batch: list[_Item], error: BaseException) -> list[_Item]:
         """Fail the awaited items (their callers must not acknowledge); the rest back."""
@@ -422,11 +441,13 @@ class BatchWriter:
 
     def _put_back(self, items: list[_Item]) -> None:
         if items:
-            self.stats.retried += len(items)
+            self.stats.retried += sum(it.kind is not Kind.BARRIER for it in items)
             self._queue.extendleft(reversed(items))
+            if self._urgent:
+                self._full.set()
             self._wake.set()
 
-    def _unreachable(self, batch: list[_Item], error: BaseException) -> None:
+    def _unreachable(self, batch: list[_Item], error: BaseException) -> list[_Item]:
         """The database did not answer (or aborted for its own reasons): nothing in the
         batch is to blame. Awaited items fail; every other row is kept, in order."""
         self.stats.failed_batches += 1
@@ -440,8 +461,8 @@ class BatchWriter:
                 "storage outage: database unavailable (%s); holding rows until it answers",
                 self._outage_error[:500],
             )
-        self._put_back(self._fail_awaited(batch, error))
         self._wake.set()  # an idle writer must start probing for the database's return
+        return self._fail_awaited(batch, error)
 
     def _outage_ended(self) -> None:
         assert self._outage_since is not None
@@ -455,17 +476,15 @@ class BatchWriter:
             self.stats.pending,
         )
 
-    def _refused(self, it: _Item, error: BaseException) -> None:
-        """One row the database refused on a live connection."""
+    def _refused(self, it: _Item, error: BaseException) -> list[_Item]:
+        """One row the database refused on a live connection (the database works: no
+        back-off). Retried `retries` times in case the cause was passing, then given up."""
         self.stats.failed_batches += 1
-        self._failures += 1
         if not self._fail_awaited([it], error):
-            return
+            return []
         it.attempts += 1
         if it.attempts < self.retries:
-            self._put_back([it])
-            return
-        self._failures = 0  # the database works; do not slow the rows behind this one
+            return [it]
         lost = self.stats.lost
         lost[it.kind.value] = lost.get(it.kind.value, 0) + 1
         self._hold(-1)
@@ -476,6 +495,7 @@ class BatchWriter:
             error,
             it.payload,
         )
+        return []
 
     async def _apply(self, conn: AsyncConnection, batch: list[_Item]) -> dict[int, StoredBill]:
         by_kind: dict[Kind, list[_Item]] = {}

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from billing.schema import outbox
 from gateway.metrics import Metrics, render_prometheus
 from gateway.storage import JournalEntry, SessionRow, Storage, WriteFailed
-from tests.db import postgresql_url  # noqa: F401
+from gateway.storage.writer import Kind
+from tests.db import database_url, postgresql_url  # noqa: F401
 from tests.faultproxy import FaultProxy
 from tests.storage.support import RECEIVED, bill, pile_id, settled, uid
 
@@ -201,3 +202,27 @@ async def test_a_bill_event_exists_if_and_only_if_its_bill_was_stored(
                             "transaction_id": b.transaction_id}]  # fmt: skip
     finally:
         await storage.close()
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_is_written(
+    database_url: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger=WRITER_LOG)
+    storage = await Storage.open(database_url, upgrade=False, flush_ms=50)
+    try:
+        sid = uid("S")
+        for i in range(10):
+            storage.record_transition(sid, None, f"s{i}", "step", i)
+            if i == 4:  # NOT NULL violated: no retry can ever write it
+                storage.writer.submit(Kind.TRANSITION, {
+                    "session_id": sid, "from_state": None, "to_state": None,
+                    "reason": "bad", "at_ms": i})  # fmt: skip
+        await storage.flush()
+        assert [t.to_state for t in await storage.transitions(sid)] == [f"s{i}" for i in range(10)]
+        assert storage.stats.lost == {"transition": 1} and storage.stats.pending == 0
+        assert not storage.stats.outage and storage.stats.outages == 0
+    finally:
+        await storage.close()
+    refused = [r for r in caplog.records if "refused a transition row" in r.getMessage()]
+    assert len(refused) == 1 and "'bad'" in refused[0].getMessage()
