@@ -258,7 +258,8 @@ class BatchWriter:
 
     async def flush(self) -> None:
         """Return when everything submitted before this call has committed; raise
-        WriteFailed if the batch holding the barrier failed."""
+        WriteFailed if the database was unreachable for the batch holding the barrier (the
+        rows before it are still held and written later)."""
         if self._task.done():
             return
         fut: asyncio.Future[None] = self._loop.create_future()
