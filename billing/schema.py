@@ -7,9 +7,14 @@ the migrated schema equals this metadata on SQLite and PostgreSQL.
 
 Units: times are UTC epoch ms (BIGINT), energy 0.1 Wh (``_dwh``, BIGINT), money integer fen,
 prices 0.0001 CNY/kWh (``_e4``). JSON is stored as TEXT (orjson), identical on both dialects.
+Values a pile sends as u64 (its times and meter readings, protocol §3.4) can exceed BIGINT:
+their columns are `WideInt`, so that every bill the codec can read can be stored as sent.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,12 +24,15 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -40,6 +48,51 @@ SerialId = BigInteger().with_variant(Integer(), "sqlite")
 Ms = BigInteger  # UTC epoch milliseconds
 Dwh = BigInteger  # 0.1 Wh
 Fen = BigInteger  # money
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class WideInt(TypeDecorator[int]):
+    """An integer beyond BIGINT: a pile's u64 times and meter readings as sent (0 .. 2^64 - 1),
+    and differences of two of them (down to -(2^64 - 1)).
+
+    PostgreSQL: NUMERIC(20, 0), read back as int. SQLite has no integer wider than 64 bits:
+    the column stays INTEGER and holds every value that fits; a value outside int64 is
+    stored as a BLOB of its decimal digits (a BLOB is never converted by column affinity,
+    so nothing is rounded). SQLite sorts a BLOB after every number, so such an impossible
+    value still compares greater than any real time or reading, and positive ones keep
+    their order among themselves."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(20, 0))
+        return dialect.type_descriptor(BigInteger())
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql" or INT64_MIN <= value <= INT64_MAX:
+            return value
+        # 20 digits, zero-padded: BLOBs compare bytewise, so these keep their numeric order.
+        return f"{int(value):020d}".encode()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        if isinstance(value, bytes | bytearray | memoryview):
+            return int(bytes(value).decode())
+        if isinstance(value, Decimal):
+            return int(value)
+        return int(value)
+
+
+# Whole minutes of a pile's idle time: up to (2^64 - 1) / 60 000, beyond INTEGER. SQLite's
+# INTEGER already holds 64 bits (and keeps the schema of revision 0001).
+IdleMinutes = BigInteger().with_variant(Integer(), "sqlite")
+
+PileMs = WideInt  # a time the pile sent (u64 on the wire)
+PileDwh = WideInt  # a meter reading the pile sent (u64), or a difference of two
 
 
 def _ms(name: str, nullable: bool = True) -> Column:
@@ -128,11 +181,11 @@ sessions = Table(
     _ms("authorised_ms"),
     _ms("charge_start_ms"),
     _ms("charge_end_ms"),
-    _ms("pile_service_end_ms"),  # the pile's end of service (its logout)
+    Column("pile_service_end_ms", PileMs(), nullable=True),  # the pile's end (its logout)
     _ms("gateway_service_end_ms"),  # the gateway's own known end (billing caps idle here)
-    Column("meter_start_dwh", Dwh(), nullable=True),
-    Column("meter_stop_dwh", Dwh(), nullable=True),
-    Column("observed_energy_dwh", Dwh(), nullable=True),
+    Column("meter_start_dwh", PileDwh(), nullable=True),
+    Column("meter_stop_dwh", PileDwh(), nullable=True),
+    Column("observed_energy_dwh", PileDwh(), nullable=True),  # meter difference, may be < 0
     Column("stop_reason", String(64), nullable=True),
     Column("cancel_reason", String(64), nullable=True),
     Column("flags", Text(), nullable=False),  # JSON list of strings
@@ -182,12 +235,12 @@ bills = Table(
     Column("gun", Integer(), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("account", String(64), nullable=False),
-    _ms("authorised_ms", False),
-    _ms("charge_start_ms", False),
-    _ms("charge_end_ms", False),
-    _ms("service_end_ms", False),
-    Column("meter_start_dwh", Dwh(), nullable=False),
-    Column("meter_stop_dwh", Dwh(), nullable=False),
+    Column("authorised_ms", PileMs(), nullable=False),
+    Column("charge_start_ms", PileMs(), nullable=False),
+    Column("charge_end_ms", PileMs(), nullable=False),
+    Column("service_end_ms", PileMs(), nullable=False),
+    Column("meter_start_dwh", PileDwh(), nullable=False),
+    Column("meter_stop_dwh", PileDwh(), nullable=False),
     Column("energy_dwh", Dwh(), nullable=False),
     Column("sharp_dwh", Dwh(), nullable=False),
     Column("peak_dwh", Dwh(), nullable=False),
@@ -207,8 +260,8 @@ bills = Table(
     Column("our_idle_fee_fen", Fen(), nullable=False),
     Column("our_total_fen", Fen(), nullable=False),
     Column("difference_fen", Fen(), nullable=False),  # pile total - ours
-    Column("idle_ms", Ms(), nullable=False),
-    Column("idle_billable_minutes", Integer(), nullable=False),
+    Column("idle_ms", PileMs(), nullable=False),  # from the pile's times: up to 2^64 - 1
+    Column("idle_billable_minutes", IdleMinutes, nullable=False),
     Column("idle_capped", Boolean(), nullable=False),
     Column("idle_clamped", Boolean(), nullable=False),
     Column("idle_waived", String(64), nullable=True),
@@ -231,8 +284,8 @@ bill_lines = Table(
     Column("bill_id", String(32), ForeignKey("bills.id"), primary_key=True),
     Column("line_no", Integer(), primary_key=True),
     Column("kind", String(16), nullable=False),
-    _ms("start_ms", False),
-    _ms("end_ms", False),
+    Column("start_ms", PileMs(), nullable=False),  # within the pile's charge times
+    Column("end_ms", PileMs(), nullable=False),
     Column("energy_dwh", Dwh(), nullable=False),
     Column("energy_amount_fen", Fen(), nullable=False),
     Column("service_amount_fen", Fen(), nullable=False),

@@ -5,14 +5,16 @@ transaction of a batch and resolves each caller's future only after that transac
 committed. A bill is identified by (pile id, transaction id): a second copy, in a later batch
 or in the same one, is not stored again and is reported as a duplicate. Bill lines and one
 anomaly row per code (per finding kind for the uncoded amount findings) go into the same
-transaction. A bill that fails validation is stored all the same, with status "flagged".
+transaction, and so do the bill's outbox events (written by the batch writer, only for the
+copy that was stored). A bill that fails validation is stored all the same, with status
+"flagged".
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -83,6 +85,9 @@ class PreparedBill:
     row: dict[str, Any]
     lines: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]
+    # Outbox rows to commit with the bill, and only if this copy is the one stored (the
+    # writer inserts them in its batch's outbox statement, in submission order).
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bill_id(self) -> str:
@@ -194,6 +199,8 @@ _PG_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "BOOLEAN": "bool", "TEXT": "te
 
 def _pg_array_type(column: Any) -> str:
     name = column.type.compile(dialect=postgresql.dialect())
+    if name.startswith("NUMERIC"):  # WideInt: the pile's u64 times and meter readings
+        return "numeric"
     return _PG_TYPES.get(name, "text")  # VARCHAR(n) -> text (the column's cast checks length)
 
 

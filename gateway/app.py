@@ -119,6 +119,10 @@ class Gateway:
         # Northbound events go to the outbox (same group commit as the state they describe)
         # only when a broker is configured: with none, nobody would ever drain the table.
         self.events_enabled = bool(config.mqtt.url)
+        # Back-pressure: while the rows held for an unreachable database are at their bound,
+        # no pile connection is read (piles' frames wait in their TCP buffers).
+        self.reading_held = False
+        storage.on_backlog(self._storage_backlog)
 
     # --- servers ----------------------------------------------------------------------------
 
@@ -219,10 +223,24 @@ class Gateway:
 
     def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
         """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
-        live.broadcast(self, kind, pile_id, payload, at_ms)  # the web console's live feed
-        if self.events_enabled:
-            body = {"kind": kind, "pile_id": pile_id, "at_ms": at_ms, **payload}
-            self.storage.publish(f"pilegate/v1/events/{pile_id}/{kind}", body, at_ms=at_ms)
+        self.notify_live(kind, pile_id, payload, at_ms)
+        message = self.event(kind, pile_id, payload, at_ms)
+        if message is not None:
+            self.storage.publish(*message, at_ms=at_ms)
+
+    def notify_live(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
+        """The web console's live feed (in-process, nothing stored)."""
+        live.broadcast(self, kind, pile_id, payload, at_ms)
+
+    def event(
+        self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(topic, body) of a northbound event, or None when events are off: for events
+        that must commit in the transaction of what they describe (a bill)."""
+        if not self.events_enabled:
+            return None
+        body = {"kind": kind, "pile_id": pile_id, "at_ms": at_ms, **payload}
+        return f"pilegate/v1/events/{pile_id}/{kind}", body
 
     # --- connections ------------------------------------------------------------------------
 
@@ -231,6 +249,25 @@ class Gateway:
             conn.close("gateway shutting down")
             return
         self.connections.add(conn)
+        if self.reading_held:
+            self._hold_reading(conn, True)
+
+    def _storage_backlog(self, held: bool) -> None:
+        self.reading_held = held
+        self.log.warning(
+            "pile_reading_paused" if held else "pile_reading_resumed",
+            reason="storage backlog",
+            held_rows=self.storage.stats.pending,
+            connections=len(self.connections),
+        )
+        for conn in self.connections:
+            self._hold_reading(conn, held)
+
+    @staticmethod
+    def _hold_reading(conn: PileConnection, held: bool) -> None:
+        hold = getattr(conn.link, "hold_reading", None)
+        if hold is not None:
+            hold(held)
 
     def connection_lost(self, conn: PileConnection) -> None:
         self.connections.discard(conn)

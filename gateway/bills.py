@@ -59,11 +59,14 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
     now = gateway.now_ms()
     session = pile.session_for(m.gun, m.transaction_id)
     observation = observation_of(session, pile.samples.get(m.transaction_id, []))
-    if session is not None:
-        observation = await _with_overlaps(gateway, session, observation)
     bill = pile_bill(m)
-    tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
-    idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
+    try:
+        if session is not None:
+            observation = await _with_overlaps(gateway, session, observation)
+        tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
+        idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
+    except Exception as exc:  # database unreachable: nothing stored, so no BILL_ACK
+        return _not_stored(gateway, pile, m, exc)
     max_kw = gateway.config.limits.max_power_kw_for(pile.info.model)  # per model (§4.11)
     settlement = settle(bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw)
     flags: list[str] = []
@@ -79,6 +82,25 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             # The session gets this flag once the bill is committed; the ack says it now.
             marks.add(Flag.LATE_BILL.value)
         flags.extend(sorted(marks))
+    codes = sorted(int(c) for c in settlement.codes)
+    # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED with mask 0.
+    ack_status, mask = bill_ack(False, settlement.findings, flags)
+    payload = {
+        "gun": m.gun,
+        "bill_id": None,  # set by storage to the stored row's id
+        "transaction_id": m.transaction_id,
+        "account": m.account,
+        "channel": channel_name(m.channel),
+        "energy_dwh": m.energy_dwh,
+        "pile_total_fen": m.total_amount_fen,
+        "our_total_fen": settlement.our_total_fen,
+        "idle_fee_fen": settlement.idle_fee.fee_fen,
+        "anomalies": codes,
+        "flags": flags,
+        "status": BillAckStatus(ack_status).name.lower(),  # of a copy that is stored
+    }
+    # The `bill` event commits in the bill's own transaction (docs/mqtt.md), never after.
+    event = gateway.event("bill", pile.pile_id, payload, now)
     try:
         stored = await gateway.storage.store_bill(
             pile.pile_id,
@@ -87,19 +109,12 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             received_ms=now,
             session_id=session.session_id if session is not None else None,
             flags=tuple(flags),
+            event=event,
         )
     except Exception as exc:
-        gateway.metrics.bills["failed"] += 1
-        gateway.log.error(
-            "bill_not_stored",
-            pile=pile.pile_id,
-            transaction=m.transaction_id,
-            error=repr(exc),
-        )
-        return None
-    codes = sorted(int(c) for c in settlement.codes)
-    # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED with mask 0.
-    ack_status, mask = bill_ack(stored.duplicate, settlement.findings, flags)
+        return _not_stored(gateway, pile, m, exc)
+    if stored.duplicate:  # answered DUPLICATE; no second event
+        ack_status, mask = bill_ack(True, settlement.findings, flags)
     status = BillAckStatus(ack_status)
     gateway.metrics.bills[status.name.lower()] += 1
     gateway.log.info(
@@ -120,26 +135,17 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         if session is not None and session.bill_wait_alarmed:
             await _resolve_lost_bill(gateway, session.session_id, stored.bill_id, now)
         pile.bill_committed(m)
-        gateway.emit(
-            "bill",
-            pile.pile_id,
-            {
-                "gun": m.gun,
-                "bill_id": stored.bill_id,
-                "transaction_id": m.transaction_id,
-                "account": m.account,
-                "channel": channel_name(m.channel),
-                "energy_dwh": m.energy_dwh,
-                "pile_total_fen": m.total_amount_fen,
-                "our_total_fen": settlement.our_total_fen,
-                "idle_fee_fen": settlement.idle_fee.fee_fen,
-                "anomalies": codes,
-                "flags": flags,
-                "status": status.name.lower(),
-            },
-            now,
-        )
+        # Committed: the console sees it now (MQTT gets it from the outbox row stored with it).
+        gateway.notify_live("bill", pile.pile_id, {**payload, "bill_id": stored.bill_id}, now)
     return BillAck(m.transaction_id, status, mask)
+
+
+def _not_stored(gateway: Gateway, pile: PileRuntime, m: Bill, exc: Exception) -> None:
+    """The pile keeps the bill and sends it again (protocol §9.1)."""
+    gateway.metrics.bills["failed"] += 1
+    gateway.log.error(
+        "bill_not_stored", pile=pile.pile_id, transaction=m.transaction_id, error=repr(exc)[:300]
+    )
 
 
 async def _resolve_lost_bill(gateway: Gateway, session_id: str, bill_id: str, now_ms: int) -> None:

@@ -72,6 +72,8 @@ class DatabaseConfig:
     journal: bool = True
     journal_heartbeats: str = "changes"
     journal_retention_days: int = 90
+    max_pending_rows: int = 100_000
+    close_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,8 @@ def validate(config: GatewayConfig) -> None:
             problems.append(f"sessions.{key} must be > 0")
     if d.batch_rows < 1 or d.batch_ms <= 0:
         problems.append("database.batch_rows must be >= 1 and batch_ms > 0")
+    if d.max_pending_rows < 1 or d.close_timeout_s < 0:
+        problems.append("database.max_pending_rows must be >= 1 and close_timeout_s >= 0")
     if d.journal_heartbeats not in {"all", "changes", "none"}:
         problems.append("database.journal_heartbeats must be all, changes or none")
     if d.url and not d.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):

@@ -262,7 +262,8 @@ def render_prometheus(
             ("journal", "Journal frames written."),
             ("failed_batches", "Batches whose commit failed."),
             ("retried", "Items put back after a failed batch."),
-            ("dropped_journal", "Journal frames dropped by the writer (over its bound)."),
+            ("outages", "Database outages begun (the writer could not reach the database)."),
+            ("backlogs", "Times the held rows reached their bound and piles were paused."),
         ):
             e.family(
                 f"pilegate_db_{attr}_total",
@@ -274,8 +275,38 @@ def render_prometheus(
         e.family(
             "pilegate_db_lost_total",
             "counter",
-            "Items given up after retries, by kind.",
+            "Rows not kept, by kind: refused by the database on every retry, or still held "
+            "when the gateway stopped during an outage.",
             [({"kind": k}, n) for k, n in sorted(lost.items())],
+        )
+        for name, help_text, value in (
+            (
+                "pilegate_db_pending_rows",
+                "Rows accepted and not yet committed (held through a database outage).",
+                int(getattr(writer, "pending", 0)),
+            ),
+            (
+                "pilegate_db_pending_rows_limit",
+                "Held rows at which piles stop being read (back-pressure).",
+                int(getattr(writer, "max_pending", 0)),
+            ),
+            (
+                "pilegate_db_outage",
+                "1 while the database is unreachable.",
+                int(bool(getattr(writer, "outage", False))),
+            ),
+            (
+                "pilegate_db_backpressure",
+                "1 while pile connections are not read because of the held rows.",
+                int(bool(getattr(writer, "backlog", False))),
+            ),
+        ):
+            e.family(name, "gauge", help_text, [({}, value)])
+        e.family(
+            "pilegate_db_outage_seconds_total",
+            "counter",
+            "Total length of the database outages that ended.",
+            [({}, round(float(getattr(writer, "outage_seconds", 0.0)), 3))],
         )
         for attr in ("commit_latency", "batch_latency", "commit_seconds"):
             h = getattr(writer, attr, None)

@@ -38,7 +38,12 @@ async def open_storage(config: GatewayConfig) -> Storage:
     have been upgraded with `pilegate db upgrade`, else SchemaOutOfDate."""
     d = config.database
     return await Storage.open(
-        d.url or None, batch_rows=d.batch_rows, flush_ms=d.batch_ms, upgrade=not d.url
+        d.url or None,
+        batch_rows=d.batch_rows,
+        flush_ms=d.batch_ms,
+        upgrade=not d.url,
+        max_pending=d.max_pending_rows,
+        close_timeout_s=d.close_timeout_s,
     )
 
 

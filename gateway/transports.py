@@ -37,10 +37,15 @@ def _peer(transport: Any, scheme: str) -> str:
 
 class _StreamProtocol(asyncio.Protocol):
     """Back-pressure shared by both transports: above the write buffer's high-water mark
-    asyncio calls pause_writing, and we stop reading this pile until it reads our replies."""
+    asyncio calls pause_writing, and we stop reading this pile until it reads our replies;
+    the gateway also holds reading while the database writer's backlog is at its bound.
+    Reading resumes when neither holds."""
 
     transport: Any = None
     connection: PileConnection | None = None
+    _write_blocked = False
+    _storage_held = False
+    _reading_paused = False
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
@@ -50,12 +55,28 @@ class _StreamProtocol(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.gateway.config.server.write_buffer_high)
 
     def pause_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.pause_reading()
+        self._write_blocked = True
+        self._update_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()
+        self._write_blocked = False
+        self._update_reading()
+
+    def hold_reading(self, held: bool) -> None:
+        """Storage back-pressure (Gateway._storage_backlog)."""
+        self._storage_held = held
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        pause = self._write_blocked or self._storage_held
+        if pause != self._reading_paused:
+            self._reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
     def write_buffer_size(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport is not None else 0

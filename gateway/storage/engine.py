@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 EMBEDDED_PATH = Path("var") / "pilegate.sqlite3"
+CONNECT_TIMEOUT_S = 10.0
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -50,11 +51,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, write: bool = True, pool_size: int = 8, **kw: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    write: bool = True,
+    pool_size: int = 8,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    **kw: Any,
+) -> AsyncEngine:
     """An async engine. For SQLite, `write=True` begins every transaction with BEGIN
     IMMEDIATE (takes the write lock up front, so a read-then-write transaction never fails
     with SQLITE_BUSY_SNAPSHOT); `write=False` is for readers (plain deferred BEGIN)."""
     if not is_sqlite(url):
+        # After a database restart every pooled connection is dead: pre-ping replaces them
+        # at checkout instead of failing the first statement on each. A connect attempt
+        # gives up after connect_timeout_s (asyncpg's own default is a minute) so that the
+        # writer notices an unreachable server quickly and keeps retrying.
+        kw.setdefault("pool_pre_ping", True)
+        kw.setdefault("connect_args", {"timeout": connect_timeout_s})
         return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kw)
     engine = create_async_engine(url, **kw)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

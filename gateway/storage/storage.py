@@ -153,6 +153,7 @@ class Storage:
         default_idle_rule: IdleFeeRule,
         tariff_cache_s: float,
         clock: Callable[[], int],
+        close_timeout_s: float | None = None,
     ) -> None:
         self.url = url
         self.engine = engine  # writes (SQLite: BEGIN IMMEDIATE)
@@ -162,6 +163,7 @@ class Storage:
         self.default_tariff = default_tariff
         self.default_idle_rule = default_idle_rule
         self.clock = clock
+        self.close_timeout_s = close_timeout_s
         self._touches: dict[str, int] = {}
         self._touch_interval_s = touch_interval_s
         self._tariff_cache_s = tariff_cache_s
@@ -189,10 +191,13 @@ class Storage:
         default_idle_rule: IdleFeeRule = DEFAULT_IDLE_RULE,
         tariff_cache_s: float = 60.0,
         clock: Callable[[], int] = wall_clock_ms,
+        close_timeout_s: float | None = 60.0,
     ) -> Storage:
         """Connect, check (or upgrade) the schema, start the writer. url None: the embedded
         SQLite file var/pilegate.sqlite3. upgrade None: upgrade the embedded/SQLite database
-        automatically, only check a PostgreSQL one (raises SchemaOutOfDate)."""
+        automatically, only check a PostgreSQL one (raises SchemaOutOfDate). max_pending:
+        rows held while the database is unreachable before back-pressure (see writer.py);
+        close_timeout_s: how long close() keeps trying to write them (None: for ever)."""
         resolved = resolve_url(url)
         if upgrade is None:
             upgrade = is_sqlite(resolved)
@@ -219,6 +224,7 @@ class Storage:
             default_idle_rule=default_idle_rule,
             tariff_cache_s=tariff_cache_s,
             clock=clock,
+            close_timeout_s=close_timeout_s,
         )
 
     async def flush(self) -> None:
@@ -236,7 +242,7 @@ class Storage:
             await self._toucher
         self._submit_touches()
         try:
-            await self.writer.close()
+            await self.writer.close(self.close_timeout_s)
         finally:
             await self.engine.dispose()
             if self.reader is not self.engine:
@@ -245,6 +251,11 @@ class Storage:
     @property
     def stats(self) -> WriterStats:
         return self.writer.stats
+
+    def on_backlog(self, listener: Callable[[bool], None]) -> None:
+        """listener(True) when the rows held for the database reach their bound (the caller
+        applies back-pressure), listener(False) when the backlog is written down."""
+        self.writer.on_backlog(listener)
 
     async def __aenter__(self) -> Storage:
         return self
@@ -716,13 +727,21 @@ class Storage:
         received_ms: int,
         session_id: str | None = None,
         flags: Iterable[str] = (),
+        event: tuple[str, dict[str, Any]] | None = None,
     ) -> StoredBill:
         """Store the bill, its lines and anomalies; return after the commit. A second copy
         (same pile + transaction id) is not stored again: StoredBill.duplicate is True and
-        bill_id is the first copy's. Raises writer.WriteFailed if the commit failed."""
+        bill_id is the first copy's. Raises writer.WriteFailed if the commit failed.
+
+        event: (topic, payload) for the outbox, committed in the bill's transaction and
+        only if this copy was stored; its "bill_id" is set to the stored bill's id."""
         prepared = bill_store.prepare_bill(
             pile_id, bill, settlement, received_ms=received_ms, session_id=session_id, flags=flags
         )
+        if event is not None:
+            topic, payload = event
+            payload = {**payload, "bill_id": prepared.bill_id}
+            prepared.events.append(self._outbox_row(topic, payload, received_ms))
         return await self.writer.submit_bill(prepared)
 
     async def get_bill(self, bill_id: str) -> dict[str, Any] | None:
@@ -1008,8 +1027,8 @@ class Storage:
     # --- frame journal -----------------------------------------------------------------
 
     def journal(self, entry: JournalEntry) -> bool:
-        """Keep a frame (fire-and-forget). False if dropped because the writer is over its
-        bound (journal rows are the only thing ever dropped)."""
+        """Keep a frame (fire-and-forget, held through a database outage, never dropped).
+        Always True."""
         return self.writer.submit(Kind.JOURNAL, entry.to_row())
 
     async def frames(
@@ -1081,14 +1100,17 @@ class Storage:
     def publish(self, topic: str, payload: Any, *, at_ms: int | None = None) -> None:
         """Queue a message for the MQTT publisher (fire-and-forget, never dropped)."""
         self.writer.submit(
-            Kind.OUTBOX,
-            {
-                "topic": topic,
-                "payload": orjson.dumps(payload).decode(),
-                "created_ms": self.clock() if at_ms is None else at_ms,
-                "published_at_ms": None,
-            },
+            Kind.OUTBOX, self._outbox_row(topic, payload, self.clock() if at_ms is None else at_ms)
         )
+
+    @staticmethod
+    def _outbox_row(topic: str, payload: Any, at_ms: int) -> dict[str, Any]:
+        return {
+            "topic": topic,
+            "payload": orjson.dumps(payload).decode(),
+            "created_ms": at_ms,
+            "published_at_ms": None,
+        }
 
     async def outbox_pending(self, limit: int = 500) -> list[tuple[int, str, Any]]:
         """Unpublished messages, oldest first: (id, topic, payload)."""

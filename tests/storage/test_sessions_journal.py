@@ -105,18 +105,25 @@ async def test_journal_retention_purge(database_url: str) -> None:
         await storage.close()
 
 
-async def test_over_the_bound_only_journal_rows_are_dropped(database_url: str) -> None:
+async def test_over_the_bound_nothing_is_dropped_and_back_pressure_is_signalled(
+    database_url: str,
+) -> None:
     storage = await Storage.open(database_url, upgrade=False, max_pending=10, flush_ms=50)
+    signals: list[bool] = []
+    storage.on_backlog(signals.append)
     try:
         p = pile_id()
         accepted = [storage.journal(frame(p, at)) for at in range(1, 31)]
-        assert accepted.count(True) == 10 and storage.stats.dropped_journal == 20
+        assert all(accepted) and storage.stats.pending == 30
+        assert signals == [True] and storage.stats.backlog
         sid = uid("S")
-        for i in range(30):  # transitions are never dropped
+        for i in range(30):
             storage.record_transition(sid, None, "authorised", f"r{i}", i)
         await storage.flush()
         assert len(await storage.transitions(sid)) == 30
-        assert len([e async for e in storage.frames(p)]) == 10
+        assert len([e async for e in storage.frames(p)]) == 30
+        assert signals == [True, False] and storage.stats.pending == 0
+        assert not storage.stats.lost
     finally:
         await storage.close()
 
