@@ -38,6 +38,7 @@ from protocol import (
     StopResult,
     Vin,
 )
+from protocol.codes import REPLIES
 from sessions import Authorised, StartConfirmed
 from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -59,7 +60,12 @@ async def answer(pile: ScriptedPile, seq: int) -> Frame:
     """The one reply to the pile's frame with this seq, whatever its type."""
     # Replies come in order: once a heartbeat sent behind it is acknowledged, it is here.
     await pile.expect(MsgType.HEARTBEAT_ACK, seq=send_heartbeat(pile))
-    replies = [f for f in pile.received if f.seq == seq and f.message.TYPE != MsgType.LOGIN_ACK]
+    # Gateway commands number their own seqs: a reply is one of the REPLIES types.
+    replies = [
+        f
+        for f in pile.received
+        if f.seq == seq and f.message.TYPE in REPLIES and f.message.TYPE != MsgType.LOGIN_ACK
+    ]
     assert len(replies) == 1, replies
     return replies[0]
 

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from gateway.app import Gateway
 from protocol import (
+    CommandAck,
     Frame,
     FrameDecoder,
     GunReport,
@@ -28,6 +29,7 @@ from protocol import (
     StatusChange,
     encode,
 )
+from protocol.codes import COMMANDS
 from sessions import GunStatus as Neutral
 from tests.gateway.piles import PILE_ID
 
@@ -45,6 +47,14 @@ async def ws(gateway: Gateway) -> AsyncIterator[ClientConnection]:
         await ws.send(encode(Login(PILE_ID, "ACME", "DC120", "V2", 1, 2, 0), 1))
         reply = await receive(ws)
         assert reply.message.TYPE == MsgType.LOGIN_ACK and reply.message.result == Result.OK
+        # The login configuration (§8.1), each command acknowledged; it ends with SET_IDLE_FEE.
+        while True:
+            command = await receive(ws)
+            assert command.message.TYPE in COMMANDS, command
+            ack = CommandAck(command.message.TYPE, 0, Result.OK)
+            await ws.send(encode(ack, command.seq))
+            if command.message.TYPE == MsgType.SET_IDLE_FEE:
+                break
         yield ws
 
 

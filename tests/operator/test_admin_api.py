@@ -318,9 +318,11 @@ async def test_one_tariff_id_on_two_piles_stays_on_both(env: Env) -> None:
     try:
         shared = _flat_tariff("h1-t", 7420, 8000)  # bill_for: 10 kWh, 742 + 800 fen
         for pile in (env.pile, other):
+            after = len(pile.received)  # past the login configuration's SET_TARIFF
             put = await env.client.put(f"/piles/{pile.pile_id}/tariff?strict=true", json=shared)
             assert put.status_code == 200, put.text
-            assert (await pile.expect(MsgType.SET_TARIFF)).message.tariff_id == 2369609885
+            sent = await pile.expect(MsgType.SET_TARIFF, after=after)
+            assert sent.message.tariff_id == 2369609885
         for pile in (env.pile, other):
             shown = (await env.client.get(f"/piles/{pile.pile_id}/tariff")).json()
             assert shown["current"]["tariff_id"] == "h1-t"

@@ -17,7 +17,7 @@ async def test_session_rows_keep_u64_meters_and_pile_times(storage: Storage) -> 
     row = SessionRow(
         uid("S"), uid("T"), p, 1, "U1", "card", "closed", 5_000,
         authorised_ms=1_000, charge_start_ms=2_000, charge_end_ms=3_000,
-        service_end_ms=U64, gateway_service_end_ms=4_000,
+        pile_service_end_ms=U64, gateway_service_end_ms=4_000,
         meter_start_dwh=U64, meter_stop_dwh=0, observed_energy_dwh=-U64,
     )  # fmt: skip
     storage.record_session(row)
