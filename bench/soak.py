@@ -1,0 +1,883 @@
+"""The soak: a fleet of simulated piles against a real `pilegate serve` with churn and faults,
+then invariants checked from the database and the admin API.
+
+    python bench/soak.py --piles 1000 --duration 600 --kills 2 --db-outage 10 --mqtt
+    python bench/soak.py --piles 60 --duration 45 --kills 1 --json      # the suite's version
+
+It starts everything it needs on 127.0.0.1: the gateway as a subprocess (PostgreSQL from
+PILEGATE_DATABASE_URL, or a fresh database on the local server that is dropped afterwards),
+a TCP fault proxy between gateway and PostgreSQL when a database outage is asked for, and its
+own mosquitto on a spare port with --mqtt. Half the piles (--ws-share) use WebSocket.
+
+During --duration: cars arrive and authorise at the piles (card, password), the admin API
+starts and stops charges remotely, drivers stop at the pile, links are dropped at random with
+and without bills pending, --fault-rate of the piles carry one field-case fault, and the
+gateway is killed with SIGKILL and restarted --kills times, the database link cut for
+--db-outage seconds and the broker restarted (--broker-restart). Then the churn stops, every
+charge is ended at the pile and the run settles; the checks are:
+
+- services: every session in the database has ended, waits for its bill (closed), or is live
+  in the gateway (its timers run); none is stuck live in the database only;
+- claims: every account claim belongs to a live session of that account (or a gun still
+  delivering energy);
+- availability: every online gun's status at the gateway equals what its pile last reported,
+  and an idle gun is available;
+- bills: every bill a pile generated is stored exactly once, and nothing else is stored;
+- outbox: every outbox event was published (with --mqtt);
+- error_log: no error line in the gateway's log other than ones explained by an injected fault.
+
+One JSON summary goes to stdout; the exit status is 1 when an invariant fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.faultproxy import FaultProxy  # noqa: E402
+from protocol.codes import GunStatus  # noqa: E402
+from protocol.messages import Bill  # noqa: E402
+from simulators import accounts  # noqa: E402
+from simulators.bill_store import BillStore  # noqa: E402
+from simulators.fleet import Fleet, FleetConfig  # noqa: E402
+from simulators.pile import CHARGING, FINISHING, IDLE, Pile  # noqa: E402
+
+HOST = "127.0.0.1"
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+TOKEN = "soak-token"
+TERMINAL = {"settled", "cancelled", "failed"}
+LIVE = {"authorised", "starting", "charging", "stopping", "finished"}
+# What the gateway shows for a gun, by the status its pile reported (None: either is fine).
+EXPECTED_AVAILABILITY: dict[str, set[str] | None] = {
+    "available": {"available"},
+    "charging": {"busy"},
+    "suspended": {"busy"},
+    "faulted": {"faulted"},
+    "unavailable": {"disabled", "faulted", "available"},
+    "preparing": None,
+    "finishing": None,
+    "reserved": None,
+}
+
+
+@dataclass(slots=True)
+class SoakConfig:
+    piles: int = 1000
+    duration_s: float = 300.0
+    guns: int = 2
+    ws_share: float = 0.5
+    seed: int = 1
+    time_scale: float = 60.0
+    mean_arrival_s: float = 15 * 60.0  # pile-clock seconds between cars per gun
+    fault_rate: float = 0.05
+    remote_starts_per_pile_min: float = 0.3
+    remote_stops_per_pile_min: float = 0.2
+    disconnects_per_pile_min: float = 0.1
+    kills: int = 0
+    kill_down_s: float = 2.0
+    db_outage_s: float = 0.0
+    broker_restart: bool = False
+    mqtt: bool = False
+    database_url: str | None = None
+    heartbeat_s: int = 10
+    start_timeout_s: float = 20.0
+    settle_s: float = 90.0
+    work_dir: str | None = None
+    keep: bool = False
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_port(port: int, seconds: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process {proc.pid} exited ({proc.returncode}) before listening")
+        try:
+            _, writer = await asyncio.open_connection(HOST, port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {HOST}:{port} after {seconds} s")
+
+
+def _python_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+class Admin:
+    """The gateway's admin API over urllib, in worker threads, a few calls at a time."""
+
+    def __init__(self, url: str, token: str, concurrency: int = 8) -> None:
+        self.url = url
+        self.token = token
+        self._gate = asyncio.Semaphore(concurrency)
+
+    def _call(self, method: str, path: str, body: Any, timeout: float) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+
+    async def call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        async with self._gate:
+            return await asyncio.to_thread(self._call, method, path, body, timeout)
+
+
+# --- the processes: gateway, broker -------------------------------------------------------------
+
+
+class GatewayProcess:
+    def __init__(self, env: dict[str, str], log_path: Path, cwd: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.tcp = int(env["PILEGATE_TCP_PORT"])
+        self.ws = int(env["PILEGATE_WS_PORT"])
+        self.admin = int(env["PILEGATE_ADMIN_PORT"])
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli", "serve"],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+        for port in (self.tcp, self.ws, self.admin):
+            await wait_port(port, 60, self.proc)
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    async def stop(self) -> int | None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return None if proc is None else proc.returncode
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(300):
+            if proc.poll() is not None:
+                return proc.returncode
+            await asyncio.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+        return proc.returncode
+
+
+class Broker:
+    """A mosquitto of the soak's own on a spare 127.0.0.1 port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = free_port()
+        self.conf = directory / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
+        )
+        self.log = directory / "mosquitto.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{HOST}:{self.port}"
+
+    async def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
+        await wait_port(self.port, 15, self.proc)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(self.proc.wait, 10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+# --- the database -----------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def soak_database(url: str | None, keep: bool):  # type: ignore[no-untyped-def]
+    """The given database (migrated to head), or a fresh one on the local PostgreSQL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.storage.migrate import upgrade
+
+    if url:
+        await upgrade(url)
+        yield url
+        return
+    base = make_url(os.environ.get("PILEGATE_SOAK_PG_BASE", DEFAULT_PG))
+    name = f"pilegate_soak_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(
+        base.set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        fresh = base.set(database=name).render_as_string(hide_password=False)
+        try:
+            await upgrade(fresh)
+            yield fresh
+        finally:
+            if not keep:
+                async with admin.connect() as conn:
+                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def register_accounts(url: str, drivers: int, app_accounts: list[str]) -> None:
+    """The simulated drivers' cards and passwords, and the app accounts of remote starts."""
+    from gateway.storage import Storage
+
+    storage = await Storage.open(url)
+    try:
+        for account, card, password in accounts.pool(drivers):
+            with contextlib.suppress(Exception):  # already there (a shared database)
+                await storage.add_account(
+                    account, balance_fen=10_000_000, card_token=card or None,
+                    password=password or None,
+                )  # fmt: skip
+        for account in app_accounts:
+            with contextlib.suppress(Exception):
+                await storage.add_account(account, balance_fen=10_000_000)
+    finally:
+        await storage.close()
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+class RecordingStore(BillStore):
+    """A pile's bill store that tells the soak about every bill the pile generates."""
+
+    __slots__ = ("on_add",)
+
+    def add(self, bill: Bill) -> None:
+        self.on_add(bill)
+        super().add(bill)
+
+
+@dataclass(slots=True)
+class Counts:
+    remote_starts: int = 0
+    remote_starts_ok: int = 0
+    remote_stops: int = 0
+    remote_stops_ok: int = 0
+    admin_errors: int = 0
+    disconnects_with_bills: int = 0
+    disconnects_without_bills: int = 0
+    gateway_kills: int = 0
+    db_outages: int = 0
+    broker_restarts: int = 0
+    bills_generated: int = 0
+
+
+@dataclass(slots=True)
+class Window:
+    """An injected fault's time span (wall clock), to explain error log lines."""
+
+    kind: str
+    start: float
+    end: float = float("inf")
+
+
+@dataclass(slots=True)
+class Soak:
+    config: SoakConfig
+    rng: random.Random
+    fleets: list[Fleet] = field(default_factory=list)
+    counts: Counts = field(default_factory=Counts)
+    windows: list[Window] = field(default_factory=list)
+    generated: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    app_accounts: list[str] = field(default_factory=list)
+    admin: Admin | None = None
+    gateway: GatewayProcess | None = None
+    proxy: FaultProxy | None = None
+    broker: Broker | None = None
+    churning: bool = True
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # --- piles ------------------------------------------------------------------------------
+
+    def piles(self) -> list[tuple[Fleet, int]]:
+        return [(f, i) for f in self.fleets for i in range(len(f.piles))]
+
+    def record_bills(self, pile: Pile) -> None:
+        """Count every bill the pile generates (it goes into the pile's store first)."""
+        old = pile.store
+        pile.store = RecordingStore(old.path.parent if old.path else None, pile.pile_id,
+                                    durable=old.durable)  # fmt: skip
+        pile.store.on_add = lambda bill: self.generated.update([(pile.pile_id, bill.transaction_id)])
+
+    def spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- churn ------------------------------------------------------------------------------
+
+    def _how_many(self, per_pile_min: float, dt: float) -> int:
+        mean = per_pile_min * self.config.piles * dt / 60.0
+        n = int(mean)
+        return n + (1 if self.rng.random() < mean - n else 0)
+
+    async def churn(self, until: float) -> None:
+        loop = asyncio.get_running_loop()
+        c, dt = self.config, 0.25
+        everyone = self.piles()
+        while self.churning and loop.time() < until:
+            for _ in range(self._how_many(c.remote_starts_per_pile_min, dt)):
+                fleet, i = self.rng.choice(everyone)
+                self.spawn(self.remote_start(fleet, i))
+            for _ in range(self._how_many(c.remote_stops_per_pile_min, dt)):
+                fleet, i = self.rng.choice(everyone)
+                self.spawn(self.remote_stop(fleet, i))
+            for _ in range(self._how_many(c.disconnects_per_pile_min, dt)):
+                fleet, i = self.rng.choice(everyone)
+                client = fleet.client(i)
+                if client.logged_in:
+                    busy = bool(fleet.pile(i).pending_bills()) or any(
+                        g.session is not None for g in fleet.pile(i).guns
+                    )
+                    if busy:
+                        self.counts.disconnects_with_bills += 1
+                    else:
+                        self.counts.disconnects_without_bills += 1
+                    client.disconnect()
+            await asyncio.sleep(dt)
+
+    async def remote_start(self, fleet: Fleet, i: int) -> None:
+        pile, client = fleet.pile(i), fleet.client(i)
+        free = [g.no for g in pile.guns if g.phase == IDLE and g.status == GunStatus.AVAILABLE]
+        if not client.logged_in or not free or not pile.enabled:
+            return
+        gun = self.rng.choice(free)
+        account = self.rng.choice(self.app_accounts)
+        self.counts.remote_starts += 1
+        body = {"gun": gun, "account": account, "channel": "app"}
+        result = await self._admin("POST", f"/piles/{pile.pile_id}/start", body)
+        if result is not None and result.get("outcome") == "accepted":
+            self.counts.remote_starts_ok += 1
+
+    async def remote_stop(self, fleet: Fleet, i: int) -> None:
+        pile, client = fleet.pile(i), fleet.client(i)
+        charging = [g.no for g in pile.guns if g.phase == CHARGING]
+        if not client.logged_in or not charging:
+            return
+        self.counts.remote_stops += 1
+        body = {"gun": self.rng.choice(charging)}
+        result = await self._admin("POST", f"/piles/{pile.pile_id}/stop", body)
+        if result is not None and result.get("outcome") == "accepted":
+            self.counts.remote_stops_ok += 1
+
+    async def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        assert self.admin is not None
+        try:
+            return await self.admin.call(method, path, body)
+        except (OSError, urllib.error.URLError, ValueError):
+            self.counts.admin_errors += 1  # the gateway may be down (killed) right now
+            return None
+
+    # --- injected faults ----------------------------------------------------------------------
+
+    async def kill_and_restart(self) -> None:
+        assert self.gateway is not None
+        w = Window("gateway_kill", time.time())
+        self.windows.append(w)
+        self.gateway.kill9()
+        self.counts.gateway_kills += 1
+        await asyncio.sleep(self.config.kill_down_s)
+        await self.gateway.start()
+        w.end = time.time()
+
+    async def db_outage(self) -> None:
+        assert self.proxy is not None
+        w = Window("db_outage", time.time())
+        self.windows.append(w)
+        self.proxy.cut()
+        self.counts.db_outages += 1
+        await asyncio.sleep(self.config.db_outage_s)
+        self.proxy.restore()
+        w.end = time.time()
+
+    async def broker_restart(self) -> None:
+        assert self.broker is not None
+        w = Window("broker_restart", time.time())
+        self.windows.append(w)
+        await self.broker.stop()
+        self.counts.broker_restarts += 1
+        await asyncio.sleep(2.0)
+        await self.broker.start()
+        w.end = time.time()
+
+    async def injections(self, t0: float) -> None:
+        """Kills, the outage and the broker restart spread over the run, one at a time."""
+        c = self.config
+        plan: list[tuple[float, str]] = [
+            (c.duration_s * (k + 1) / (c.kills + 1), "kill") for k in range(c.kills)
+        ]
+        if c.db_outage_s > 0:
+            plan.append((c.duration_s * 0.3, "db"))
+        if c.broker_restart and self.broker is not None:
+            plan.append((c.duration_s * 0.6, "broker"))
+        loop = asyncio.get_running_loop()
+        for at, what in sorted(plan):
+            await asyncio.sleep(max(0.0, t0 + at - loop.time()))
+            if what == "kill":
+                await self.kill_and_restart()
+            elif what == "db":
+                await self.db_outage()
+            else:
+                await self.broker_restart()
+
+    # --- the end: stop the churn and let everything settle -------------------------------------
+
+    def _wind_down(self, fleet: Fleet, i: int, now_ms: int) -> None:
+        pile = fleet.pile(i)
+        pile.auto = False
+        for g in pile.guns:
+            if g.phase == CHARGING and g.session is not None:
+                if g.session.user_stop_ms is None or g.session.user_stop_ms > now_ms:
+                    g.session.user_stop_ms = now_ms  # the driver stops at the pile
+            elif g.phase == FINISHING and g.due_ms is not None and g.due_ms > now_ms:
+                g.due_ms = now_ms  # and unplugs
+        late = pile._late_bills  # start_fails: the late bill comes now rather than hours on
+        pile._late_bills = [(min(due, now_ms), bill) for due, bill in late]
+        fleet.client(i).poke()
+
+    def _quiet(self) -> bool:
+        for fleet, i in self.piles():
+            pile, client = fleet.pile(i), fleet.client(i)
+            if not client.logged_in or len(pile.store) or pile._late_bills:
+                return False
+            if any(g.phase not in (IDLE, "disabled") for g in pile.guns):
+                return False
+        return not self._tasks
+
+    async def settle(self) -> float:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        # Long enough for the gateway's start timeout to end sessions a pile never started.
+        floor = start + self.config.start_timeout_s + 5
+        deadline = start + max(self.config.settle_s, self.config.start_timeout_s + 10)
+        while loop.time() < deadline:
+            for fleet, i in self.piles():
+                self._wind_down(fleet, i, fleet.now_ms())
+            if loop.time() >= floor and self._quiet():
+                break
+            await asyncio.sleep(1.0)
+        for fleet, i in self.piles():  # a fresh report of every gun (a transient fault
+            fleet.client(i).heartbeat_now()  # sample may be the last one sent)
+        await asyncio.sleep(3.0)
+        return loop.time() - start
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def _check(violations: list[Any], **extra: Any) -> dict[str, Any]:
+    return {"ok": not violations, "violations": len(violations), "examples": violations[:10],
+            **extra}  # fmt: skip
+
+
+async def _rows(url: str, sql: str) -> list[dict[str, Any]]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(sql))
+            return [dict(r._mapping) for r in result]
+    finally:
+        await engine.dispose()
+
+
+async def check_invariants(soak: Soak, url: str, log_path: Path) -> dict[str, dict[str, Any]]:
+    assert soak.admin is not None
+    ours = {fleet.pile(i).pile_id: (fleet, i) for fleet, i in soak.piles()}
+    live_api = await soak.admin.call("GET", "/sessions/live")
+    live = {(s["pile_id"], int(s["gun"]), s["transaction_id"]): s for s in live_api}
+    piles_api = {p["pile_id"]: p for p in await soak.admin.call("GET", "/piles")}
+    sessions = [
+        r for r in await _rows(
+            url, "SELECT id, pile_id, gun, account, state, transaction_id, updated_ms "
+            "FROM sessions",
+        ) if r["pile_id"] in ours
+    ]  # fmt: skip
+    claims = [
+        r
+        for r in await _rows(url, "SELECT account_id, session_id, pile_id, gun FROM active_services")
+        if r["pile_id"] in ours
+    ]
+    out: dict[str, dict[str, Any]] = {}
+
+    # services: ended, waiting for a bill, or live at the gateway (its timers run)
+    bad = []
+    states = collections.Counter(r["state"] for r in sessions)
+    for r in sessions:
+        if r["state"] in TERMINAL or r["state"] == "closed":
+            continue
+        key = (r["pile_id"], int(r["gun"]), r["transaction_id"])
+        if key not in live:
+            bad.append({"session": r["id"], "pile": r["pile_id"], "gun": r["gun"],
+                        "state": r["state"], "problem": "live in the database, not at the gateway"})  # fmt: skip
+    out["services"] = _check(bad, states=dict(states))
+
+    # claims: each belongs to a live session of that account (or energy still flowing)
+    by_session = {r["id"]: r for r in sessions}
+    bad = []
+    for c in claims:
+        s = by_session.get(c["session_id"])
+        fleet, i = ours[c["pile_id"]]
+        gun = fleet.pile(i).gun(int(c["gun"])) if 1 <= int(c["gun"]) <= soak.config.guns else None
+        energy = gun is not None and gun.phase == CHARGING
+        held = s is not None and (s["pile_id"], int(s["gun"]), s["transaction_id"]) in live
+        if not (held and s["state"] in LIVE and s["account"] == c["account_id"]) and not energy:
+            bad.append({"account": c["account_id"], "session": c["session_id"],
+                        "pile": c["pile_id"], "gun": c["gun"],
+                        "session_state": None if s is None else s["state"]})  # fmt: skip
+    out["claims"] = _check(bad, claims=len(claims))
+
+    # availability: what the gateway shows equals what the pile last reported
+    bad = []
+    for pile_id, (fleet, i) in sorted(ours.items()):
+        pile, client = fleet.pile(i), fleet.client(i)
+        if not client.logged_in:
+            continue
+        guns = piles_api.get(pile_id, {}).get("guns", {})
+        for g in pile.guns:
+            want = GunStatus(g.status).name.lower()
+            got = guns.get(str(g.no))
+            if got is None:
+                bad.append({"pile": pile_id, "gun": g.no, "pile_reported": want, "gateway": None})
+                continue
+            allowed = EXPECTED_AVAILABILITY.get(want)
+            if got["reported"] != want or (allowed and got["availability"] not in allowed):
+                bad.append({"pile": pile_id, "gun": g.no, "pile_reported": want,
+                            "gateway_reported": got["reported"],
+                            "availability": got["availability"]})  # fmt: skip
+    out["availability"] = _check(bad)
+
+    # bills: generated = stored, each once
+    stored = collections.Counter()
+    for r in await _rows(url, "SELECT pile_id, transaction_id FROM bills"):
+        if r["pile_id"] in ours:
+            stored[(r["pile_id"], r["transaction_id"])] += 1
+    bad = []
+    for key, n in stored.items():
+        if n > 1:
+            bad.append({"pile": key[0], "transaction": key[1], "problem": f"stored {n} times"})
+        if key not in soak.generated:
+            bad.append({"pile": key[0], "transaction": key[1], "problem": "never generated"})
+    for key in soak.generated:
+        if key not in stored:
+            fleet, i = ours[key[0]]
+            pending = key[1] in fleet.pile(i).store
+            bad.append({"pile": key[0], "transaction": key[1],
+                        "problem": "still pending at the pile" if pending
+                        else "acknowledged but not stored"})  # fmt: skip
+    out["bills"] = _check(bad, generated=len(soak.generated), stored=sum(stored.values()))
+
+    # outbox: every event published (only meaningful with a broker)
+    if soak.broker is not None:
+        rows = await _rows(
+            url, "SELECT count(*) AS n, min(id) AS first FROM outbox WHERE published_at_ms IS NULL"
+        )
+        n = int(rows[0]["n"])
+        out["outbox"] = _check([{"unpublished": n, "first_id": rows[0]["first"]}] if n else [])
+
+    out["error_log"] = check_log(log_path, soak.windows)
+    return out
+
+
+_EXPLAINED_BY = {
+    "db_outage": ("storage", "database", "sweep", "writer", "connection", "background"),
+    "broker_restart": ("mqtt",),
+}
+
+
+def check_log(log_path: Path, windows: list[Window], grace_s: float = 20.0) -> dict[str, Any]:
+    """Error lines of the gateway's log; those during an injected fault (plus a grace period)
+    whose event names that fault's area are explained, the others are violations."""
+    bad: list[dict[str, Any]] = []
+    explained = collections.Counter()
+    for raw in log_path.read_text(errors="replace").splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = {"event": raw[:200], "level": "error" if "Error" in raw else "raw"}
+        if not isinstance(line, dict) or line.get("level") not in ("error", "critical"):
+            continue
+        event = str(line.get("event", ""))
+        at = _epoch(line.get("timestamp"))
+        why = next(
+            (
+                w.kind
+                for w in windows
+                if at is not None
+                and w.start - 1 <= at <= w.end + grace_s
+                and any(word in event.lower() for word in _EXPLAINED_BY.get(w.kind, ()))
+            ),
+            None,
+        )
+        if why is not None:
+            explained[why] += 1
+        else:
+            bad.append({k: line.get(k) for k in ("timestamp", "event", "error", "pile") if k in line})
+    return _check(bad, explained=dict(explained))
+
+
+def _epoch(stamp: object) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# --- putting it together ----------------------------------------------------------------------
+
+
+def _fleets(c: SoakConfig, gateway_tcp: str, gateway_ws: str, state_dir: Path) -> list[Fleet]:
+    run = random.Random(c.seed).randrange(1000)
+    n_ws = round(c.piles * c.ws_share)
+    params = {
+        "late_start_s": c.start_timeout_s + 5,  # case 6: later than the gateway's start timeout
+        "offline_s": 3.0,
+        "late_bill_delay_ms": 30 * 60_000,
+        "drip_interval_s": 0.002,
+    }
+    fleets = []
+    for transport, count, url, tag in (
+        ("tcp", c.piles - n_ws, gateway_tcp, 1),
+        ("ws", n_ws, gateway_ws, 2),
+    ):
+        if count <= 0:
+            continue
+        fleets.append(
+            Fleet(
+                FleetConfig(
+                    gateway=url, piles=count, guns=c.guns, duration_s=None, transport=transport,
+                    seed=c.seed + tag, time_scale=c.time_scale, state_dir=state_dir,
+                    fault_rate=c.fault_rate, fault_params=params, auto=True,
+                    mean_arrival_s=c.mean_arrival_s, pile_id_prefix=f"44030688{run:03d}{tag}",
+                    connect_batch=200, ack_timeout_s=30.0, backoff_base_s=0.5,
+                    backoff_max_s=5.0, bill_retry_s=20.0, durable=False,
+                )
+            )
+        )  # fmt: skip
+    return fleets
+
+
+def gateway_env(c: SoakConfig, db_url: str, mqtt_url: str | None) -> dict[str, str]:
+    env = _python_env()
+    for key in [k for k in env if k.startswith("PILEGATE_")]:
+        del env[key]  # nothing from the caller's gateway set-up leaks in
+    env.update(
+        PILEGATE_HOST=HOST,
+        PILEGATE_TCP_PORT=str(free_port()),
+        PILEGATE_WS_PORT=str(free_port()),
+        PILEGATE_ADMIN_HOST=HOST,
+        PILEGATE_ADMIN_PORT=str(free_port()),
+        PILEGATE_ADMIN_TOKEN=TOKEN,
+        PILEGATE_DATABASE_URL=db_url,
+        PILEGATE_AUTO_REGISTER="true",
+        PILEGATE_LOG_LEVEL="info",
+        PILEGATE_HEARTBEAT_INTERVAL_S=str(c.heartbeat_s),
+        PILEGATE_START_TIMEOUT_S=str(c.start_timeout_s),
+        PILEGATE_LOGIN_TIMEOUT_S="30",
+        PILEGATE_PILES_COMMAND_TIMEOUT_S="5",
+    )
+    if mqtt_url:
+        env["PILEGATE_MQTT_URL"] = mqtt_url
+    return env
+
+
+async def run_soak(c: SoakConfig) -> dict[str, Any]:
+    rng = random.Random(c.seed)
+    work = Path(c.work_dir or tempfile.mkdtemp(prefix="pilegate-soak-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log_path = work / "gateway.log"
+    soak = Soak(c, rng)
+    soak.app_accounts = [f"APP{n:08d}" for n in range(max(16, c.piles // 2))]
+    drivers = max(accounts.DEFAULT_POOL, c.piles)
+    t_start = time.monotonic()
+    async with soak_database(c.database_url or os.environ.get("PILEGATE_DATABASE_URL"), c.keep) as url:
+        await register_accounts(url, drivers, soak.app_accounts)
+        gateway_url = url
+        if c.db_outage_s > 0:
+            from sqlalchemy.engine import make_url
+
+            u = make_url(url)
+            soak.proxy = FaultProxy(u.host or HOST, u.port or 5432)
+            await soak.proxy.start()
+            gateway_url = u.set(host=HOST, port=soak.proxy.port).render_as_string(
+                hide_password=False
+            )
+        if c.mqtt:
+            soak.broker = Broker(work)
+            await soak.broker.start()
+        env = gateway_env(c, gateway_url, soak.broker.url if soak.broker else None)
+        soak.gateway = GatewayProcess(env, log_path, work)
+        fleets_started = False
+        try:
+            await soak.gateway.start()
+            soak.admin = Admin(f"http://{HOST}:{soak.gateway.admin}", TOKEN)
+            soak.fleets = _fleets(
+                c, f"tcp://{HOST}:{soak.gateway.tcp}", f"ws://{HOST}:{soak.gateway.ws}",
+                work / "piles",
+            )  # fmt: skip
+            for fleet, i in soak.piles():
+                fleet.pile(i).account_pool = drivers
+                soak.record_bills(fleet.pile(i))
+            for fleet in soak.fleets:
+                await fleet.start()
+            fleets_started = True
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            injections = loop.create_task(soak.injections(t0))
+            await soak.churn(t0 + c.duration_s)
+            soak.churning = False
+            await injections
+            settle_wall = await soak.settle()
+            if soak.broker is not None:
+                await asyncio.sleep(3.0)  # the bridge's last outbox rows
+            invariants = await check_invariants(soak, url, log_path)
+        finally:
+            if fleets_started:
+                for fleet in soak.fleets:
+                    await fleet.stop()
+            gateway_rc = await soak.gateway.stop()
+            if soak.broker is not None:
+                await soak.broker.stop()
+            if soak.proxy is not None:
+                await soak.proxy.stop()
+    stats: dict[str, Any] = collections.Counter()
+    for fleet in soak.fleets:
+        for key, value in fleet.summary().to_dict().items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                stats[key] += value
+    failed = sorted(name for name, chk in invariants.items() if not chk["ok"])
+    return {
+        "ok": not failed,
+        "failed": failed,
+        "invariants": invariants,
+        "churn": asdict(soak.counts) | {"bills_generated": len(soak.generated)},
+        "fleet": {k: stats[k] for k in (
+            "logins", "reconnects", "disconnects", "sessions_started", "sessions_completed",
+            "start_failures", "remote_starts", "remote_stops", "bills_sent", "bills_acked",
+            "bills_resent", "bills_duplicate", "bills_lost", "faults_injected", "missed_acks",
+            "decode_errors", "connect_errors") if k in stats},  # fmt: skip
+        "gateway": {"starts": soak.gateway.starts, "exit_status": gateway_rc,
+                    "log": str(log_path)},  # fmt: skip
+        "config": asdict(c),
+        "wall_s": round(time.monotonic() - t_start, 1),
+        "settle_s": round(settle_wall, 1),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench/soak.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    d = SoakConfig()
+    p.add_argument("--piles", type=int, default=d.piles)
+    p.add_argument("--duration", type=float, default=d.duration_s, help="wall seconds of churn")
+    p.add_argument("--guns", type=int, default=d.guns)
+    p.add_argument("--ws-share", type=float, default=d.ws_share, help="share of WebSocket piles")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--time-scale", type=float, default=d.time_scale)
+    p.add_argument("--fault-rate", type=float, default=d.fault_rate)
+    p.add_argument("--remote-starts", type=float, default=d.remote_starts_per_pile_min,
+                   help="per pile per wall minute")  # fmt: skip
+    p.add_argument("--remote-stops", type=float, default=d.remote_stops_per_pile_min)
+    p.add_argument("--disconnects", type=float, default=d.disconnects_per_pile_min)
+    p.add_argument("--kills", type=int, default=d.kills, help="gateway kill -9 + restart count")
+    p.add_argument("--db-outage", type=float, default=d.db_outage_s, help="seconds (0: none)")
+    p.add_argument("--mqtt", action="store_true", help="start a mosquitto and publish events")
+    p.add_argument("--broker-restart", action="store_true", help="restart it once (with --mqtt)")
+    p.add_argument("--database", default=None, help="default: $PILEGATE_DATABASE_URL or fresh")
+    p.add_argument("--heartbeat", type=int, default=d.heartbeat_s)
+    p.add_argument("--start-timeout", type=float, default=d.start_timeout_s)
+    p.add_argument("--settle", type=float, default=d.settle_s, help="max seconds to settle")
+    p.add_argument("--work-dir", default=None, help="gateway log and pile state (default: tmp)")
+    p.add_argument("--keep", action="store_true", help="keep the fresh database")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    config = SoakConfig(
+        piles=a.piles, duration_s=a.duration, guns=a.guns, ws_share=a.ws_share, seed=a.seed,
+        time_scale=a.time_scale, fault_rate=a.fault_rate,
+        remote_starts_per_pile_min=a.remote_starts, remote_stops_per_pile_min=a.remote_stops,
+        disconnects_per_pile_min=a.disconnects, kills=a.kills, db_outage_s=a.db_outage,
+        mqtt=a.mqtt or a.broker_restart, broker_restart=a.broker_restart,
+        database_url=a.database, heartbeat_s=a.heartbeat, start_timeout_s=a.start_timeout,
+        settle_s=a.settle, work_dir=a.work_dir, keep=a.keep,
+    )  # fmt: skip
+    from simulators.limits import raise_nofile
+
+    raise_nofile(config.piles * 2 + 100)
+    summary = asyncio.run(run_soak(config))
+    print(json.dumps(summary, default=str))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
