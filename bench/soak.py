@@ -38,6 +38,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -131,6 +132,12 @@ async def wait_port(port: int, seconds: float, proc: subprocess.Popen | None = N
     raise TimeoutError(f"nothing listens on {HOST}:{port} after {seconds} s")
 
 
+def spawn(argv: list[str], log_path: Path, **kw: Any) -> subprocess.Popen:
+    """Start a process with stdout and stderr appended to log_path (quick: no waiting)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kw)
+
+
 def _python_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -174,14 +181,8 @@ class GatewayProcess:
         self.admin = int(env["PILEGATE_ADMIN_PORT"])
 
     async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", "serve"],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        argv = [sys.executable, "-m", "gateway.cli", "serve"]
+        self.proc = spawn(argv, self.log_path, env=self.env, cwd=self.cwd)
         self.starts += 1
         for port in (self.tcp, self.ws, self.admin):
             await wait_port(port, 60, self.proc)
@@ -223,10 +224,7 @@ class Broker:
         return f"mqtt://{HOST}:{self.port}"
 
     async def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
-            )
+        self.proc = spawn([self.binary, "-c", str(self.conf)], self.log)
         await wait_port(self.port, 15, self.proc)
 
     async def stop(self) -> None:
@@ -341,6 +339,7 @@ class Soak:
     windows: list[Window] = field(default_factory=list)
     generated: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     app_accounts: list[str] = field(default_factory=list)
+    outcomes: collections.Counter[str] = field(default_factory=collections.Counter)
     admin: Admin | None = None
     gateway: GatewayProcess | None = None
     proxy: FaultProxy | None = None
@@ -358,7 +357,9 @@ class Soak:
         old = pile.store
         pile.store = RecordingStore(old.path.parent if old.path else None, pile.pile_id,
                                     durable=old.durable)  # fmt: skip
-        pile.store.on_add = lambda bill: self.generated.update([(pile.pile_id, bill.transaction_id)])
+        pile.store.on_add = lambda bill: self.generated.update(
+            [(pile.pile_id, bill.transaction_id)]
+        )
 
     def spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.get_running_loop().create_task(coro)
@@ -405,8 +406,8 @@ class Soak:
         gun = self.rng.choice(free)
         account = self.rng.choice(self.app_accounts)
         self.counts.remote_starts += 1
-        body = {"gun": gun, "account": account, "channel": "app"}
-        result = await self._admin("POST", f"/piles/{pile.pile_id}/start", body)
+        body = {"gun": gun, "account": account, "channel": "own_app"}
+        result = await self._admin("POST", f"/piles/{pile.pile_id}/start", body, "start")
         if result is not None and result.get("outcome") == "accepted":
             self.counts.remote_starts_ok += 1
 
@@ -417,17 +418,26 @@ class Soak:
             return
         self.counts.remote_stops += 1
         body = {"gun": self.rng.choice(charging)}
-        result = await self._admin("POST", f"/piles/{pile.pile_id}/stop", body)
+        result = await self._admin("POST", f"/piles/{pile.pile_id}/stop", body, "stop")
         if result is not None and result.get("outcome") == "accepted":
             self.counts.remote_stops_ok += 1
 
-    async def _admin(self, method: str, path: str, body: Any = None) -> Any:
+    async def _admin(self, method: str, path: str, body: Any, what: str) -> Any:
         assert self.admin is not None
         try:
-            return await self.admin.call(method, path, body)
-        except (OSError, urllib.error.URLError, ValueError):
-            self.counts.admin_errors += 1  # the gateway may be down (killed) right now
+            result = await self.admin.call(method, path, body)
+        except urllib.error.HTTPError as exc:
+            self.counts.admin_errors += 1
+            self.outcomes[f"{what}:http_{exc.code}"] += 1
             return None
+        except (OSError, ValueError) as exc:  # the gateway may be down (killed) right now
+            self.counts.admin_errors += 1
+            self.outcomes[f"{what}:{type(exc).__name__}"] += 1
+            return None
+        if isinstance(result, dict):
+            reason = result.get("reason") or ""
+            self.outcomes[f"{what}:{result.get('outcome')}" + (f":{reason}" if reason else "")] += 1
+        return result
 
     # --- injected faults ----------------------------------------------------------------------
 
@@ -558,7 +568,9 @@ async def check_invariants(soak: Soak, url: str, log_path: Path) -> dict[str, di
     ]  # fmt: skip
     claims = [
         r
-        for r in await _rows(url, "SELECT account_id, session_id, pile_id, gun FROM active_services")
+        for r in await _rows(
+            url, "SELECT account_id, session_id, pile_id, gun FROM active_services"
+        )
         if r["pile_id"] in ours
     ]
     out: dict[str, dict[str, Any]] = {}
@@ -571,8 +583,10 @@ async def check_invariants(soak: Soak, url: str, log_path: Path) -> dict[str, di
             continue
         key = (r["pile_id"], int(r["gun"]), r["transaction_id"])
         if key not in live:
-            bad.append({"session": r["id"], "pile": r["pile_id"], "gun": r["gun"],
-                        "state": r["state"], "problem": "live in the database, not at the gateway"})  # fmt: skip
+            bad.append(
+                {"session": r["id"], "pile": r["pile_id"], "gun": r["gun"], "state": r["state"],
+                 "problem": "live in the database, not at the gateway"}
+            )  # fmt: skip
     out["services"] = _check(bad, states=dict(states))
 
     # claims: each belongs to a live session of that account (or energy still flowing)
@@ -643,40 +657,58 @@ async def check_invariants(soak: Soak, url: str, log_path: Path) -> dict[str, di
 
 
 _EXPLAINED_BY = {
-    "db_outage": ("storage", "database", "sweep", "writer", "connection", "background"),
+    "db_outage": ("storage", "database", "sqlalchemy", "asyncpg", "connection", "writer"),
     "broker_restart": ("mqtt",),
 }
 
 
 def check_log(log_path: Path, windows: list[Window], grace_s: float = 20.0) -> dict[str, Any]:
-    """Error lines of the gateway's log; those during an injected fault (plus a grace period)
-    whose event names that fault's area are explained, the others are violations."""
+    """Error lines of the gateway's log. One that falls in an injected fault's span (plus a
+    grace period) and names that fault's area (event or exception text) is explained; the
+    others are violations. Lines that are not JSON (the standard library's logging) take
+    the time of the JSON line before them and count as errors when they say so."""
     bad: list[dict[str, Any]] = []
-    explained = collections.Counter()
+    explained: collections.Counter[str] = collections.Counter()
+    events: collections.Counter[str] = collections.Counter()
+    last_at: float | None = None
     for raw in log_path.read_text(errors="replace").splitlines():
         try:
             line = json.loads(raw)
         except ValueError:
-            line = {"event": raw[:200], "level": "error" if "Error" in raw else "raw"}
-        if not isinstance(line, dict) or line.get("level") not in ("error", "critical"):
-            continue
-        event = str(line.get("event", ""))
-        at = _epoch(line.get("timestamp"))
+            line = None
+        if isinstance(line, dict):
+            at = _epoch(line.get("timestamp"))
+            last_at = at if at is not None else last_at
+            if line.get("level") not in ("error", "critical"):
+                continue
+            text = f"{line.get('event', '')} {line.get('error', '')} {line.get('exception', '')}"
+        else:
+            at = last_at
+            if not any(w in raw for w in ("Error", "error", "failed", "Traceback")):
+                continue
+            line = {"event": raw[:160]}
+            text = raw
         why = next(
             (
                 w.kind
                 for w in windows
                 if at is not None
                 and w.start - 1 <= at <= w.end + grace_s
-                and any(word in event.lower() for word in _EXPLAINED_BY.get(w.kind, ()))
+                and any(word in text.lower() for word in _EXPLAINED_BY.get(w.kind, ()))
             ),
             None,
         )
         if why is not None:
             explained[why] += 1
-        else:
-            bad.append({k: line.get(k) for k in ("timestamp", "event", "error", "pile") if k in line})
-    return _check(bad, explained=dict(explained))
+            continue
+        events[re.sub(r"\d+", "N", str(line.get("event", "")))[:60]] += 1
+        example = {
+            k: line.get(k) for k in ("timestamp", "event", "pile", "type", "error") if k in line
+        }
+        if line.get("exception"):
+            example["exception"] = str(line["exception"]).strip().splitlines()[-1][:300]
+        bad.append(example)
+    return _check(bad, explained=dict(explained), by_event=dict(events))
 
 
 def _epoch(stamp: object) -> float | None:
@@ -751,13 +783,15 @@ def gateway_env(c: SoakConfig, db_url: str, mqtt_url: str | None) -> dict[str, s
 async def run_soak(c: SoakConfig) -> dict[str, Any]:
     rng = random.Random(c.seed)
     work = Path(c.work_dir or tempfile.mkdtemp(prefix="pilegate-soak-"))
-    work.mkdir(parents=True, exist_ok=True)
+    os.makedirs(work, exist_ok=True)
     log_path = work / "gateway.log"
     soak = Soak(c, rng)
     soak.app_accounts = [f"APP{n:08d}" for n in range(max(16, c.piles // 2))]
     drivers = max(accounts.DEFAULT_POOL, c.piles)
     t_start = time.monotonic()
-    async with soak_database(c.database_url or os.environ.get("PILEGATE_DATABASE_URL"), c.keep) as url:
+    async with soak_database(
+        c.database_url or os.environ.get("PILEGATE_DATABASE_URL"), c.keep
+    ) as url:
         await register_accounts(url, drivers, soak.app_accounts)
         gateway_url = url
         if c.db_outage_s > 0:
@@ -818,13 +852,35 @@ async def run_soak(c: SoakConfig) -> dict[str, Any]:
         "failed": failed,
         "invariants": invariants,
         "churn": asdict(soak.counts) | {"bills_generated": len(soak.generated)},
-        "fleet": {k: stats[k] for k in (
-            "logins", "reconnects", "disconnects", "sessions_started", "sessions_completed",
-            "start_failures", "remote_starts", "remote_stops", "bills_sent", "bills_acked",
-            "bills_resent", "bills_duplicate", "bills_lost", "faults_injected", "missed_acks",
-            "decode_errors", "connect_errors") if k in stats},  # fmt: skip
-        "gateway": {"starts": soak.gateway.starts, "exit_status": gateway_rc,
-                    "log": str(log_path)},  # fmt: skip
+        "admin_outcomes": dict(sorted(soak.outcomes.items())),
+        "fleet": {
+            k: stats[k]
+            for k in (
+                "logins",
+                "reconnects",
+                "disconnects",
+                "sessions_started",
+                "sessions_completed",
+                "start_failures",
+                "remote_starts",
+                "remote_stops",
+                "bills_sent",
+                "bills_acked",
+                "bills_resent",
+                "bills_duplicate",
+                "bills_lost",
+                "faults_injected",
+                "missed_acks",
+                "decode_errors",
+                "connect_errors",
+            )
+            if k in stats
+        },
+        "gateway": {
+            "starts": soak.gateway.starts,
+            "exit_status": gateway_rc,
+            "log": str(log_path),
+        },
         "config": asdict(c),
         "wall_s": round(time.monotonic() - t_start, 1),
         "settle_s": round(settle_wall, 1),
@@ -833,7 +889,9 @@ async def run_soak(c: SoakConfig) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="bench/soak.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="bench/soak.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = SoakConfig()
     p.add_argument("--piles", type=int, default=d.piles)
