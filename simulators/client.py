@@ -163,6 +163,7 @@ class _WsLink(_Link):
         except Exception:  # connection closed or broken: the pile reconnects
             pass
         finally:
+            self._writer.cancel()  # else it waits forever and is destroyed pending
             if not self.closed:
                 self.closed = True
                 self.client._on_lost(self)
