@@ -34,21 +34,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import json
 import os
 import random
-import re
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
-import urllib.request
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +50,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.faultproxy import FaultProxy  # noqa: E402
+from bench.soak_checks import Window, check_invariants  # noqa: E402
+from bench.soak_services import (  # noqa: E402
+    HOST,
+    Admin,
+    Broker,
+    GatewayProcess,
+    free_port,
+    python_env,
+    register_accounts,
+    soak_database,
+)
 from protocol.codes import GunStatus  # noqa: E402
 from protocol.messages import Bill  # noqa: E402
 from simulators import accounts  # noqa: E402
@@ -65,22 +68,7 @@ from simulators.bill_store import BillStore  # noqa: E402
 from simulators.fleet import Fleet, FleetConfig  # noqa: E402
 from simulators.pile import CHARGING, FINISHING, IDLE, Pile  # noqa: E402
 
-HOST = "127.0.0.1"
-DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 TOKEN = "soak-token"
-TERMINAL = {"settled", "cancelled", "failed"}
-LIVE = {"authorised", "starting", "charging", "stopping", "finished"}
-# What the gateway shows for a gun, by the status its pile reported (None: either is fine).
-EXPECTED_AVAILABILITY: dict[str, set[str] | None] = {
-    "available": {"available"},
-    "charging": {"busy"},
-    "suspended": {"busy"},
-    "faulted": {"faulted"},
-    "unavailable": {"disabled", "faulted", "available"},
-    "preparing": None,
-    "finishing": None,
-    "reserved": None,
-}
 
 
 @dataclass(slots=True)
@@ -109,190 +97,6 @@ class SoakConfig:
     keep: bool = False
 
 
-# --- small helpers ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_port(port: int, seconds: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process {proc.pid} exited ({proc.returncode}) before listening")
-        try:
-            _, writer = await asyncio.open_connection(HOST, port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {HOST}:{port} after {seconds} s")
-
-
-def spawn(argv: list[str], log_path: Path, **kw: Any) -> subprocess.Popen:
-    """Start a process with stdout and stderr appended to log_path (quick: no waiting)."""
-    with log_path.open("ab") as log:
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **kw)
-
-
-def _python_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
-class Admin:
-    """The gateway's admin API over urllib, in worker threads, a few calls at a time."""
-
-    def __init__(self, url: str, token: str, concurrency: int = 8) -> None:
-        self.url = url
-        self.token = token
-        self._gate = asyncio.Semaphore(concurrency)
-
-    def _call(self, method: str, path: str, body: Any, timeout: float) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read() or b"null")
-
-    async def call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-        async with self._gate:
-            return await asyncio.to_thread(self._call, method, path, body, timeout)
-
-
-# --- the processes: gateway, broker -------------------------------------------------------------
-
-
-class GatewayProcess:
-    def __init__(self, env: dict[str, str], log_path: Path, cwd: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.cwd = cwd
-        self.proc: subprocess.Popen | None = None
-        self.starts = 0
-        self.tcp = int(env["PILEGATE_TCP_PORT"])
-        self.ws = int(env["PILEGATE_WS_PORT"])
-        self.admin = int(env["PILEGATE_ADMIN_PORT"])
-
-    async def start(self) -> None:
-        argv = [sys.executable, "-m", "gateway.cli", "serve"]
-        self.proc = spawn(argv, self.log_path, env=self.env, cwd=self.cwd)
-        self.starts += 1
-        for port in (self.tcp, self.ws, self.admin):
-            await wait_port(port, 60, self.proc)
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    async def stop(self) -> int | None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return None if proc is None else proc.returncode
-        proc.send_signal(signal.SIGTERM)
-        for _ in range(300):
-            if proc.poll() is not None:
-                return proc.returncode
-            await asyncio.sleep(0.1)
-        proc.kill()
-        proc.wait(10)
-        return proc.returncode
-
-
-class Broker:
-    """A mosquitto of the soak's own on a spare 127.0.0.1 port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = free_port()
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n"
-        )
-        self.log = directory / "mosquitto.log"
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{HOST}:{self.port}"
-
-    async def start(self) -> None:
-        self.proc = spawn([self.binary, "-c", str(self.conf)], self.log)
-        await wait_port(self.port, 15, self.proc)
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(self.proc.wait, 10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-# --- the database -----------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def soak_database(url: str | None, keep: bool):  # type: ignore[no-untyped-def]
-    """The given database (migrated to head), or a fresh one on the local PostgreSQL."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from gateway.storage.migrate import upgrade
-
-    if url:
-        await upgrade(url)
-        yield url
-        return
-    base = make_url(os.environ.get("PILEGATE_SOAK_PG_BASE", DEFAULT_PG))
-    name = f"pilegate_soak_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(
-        base.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        fresh = base.set(database=name).render_as_string(hide_password=False)
-        try:
-            await upgrade(fresh)
-            yield fresh
-        finally:
-            if not keep:
-                async with admin.connect() as conn:
-                    await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
-
-
-async def register_accounts(url: str, drivers: int, app_accounts: list[str]) -> None:
-    """The simulated drivers' cards and passwords, and the app accounts of remote starts."""
-    from gateway.storage import Storage
-
-    storage = await Storage.open(url)
-    try:
-        for account, card, password in accounts.pool(drivers):
-            with contextlib.suppress(Exception):  # already there (a shared database)
-                await storage.add_account(
-                    account, balance_fen=10_000_000, card_token=card or None,
-                    password=password or None,
-                )  # fmt: skip
-        for account in app_accounts:
-            with contextlib.suppress(Exception):
-                await storage.add_account(account, balance_fen=10_000_000)
-    finally:
-        await storage.close()
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -319,15 +123,6 @@ class Counts:
     db_outages: int = 0
     broker_restarts: int = 0
     bills_generated: int = 0
-
-
-@dataclass(slots=True)
-class Window:
-    """An injected fault's time span (wall clock), to explain error log lines."""
-
-    kind: str
-    start: float
-    end: float = float("inf")
 
 
 @dataclass(slots=True)
@@ -533,195 +328,6 @@ class Soak:
         return loop.time() - start
 
 
-# --- the checks -------------------------------------------------------------------------------
-
-
-def _check(violations: list[Any], **extra: Any) -> dict[str, Any]:
-    return {"ok": not violations, "violations": len(violations), "examples": violations[:10],
-            **extra}  # fmt: skip
-
-
-async def _rows(url: str, sql: str) -> list[dict[str, Any]]:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(text(sql))
-            return [dict(r._mapping) for r in result]
-    finally:
-        await engine.dispose()
-
-
-async def check_invariants(soak: Soak, url: str, log_path: Path) -> dict[str, dict[str, Any]]:
-    assert soak.admin is not None
-    ours = {fleet.pile(i).pile_id: (fleet, i) for fleet, i in soak.piles()}
-    live_api = await soak.admin.call("GET", "/sessions/live")
-    live = {(s["pile_id"], int(s["gun"]), s["transaction_id"]): s for s in live_api}
-    piles_api = {p["pile_id"]: p for p in await soak.admin.call("GET", "/piles")}
-    sessions = [
-        r for r in await _rows(
-            url, "SELECT id, pile_id, gun, account, state, transaction_id, updated_ms "
-            "FROM sessions",
-        ) if r["pile_id"] in ours
-    ]  # fmt: skip
-    claims = [
-        r
-        for r in await _rows(
-            url, "SELECT account_id, session_id, pile_id, gun FROM active_services"
-        )
-        if r["pile_id"] in ours
-    ]
-    out: dict[str, dict[str, Any]] = {}
-
-    # services: ended, waiting for a bill, or live at the gateway (its timers run)
-    bad = []
-    states = collections.Counter(r["state"] for r in sessions)
-    for r in sessions:
-        if r["state"] in TERMINAL or r["state"] == "closed":
-            continue
-        key = (r["pile_id"], int(r["gun"]), r["transaction_id"])
-        if key not in live:
-            bad.append(
-                {"session": r["id"], "pile": r["pile_id"], "gun": r["gun"], "state": r["state"],
-                 "problem": "live in the database, not at the gateway"}
-            )  # fmt: skip
-    out["services"] = _check(bad, states=dict(states))
-
-    # claims: each belongs to a live session of that account (or energy still flowing)
-    by_session = {r["id"]: r for r in sessions}
-    bad = []
-    for c in claims:
-        s = by_session.get(c["session_id"])
-        fleet, i = ours[c["pile_id"]]
-        gun = fleet.pile(i).gun(int(c["gun"])) if 1 <= int(c["gun"]) <= soak.config.guns else None
-        energy = gun is not None and gun.phase == CHARGING
-        held = s is not None and (s["pile_id"], int(s["gun"]), s["transaction_id"]) in live
-        if not (held and s["state"] in LIVE and s["account"] == c["account_id"]) and not energy:
-            bad.append({"account": c["account_id"], "session": c["session_id"],
-                        "pile": c["pile_id"], "gun": c["gun"],
-                        "session_state": None if s is None else s["state"]})  # fmt: skip
-    out["claims"] = _check(bad, claims=len(claims))
-
-    # availability: what the gateway shows equals what the pile last reported
-    bad = []
-    for pile_id, (fleet, i) in sorted(ours.items()):
-        pile, client = fleet.pile(i), fleet.client(i)
-        if not client.logged_in:
-            continue
-        guns = piles_api.get(pile_id, {}).get("guns", {})
-        for g in pile.guns:
-            want = GunStatus(g.status).name.lower()
-            got = guns.get(str(g.no))
-            if got is None:
-                bad.append({"pile": pile_id, "gun": g.no, "pile_reported": want, "gateway": None})
-                continue
-            allowed = EXPECTED_AVAILABILITY.get(want)
-            if got["reported"] != want or (allowed and got["availability"] not in allowed):
-                bad.append({"pile": pile_id, "gun": g.no, "pile_reported": want,
-                            "gateway_reported": got["reported"],
-                            "availability": got["availability"]})  # fmt: skip
-    out["availability"] = _check(bad)
-
-    # bills: generated = stored, each once
-    stored = collections.Counter()
-    for r in await _rows(url, "SELECT pile_id, transaction_id FROM bills"):
-        if r["pile_id"] in ours:
-            stored[(r["pile_id"], r["transaction_id"])] += 1
-    bad = []
-    for key, n in stored.items():
-        if n > 1:
-            bad.append({"pile": key[0], "transaction": key[1], "problem": f"stored {n} times"})
-        if key not in soak.generated:
-            bad.append({"pile": key[0], "transaction": key[1], "problem": "never generated"})
-    for key in soak.generated:
-        if key not in stored:
-            fleet, i = ours[key[0]]
-            pending = key[1] in fleet.pile(i).store
-            bad.append({"pile": key[0], "transaction": key[1],
-                        "problem": "still pending at the pile" if pending
-                        else "acknowledged but not stored"})  # fmt: skip
-    out["bills"] = _check(bad, generated=len(soak.generated), stored=sum(stored.values()))
-
-    # outbox: every event published (only meaningful with a broker)
-    if soak.broker is not None:
-        rows = await _rows(
-            url, "SELECT count(*) AS n, min(id) AS first FROM outbox WHERE published_at_ms IS NULL"
-        )
-        n = int(rows[0]["n"])
-        out["outbox"] = _check([{"unpublished": n, "first_id": rows[0]["first"]}] if n else [])
-
-    out["error_log"] = check_log(log_path, soak.windows)
-    return out
-
-
-_EXPLAINED_BY = {
-    "db_outage": ("storage", "database", "sqlalchemy", "asyncpg", "connection", "writer"),
-    "broker_restart": ("mqtt",),
-}
-
-
-def check_log(log_path: Path, windows: list[Window], grace_s: float = 20.0) -> dict[str, Any]:
-    """Error lines of the gateway's log. One that falls in an injected fault's span (plus a
-    grace period) and names that fault's area (event or exception text) is explained; the
-    others are violations. Lines that are not JSON (the standard library's logging) take
-    the time of the JSON line before them and count as errors when they say so."""
-    bad: list[dict[str, Any]] = []
-    explained: collections.Counter[str] = collections.Counter()
-    events: collections.Counter[str] = collections.Counter()
-    last_at: float | None = None
-    for raw in log_path.read_text(errors="replace").splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            line = None
-        if isinstance(line, dict):
-            at = _epoch(line.get("timestamp"))
-            last_at = at if at is not None else last_at
-            if line.get("level") not in ("error", "critical"):
-                continue
-            text = f"{line.get('event', '')} {line.get('error', '')} {line.get('exception', '')}"
-        else:
-            at = last_at
-            if not any(w in raw for w in ("Error", "error", "failed", "Traceback")):
-                continue
-            line = {"event": raw[:160]}
-            text = raw
-        why = next(
-            (
-                w.kind
-                for w in windows
-                if at is not None
-                and w.start - 1 <= at <= w.end + grace_s
-                and any(word in text.lower() for word in _EXPLAINED_BY.get(w.kind, ()))
-            ),
-            None,
-        )
-        if why is not None:
-            explained[why] += 1
-            continue
-        events[re.sub(r"\d+", "N", str(line.get("event", "")))[:60]] += 1
-        example = {
-            k: line.get(k) for k in ("timestamp", "event", "pile", "type", "error") if k in line
-        }
-        if line.get("exception"):
-            example["exception"] = str(line["exception"]).strip().splitlines()[-1][:300]
-        bad.append(example)
-    return _check(bad, explained=dict(explained), by_event=dict(events))
-
-
-def _epoch(stamp: object) -> float | None:
-    if not isinstance(stamp, str):
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 # --- putting it together ----------------------------------------------------------------------
 
 
@@ -757,7 +363,7 @@ def _fleets(c: SoakConfig, gateway_tcp: str, gateway_ws: str, state_dir: Path) -
 
 
 def gateway_env(c: SoakConfig, db_url: str, mqtt_url: str | None) -> dict[str, str]:
-    env = _python_env()
+    env = python_env()
     for key in [k for k in env if k.startswith("PILEGATE_")]:
         del env[key]  # nothing from the caller's gateway set-up leaks in
     env.update(
