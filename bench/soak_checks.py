@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,29 +173,13 @@ _EXPLAINED_BY = {
 def check_log(log_path: Path, windows: list[Window], grace_s: float = 20.0) -> dict[str, Any]:
     """Error lines of the gateway's log. One that falls in an injected fault's span (plus a
     grace period) and names that fault's area (event or exception text) is explained; the
-    others are violations. Lines that are not JSON (the standard library's logging) take
-    the time of the JSON line before them and count as errors when they say so."""
+    others are violations. A run of lines that are not JSON (the standard library's logging,
+    a traceback printed by a library) is one entry, at the time of the JSON line before it,
+    and an error when it says so."""
     bad: list[dict[str, Any]] = []
     explained: collections.Counter[str] = collections.Counter()
     events: collections.Counter[str] = collections.Counter()
-    last_at: float | None = None
-    for raw in log_path.read_text(errors="replace").splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            line = None
-        if isinstance(line, dict):
-            at = _epoch(line.get("timestamp"))
-            last_at = at if at is not None else last_at
-            if line.get("level") not in ("error", "critical"):
-                continue
-            text = f"{line.get('event', '')} {line.get('error', '')} {line.get('exception', '')}"
-        else:
-            at = last_at
-            if not any(w in raw for w in ("Error", "error", "failed", "Traceback")):
-                continue
-            line = {"event": raw[:160]}
-            text = raw
+    for at, line, text in _entries(log_path):
         why = next(
             (
                 w.kind
@@ -216,6 +201,42 @@ def check_log(log_path: Path, windows: list[Window], grace_s: float = 20.0) -> d
             example["exception"] = str(line["exception"]).strip().splitlines()[-1][:300]
         bad.append(example)
     return _check(bad, explained=dict(explained), by_event=dict(events))
+
+
+def _entries(log_path: Path) -> Iterator[tuple[float | None, dict[str, Any], str]]:
+    """(time, line, text to match) of every error entry of the log."""
+    last_at: float | None = None
+    block: list[str] = []
+
+    def raw_block() -> tuple[float | None, dict[str, Any], str] | None:
+        text = "\n".join(block)
+        block.clear()
+        if not any(w in text for w in ("Error", "error", "failed", "Traceback")):
+            return None
+        last = text.strip().splitlines()[-1]
+        return last_at, {"event": text.strip().splitlines()[0][:160], "error": last[:300]}, text
+
+    for raw in log_path.read_text(errors="replace").splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            line = None
+        if not isinstance(line, dict):
+            block.append(raw)
+            continue
+        if block and (entry := raw_block()) is not None:
+            yield entry
+        at = _epoch(line.get("timestamp"))
+        last_at = at if at is not None else last_at
+        if line.get("level") in ("error", "critical"):
+            yield (
+                at,
+                line,
+                f"{line.get('event', '')} {line.get('error', '')} "
+                + str(line.get("exception", "")),
+            )
+    if block and (entry := raw_block()) is not None:
+        yield entry
 
 
 def _epoch(stamp: object) -> float | None:

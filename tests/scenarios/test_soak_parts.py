@@ -29,15 +29,18 @@ def test_error_lines_are_explained_only_inside_their_fault_and_area(tmp_path: Pa
                 _line(T + 2, "error", "frame_handling_failed", exception=db_error),  # explained
                 "storage writer: batch of 3 failed: connection is closed",  # takes T + 2
                 _line(T + 3, "error", "frame_handling_failed", exception="TypeError: event"),
+                "ERROR:    Exception in ASGI application",  # one entry, at T + 3, ...
+                "Traceback (most recent call last):",
+                "asyncpg.exceptions.ConnectionDoesNotExistError: connection was closed",
                 _line(T + 200, "error", "background_task_failed", error=db_error),  # long after
             ]
         )
     )
     result = check_log(log, [Window("db_outage", T, T + 10)], grace_s=20)
-    assert result["explained"] == {"db_outage": 2}
+    assert result["explained"] == {"db_outage": 3}  # ... explained by its last line
     assert result["violations"] == 3 and not result["ok"]
     assert result["examples"][1]["exception"] == "TypeError: event"
-    assert check_log(log, [])["violations"] == 5
+    assert check_log(log, [])["violations"] == 6
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
