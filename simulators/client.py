@@ -62,28 +62,40 @@ def ws_url(gateway: str, pile_id: str) -> str:
 
 
 class _Link:
-    """Byte writer shared by both transports, with the slow-drip mode."""
+    """Byte writer shared by both transports, with the slow-drip mode.
+
+    Writes leave in the order they were sent: while a frame is being dripped, later writes
+    queue behind it even when they are not dripped themselves. Writing them at once would
+    splice them into the middle of the frame being dripped and corrupt both (a heartbeat's
+    garbage cut a dripped BILL in two, and the bill then waited for the next retry)."""
 
     def __init__(self, client: PileClient) -> None:
         self.client = client
         self.closed = False
-        self._drip: deque[bytes] = deque()
+        self._drip: deque[tuple[bytes, float]] = deque()
         self._drip_task: asyncio.Task[None] | None = None
 
     def send(self, data: bytes, drip_s: float = 0.0) -> None:
         if self.closed:
             return
-        if drip_s > 0 or self._drip:
-            self._drip.append(data)
-            if self._drip_task is None or self._drip_task.done():
-                self._drip_task = asyncio.get_running_loop().create_task(self._dripper(drip_s))
+        if drip_s > 0 or self._drip or self.dripping:
+            self._drip.append((data, drip_s))
+            if not self.dripping:
+                self._drip_task = asyncio.get_running_loop().create_task(self._dripper())
         else:
             self._write(data)
 
-    async def _dripper(self, interval: float) -> None:
+    @property
+    def dripping(self) -> bool:
+        """True while the dripper owns the wire (a frame may be half written)."""
+        return self._drip_task is not None and not self._drip_task.done()
+
+    async def _dripper(self) -> None:
         while self._drip and not self.closed:
-            data = self._drip.popleft()
-            if interval > 0 and self.byte_stream:
+            data, interval = self._drip.popleft()
+            if interval <= 0:
+                self._write(data)
+            elif self.byte_stream:
                 for i in range(len(data)):
                     if self.closed:
                         return
@@ -151,6 +163,7 @@ class _WsLink(_Link):
         except Exception:  # connection closed or broken: the pile reconnects
             pass
         finally:
+            self._writer.cancel()  # else it waits forever and is destroyed pending
             if not self.closed:
                 self.closed = True
                 self.client._on_lost(self)

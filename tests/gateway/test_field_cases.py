@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from billing.anomalies import AnomalyCode
 from gateway.app import Gateway
 from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
 from sessions import Phase
-from tests.gateway.conftest import ACCOUNT
+from tests.gateway.conftest import ACCOUNT, FakeClock
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import T0, bill_for, phase, wait_for
 
@@ -53,15 +51,19 @@ async def test_case6_a_start_acknowledged_too_late_is_stopped(
     assert gateway.metrics.alarms["start_late_after_timeout"] == 1
 
 
-@pytest.mark.sessions(bill_wait_s=0.3, bill_lost_s=600)
 async def test_lost_bill_gets_code_1_and_a_late_bill_resolves_it(
-    gateway: Gateway, pile: ScriptedPile
+    gateway: Gateway, pile: ScriptedPile, clock: FakeClock
 ) -> None:
     tx = await start_charging(gateway, pile)
     pile.status[1] = GunStatus.AVAILABLE
     pile.send(Logout(1, tx, StopReason.USER, T0 + 600_000))
     await wait_for(lambda: phase(gateway) is Phase.CLOSED)
-    query = await pile.expect(MsgType.QUERY_BILLS, timeout=3)  # the gateway asks for it
+    bill_wait_s = gateway.config.sessions.bill_wait_s  # the production default, 30 min
+    await clock.advance(gateway, bill_wait_s - 1)
+    session = gateway.piles[PILE_ID].guns[1].session
+    assert session is not None and not session.bill_wait_alarmed  # not yet
+    await clock.advance(gateway, 1)
+    query = await pile.expect(MsgType.QUERY_BILLS)  # the gateway asks for it
     assert query.message.gun == 1
     await gateway.storage.flush()
     session_id = gateway.piles[PILE_ID].guns[1].session.session_id  # type: ignore[union-attr]
