@@ -21,12 +21,8 @@ pytestmark = pytest.mark.slow
 
 #: Invariants that fail on main because of a known gateway bug, fixed on another branch.
 #: The integrator removes an entry when its fix is merged.
-KNOWN_BUGS: dict[str, str] = {
-    "claims": "known bug 'account claims': a claim outlives its session (late start after "
-    "start_timeout re-claims the account; the session settles, the claim stays: account_busy)",
-    "error_log": "known bug 'log-key crash after reconnect': runtime.feed logs with event= "
-    "(TypeError: got multiple values for argument 'event') -> frame_handling_failed",
-}
+#: Invariants expected to fail, with the bug named (none today: each one must hold).
+KNOWN_BUGS: dict[str, str] = {}
 
 INVARIANTS = ("services", "claims", "availability", "bills", "error_log")
 
