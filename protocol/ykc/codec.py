@@ -126,7 +126,7 @@ def decode_checked(
     if codec is None:
         return UnknownType(f"frame type 0x{frame_type:02x}", raw, seq, frame_type)
     try:
-        return YkcFrame(seq, codec.decode(raw[6:-2]), order, raw)
+        return YkcFrame(seq, codec.decode_frame(raw), order, raw)
     except BodyError as exc:
         return WrongBodySize(str(exc), raw, seq, frame_type, exc.truncated)
     except (ValueError, TypeError) as exc:

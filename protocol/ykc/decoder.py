@@ -13,6 +13,7 @@ from protocol.ykc.codec import (
     DEFAULT_VERSION,
     ENCRYPTED,
     MIN_LENGTH,
+    PLAIN,
     START_BYTE,
     CrcOrder,
     YkcFrame,
@@ -90,8 +91,18 @@ class YkcFrameDecoder:
                 out.append(BadCrc("CRC mismatch in both byte orders", raw, seq, raw[5]))
                 pos += 1
                 continue
-            out.append(decode_checked(raw, order, codecs))
             pos = end
+            codec = codecs.get(raw[5])
+            if codec is not None and raw[4] == PLAIN:
+                # The common case inline (a third faster on a heartbeat than the call below).
+                try:
+                    out.append(
+                        YkcFrame(raw[2] | (raw[3] << 8), codec.decode_frame(raw), order, raw)
+                    )
+                    continue
+                except (ValueError, TypeError):
+                    pass  # decode_checked names the problem
+            out.append(decode_checked(raw, order, codecs))
         if pos:
             del buf[:pos]
         return out

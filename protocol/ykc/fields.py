@@ -20,10 +20,25 @@ TEMPERATURE_OFFSET = 50  # °C: raw 0 is -50 °C
 SLOT_COUNT = 48  # half hours of a day in a billing model
 
 
+_BCD_CACHE: dict[bytes, str] = {}
+_BCD_CACHE_LIMIT = 4096
+
+
 def decode_bcd(raw: bytes) -> str:
     # Upper-case hex: the same as the decimal digits for real BCD, and an ICCID's hex
-    # nibbles (898604D1…) survive instead of failing the login.
+    # nibbles (898604D1...) survive instead of failing the login.
     return raw.hex().upper()
+
+
+def decode_bcd_cached(raw: bytes) -> str:
+    """decode_bcd for short, recurring values (pile and gun numbers in every heartbeat)."""
+    text = _BCD_CACHE.get(raw)
+    if text is None:
+        text = raw.hex().upper()
+        if len(_BCD_CACHE) >= _BCD_CACHE_LIMIT:
+            _BCD_CACHE.clear()  # bounded: a pile cannot grow it by inventing numbers
+        _BCD_CACHE[raw] = text
+    return text
 
 
 def bcd_encoder(width: int) -> Callable[[str], bytes]:
@@ -117,7 +132,8 @@ class Bcd(_Field):
     """Packed BCD, most significant digit first, shown as a string of 2 x width digits."""
 
     def __init__(self, width: int) -> None:
-        super().__init__(width, decode_bcd, bcd_encoder(width))
+        decode = decode_bcd_cached if width <= 8 else decode_bcd
+        super().__init__(width, decode, bcd_encoder(width))
 
 
 class Opaque(Bcd):

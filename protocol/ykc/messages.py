@@ -52,12 +52,12 @@ class Version(IntEnum):
     V1_7 = 17
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Message:
     TYPE: ClassVar[FrameType]
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Login(Message):
     TYPE: ClassVar[FrameType] = FrameType.LOGIN
     pile: str
@@ -70,14 +70,14 @@ class Login(Message):
     carrier: int  # 0 China Mobile, 2 China Telecom, 3 China Unicom, 4 other
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LoginReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.LOGIN_REPLY
     pile: str
     result: int  # 0 success, 1 failure (then close the connection)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Heartbeat(Message):
     TYPE: ClassVar[FrameType] = FrameType.HEARTBEAT
     pile: str
@@ -85,7 +85,7 @@ class Heartbeat(Message):
     gun_state: int  # 0 normal, 1 fault
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class HeartbeatReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.HEARTBEAT_REPLY
     pile: str
@@ -93,14 +93,14 @@ class HeartbeatReply(Message):
     reply: int = 0
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ModelVerify(Message):
     TYPE: ClassVar[FrameType] = FrameType.MODEL_VERIFY
     pile: str
     model_id: str  # 4 BCD digits; "0000" on first connect
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ModelVerifyReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.MODEL_VERIFY_REPLY
     pile: str
@@ -108,13 +108,13 @@ class ModelVerifyReply(Message):
     result: int  # 0 same model, 1 different (the pile then asks with 0x09)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ModelRequest(Message):
     TYPE: ClassVar[FrameType] = FrameType.MODEL_REQUEST
     pile: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class BillingModel(Message):
     """Body of 0x0A (answer to 0x09) and 0x58 (pushed by the platform)."""
 
@@ -132,31 +132,31 @@ class BillingModel(Message):
     slots: tuple[int, ...]  # 48 rate numbers, 00:00-00:30 first: 0 sharp 1 peak 2 flat 3 valley
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ModelReply(BillingModel):
     TYPE: ClassVar[FrameType] = FrameType.MODEL_REPLY
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class SetModel(BillingModel):
     TYPE: ClassVar[FrameType] = FrameType.SET_MODEL
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class SetModelReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.SET_MODEL_REPLY
     pile: str
     result: int  # 0 failure, 1 success
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ReadRealtime(Message):
     TYPE: ClassVar[FrameType] = FrameType.READ_REALTIME
     pile: str
     gun: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Realtime(Message):
     TYPE: ClassVar[FrameType] = FrameType.REALTIME
     trade_no: str  # 32 digits, zeros when idle
@@ -179,7 +179,7 @@ class Realtime(Message):
     faults: int  # bit flags, see docs/ykc.md
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class StartRequest(Message):
     TYPE: ClassVar[FrameType] = FrameType.START_REQUEST
     pile: str
@@ -191,7 +191,7 @@ class StartRequest(Message):
     vin: str  # forward order (the wire carries it reversed)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class StartAuthorisation(Message):
     TYPE: ClassVar[FrameType] = FrameType.START_AUTHORISATION
     trade_no: str
@@ -203,7 +203,7 @@ class StartAuthorisation(Message):
     fail_reason: int  # 0x01..0x0B, see docs/ykc.md
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RemoteStart(Message):
     TYPE: ClassVar[FrameType] = FrameType.REMOTE_START
     trade_no: str
@@ -214,7 +214,7 @@ class RemoteStart(Message):
     balance_fen: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RemoteStartResult(Message):
     TYPE: ClassVar[FrameType] = FrameType.REMOTE_START_RESULT
     trade_no: str
@@ -224,14 +224,14 @@ class RemoteStartResult(Message):
     fail_reason: int  # 0 none, 1 id mismatch, 2 busy, 3 fault, 4 offline, 5 not plugged
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RemoteStop(Message):
     TYPE: ClassVar[FrameType] = FrameType.REMOTE_STOP
     pile: str
     gun: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RemoteStopResult(Message):
     TYPE: ClassVar[FrameType] = FrameType.REMOTE_STOP_RESULT
     pile: str
@@ -240,7 +240,7 @@ class RemoteStopResult(Message):
     fail_reason: int  # 0 none, 1 id mismatch, 2 not charging, 3 other
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Bill(Message):
     """Transaction record, V1.5/V1.6 layout (frame 0x3B)."""
 
@@ -278,7 +278,7 @@ class Bill(Message):
     physical_card: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class BillV17(Message):
     """Transaction record, V1.7 layout (frame 0x3D): 0x3B plus the meter's signed reading."""
 
@@ -320,35 +320,35 @@ class BillV17(Message):
     physical_card: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class BillConfirm(Message):
     TYPE: ClassVar[FrameType] = FrameType.BILL_CONFIRM
     trade_no: str
     result: int  # 0 received, 1 illegal bill
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class TimeSync(Message):
     TYPE: ClassVar[FrameType] = FrameType.TIME_SYNC
     pile: str
     time: Cp56Time | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class TimeSyncReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.TIME_SYNC_REPLY
     pile: str
     time: Cp56Time | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Reboot(Message):
     TYPE: ClassVar[FrameType] = FrameType.REBOOT
     pile: str
     control: int  # 1 now, 2 when idle
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class RebootReply(Message):
     TYPE: ClassVar[FrameType] = FrameType.REBOOT_REPLY
     pile: str

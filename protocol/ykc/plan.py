@@ -29,7 +29,8 @@ class BodyError(ValueError):
 @dataclass(slots=True, frozen=True)
 class BodyCodec:
     size: int
-    decode: Callable[[bytes], Any]
+    decode: Callable[[bytes], Any]  # the body alone
+    decode_frame: Callable[[bytes], Any]  # the body inside a whole frame (6 bytes before, 2 after)
     encode: Callable[[Any], bytes]
 
 
@@ -54,25 +55,57 @@ def compile_body(decl: Struct, cls: type) -> BodyCodec:
         raise TypeError(f"{cls.__name__}: fields {expected} do not match the declaration {names}")
 
     layout = struct.Struct(fmt)
-    size, unpack, pack, name = layout.size, layout.unpack, layout.pack, cls.__name__
-    field_names = tuple(names)
-    decoder_table = tuple(decoders)
-    encoder_table = tuple(encoders)
+    converters = dict(decoders)
+    return BodyCodec(
+        layout.size,
+        _decoder(cls, layout, len(names), converters, 0, 0),
+        _decoder(cls, layout, len(names), converters, 6, 2),
+        _encoder(layout, tuple(names), tuple(encoders)),
+    )
 
-    def decode(body: bytes) -> Any:
-        if len(body) != size:
-            raise BodyError(
-                f"{name} body is {len(body)} bytes, expected {size}", truncated=len(body) < size
-            )
-        values = list(unpack(body))
-        for position, convert in decoder_table:
-            values[position] = convert(values[position])
-        return cls(*values)
+
+def _decoder(
+    cls: type,
+    layout: struct.Struct,
+    count: int,
+    converters: dict[int, Callable[[bytes], Any]],
+    before: int,
+    after: int,
+) -> Callable[[bytes], Any]:
+    """A decode function written out for this layout: one unpack, then each converter
+    applied in the constructor call. Generated once at import because a loop over the
+    fields, and slicing the body out of its frame, cost a third of a heartbeat's budget."""
+    size, name, extra = layout.size, cls.__name__, before + after
+    args = ", ".join(f"c{i}(v[{i}])" if i in converters else f"v[{i}]" for i in range(count))
+    source = (
+        "def decode(data):\n"
+        f"    if len(data) != {size + extra}:\n"
+        f"        raise BodyError(f'{name} body is {{len(data) - {extra}}} bytes,"
+        f" expected {size}', truncated=len(data) < {size + extra})\n"
+        f"    v = unpack_from(data, {before})\n"
+        f"    return cls({args})\n"
+    )
+    namespace: dict[str, Any] = {
+        "BodyError": BodyError,
+        "unpack_from": layout.unpack_from,
+        "cls": cls,
+    }
+    namespace |= {f"c{i}": convert for i, convert in converters.items()}
+    exec(source, namespace)  # source built above from field positions only
+    return namespace["decode"]
+
+
+def _encoder(
+    layout: struct.Struct,
+    field_names: tuple[str, ...],
+    encoders: tuple[tuple[int, Callable[[Any], bytes]], ...],
+) -> Callable[[Any], bytes]:
+    pack = layout.pack
 
     def encode(obj: Any) -> bytes:
         values = [getattr(obj, attr) for attr in field_names]
-        for position, convert in encoder_table:
+        for position, convert in encoders:
             values[position] = convert(values[position])
         return pack(*values)
 
-    return BodyCodec(size, decode, encode)
+    return encode
