@@ -88,8 +88,10 @@ class YkcFrame:
         return self.message.TYPE
 
 
-def encode(message: Message, seq: int) -> bytes:
-    """The complete plain frame, CRC low byte first; YkcEncodeError if a value does not fit."""
+def encode(message: Message, seq: int, crc_order: CrcOrder | None = None) -> bytes:
+    """The complete plain frame; YkcEncodeError if a value does not fit. The CRC goes low
+    byte first unless ``crc_order`` says otherwise (to imitate a pile, in tests and simulators).
+    """
     if not 0 <= seq <= 0xFFFF:
         raise YkcEncodeError(f"sequence number must be 0..65535, got {seq}")
     try:
@@ -100,7 +102,8 @@ def encode(message: Message, seq: int) -> bytes:
     if length > MAX_LENGTH:
         raise YkcEncodeError(f"{type(message).__name__} body too long for one length byte")
     covered = bytes((seq & 0xFF, seq >> 8, PLAIN, message.TYPE)) + body
-    return bytes((START_BYTE, length)) + covered + _crc(covered).to_bytes(2, "little")
+    byteorder = "big" if crc_order is CrcOrder.HIGH_FIRST else "little"
+    return bytes((START_BYTE, length)) + covered + _crc(covered).to_bytes(2, byteorder)
 
 
 def crc_order(raw: bytes) -> CrcOrder | None:
