@@ -3,6 +3,7 @@ re-encodes byte for byte (in the CRC byte order the sample used)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from protocol.ykc import (
 from protocol.ykc.messages import (
     Bill,
     BillConfirm,
+    BillV17,
     Heartbeat,
     HeartbeatReply,
     Login,
@@ -34,6 +36,7 @@ from protocol.ykc.messages import (
     RemoteStart,
     RemoteStartResult,
     TimeSync,
+    Version,
 )
 from protocol.ykc.units import AMOUNT_PLACES, ENERGY_PLACES, PRICE_PLACES, to_decimal
 from tests.protocol.ykc.samples import HIGH_FIRST, MALFORMED, PILE, SAMPLES
@@ -177,3 +180,28 @@ def test_reboot_sample_uses_jcpp_four_byte_control_and_we_send_specs_one_byte() 
     assert ours[:13] == b"\x68\x0c" + sample[2:13]
     assert ours[13] == 0x01 and len(ours) == 16
     assert decode_frame(ours).message == Reboot(PILE, 1)  # type: ignore[union-attr]
+
+
+def test_v17_bill_layout_follows_the_sheet() -> None:
+    """No public 0x3D sample is at hand: check the V1.7 layout's offsets and length instead
+    (meter number, signed reading, meter protocol version, encryption after the end time)."""
+    fields = {f.name: getattr(EXPECTED["bill"], f.name) for f in dataclasses.fields(Bill)}
+    bill = BillV17(
+        **fields,
+        meter_number="123456789012",
+        meter_ciphertext="AB" * 34,
+        meter_protocol_version=0x0102,
+        meter_encryption=7,
+    )
+    raw = encode(bill, 0x4600)
+    body = raw[6:-2]
+    assert raw[1] == 0xCD and raw[5] == 0x3D and len(raw) == 0xCD + 4
+    legacy_body = SAMPLES["bill"][6:-2]
+    assert body[:38] == legacy_body[:38]  # trade, pile, gun, start and end time
+    assert body[38:44] == bytes.fromhex("123456789012")
+    assert body[44:78] == b"\xab" * 34
+    assert body[78:81] == b"\x02\x01\x07"
+    assert body[81:] == legacy_body[38:]
+    for version in (Version.V1_5, Version.V1_6, Version.V1_7):
+        assert decode_frame(raw, version).message == bill  # type: ignore[union-attr]
+        assert decode_frame(SAMPLES["bill"], version).message == EXPECTED["bill"]  # type: ignore[union-attr]
