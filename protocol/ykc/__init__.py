@@ -7,6 +7,17 @@ Messages are the dataclasses of ``protocol.ykc.messages``; docs/ykc.md describes
 """
 
 from protocol.ykc.codec import CrcOrder, YkcFrame, crc16_modbus, decode_frame, encode
+from protocol.ykc.connection import (
+    CommandTimedOut,
+    DecodeFailed,
+    FrameBeforeLogin,
+    FrameReceived,
+    PendingCommand,
+    ReplyReceived,
+    UnexpectedFrame,
+    YkcConnection,
+    YkcUsageError,
+)
 from protocol.ykc.cp56 import CHINA, Cp56Time
 from protocol.ykc.decoder import YkcFrameDecoder
 from protocol.ykc.errors import (
@@ -29,19 +40,28 @@ __all__ = [
     "BadCrc",
     "BadField",
     "BadLength",
+    "CommandTimedOut",
     "Cp56Time",
     "CrcOrder",
+    "DecodeFailed",
     "Encrypted",
+    "FrameBeforeLogin",
+    "FrameReceived",
     "FrameType",
     "Garbage",
     "Message",
+    "PendingCommand",
+    "ReplyReceived",
+    "UnexpectedFrame",
     "UnknownType",
     "Version",
     "WrongBodySize",
+    "YkcConnection",
     "YkcDecodeError",
     "YkcEncodeError",
     "YkcFrame",
     "YkcFrameDecoder",
+    "YkcUsageError",
     "crc16_modbus",
     "decode_frame",
     "encode",
