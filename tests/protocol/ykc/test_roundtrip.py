@@ -19,7 +19,7 @@ from protocol.ykc import (
     decode_frame,
     encode,
 )
-from protocol.ykc.messages import Heartbeat, Reboot, StartRequest
+from protocol.ykc.messages import Heartbeat, Reboot, StartRequest, TimeSync
 from protocol.ykc.units import PRICE_PLACES, from_decimal, to_decimal
 from tests.protocol.ykc.strategies import any_message, seqs
 
@@ -60,8 +60,8 @@ def test_epoch_ms_round_trips_through_cp56_in_the_pile_zone(ms: int) -> None:
     time = Cp56Time.from_epoch_ms(ms)
     assert time.epoch_ms() == ms
     assert time.epoch_ms(CHINA) == ms
-    frame = decode_frame(encode(Reboot("20231212000010", 1), 0))
-    assert isinstance(frame, YkcFrame)
+    frame = decode_frame(encode(TimeSync("20231212000010", time), 0))
+    assert isinstance(frame, YkcFrame) and frame.message.time == time  # type: ignore[attr-defined]
 
 
 def test_impossible_dates_decode_but_have_no_epoch() -> None:
