@@ -18,9 +18,10 @@ When it is unsafe:
 * It answers None ("need more") for as long as no complete, CRC-valid frame has arrived, so
   the caller must bound the wait (the login timeout) and the bytes it buffers
   (``SNIFF_LIMIT``). A pile whose first frame is corrupted is thus identified by its second.
-* It relies on pilegate v1 frames staying within 1024 bytes (length high byte <= 3); raising
-  protocol v1's MAX_FRAME_SIZE past 1027 bytes would let a v1 length look like a YKC one, and
-  only the CRC check would then tell them apart.
+* It relies on pilegate v1 frames staying within 1028 bytes (length high byte <= 3, today's
+  limit is 1024); a larger protocol v1 MAX_FRAME_SIZE would let a v1 length look like a YKC
+  one, and only the CRC check would then tell them apart (tests/protocol/ykc/test_sniff.py
+  fails first).
 * A YKC pile whose first frame carries a wrong length byte (as JCPP's 0x04 sample does) or a
   CRC in neither byte order is never recognised: such a pile could not be served anyway.
 * Garbage that happens to form a CRC-valid frame of either protocol (chance about 1 in 65536
@@ -33,9 +34,11 @@ from typing import Literal
 
 import anycrc
 
+from protocol.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION
+
 START_BYTE = 0x68
-PILEGATE_VERSION = 1
-PILEGATE_MAX_LENGTH = 1019
+PILEGATE_VERSION = PROTOCOL_VERSION
+PILEGATE_MAX_LENGTH = MAX_FRAME_SIZE - 5
 YKC_MIN_LENGTH = 4
 #: Bytes after which a caller should give up: more than any first frame of either protocol
 #: (1024 for pilegate v1) plus room for a modem banner.

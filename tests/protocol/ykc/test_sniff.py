@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from protocol import encode as pilegate_encode
 from protocol.examples import EXAMPLES
-from protocol.sniff import SNIFF_LIMIT, sniff
+from protocol.sniff import PILEGATE_MAX_LENGTH, SNIFF_LIMIT, YKC_MIN_LENGTH, sniff
 from protocol.ykc import CrcOrder
 from protocol.ykc import encode as ykc_encode
 from tests.protocol.ykc.samples import MALFORMED, SAMPLES
@@ -16,6 +16,11 @@ from tests.protocol.ykc.strategies import any_message, seqs
 
 PILEGATE_FRAMES = {t.name: pilegate_encode(m, seq) for t, (seq, m) in EXAMPLES.items()}
 YKC_FRAMES = {name: raw for name, raw in SAMPLES.items() if name not in MALFORMED}
+
+
+def test_the_length_bytes_of_the_two_protocols_cannot_overlap() -> None:
+    # pilegate v1's length high byte must stay below YKC's smallest length byte
+    assert PILEGATE_MAX_LENGTH >> 8 < YKC_MIN_LENGTH
 
 
 @pytest.mark.parametrize("name", sorted(YKC_FRAMES))
