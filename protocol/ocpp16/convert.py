@@ -117,4 +117,3 @@ def to_payload(message: Any) -> dict[str, Any]:
         if value is not None:
             out[key] = value if encode is _same else encode(value)
     return out
-

@@ -68,7 +68,9 @@ def parse_frame(text: str | bytes) -> Frame | OcppError:
         return _error(ErrorCode.FORMATION_VIOLATION, "no usable unique id", text, answer)
     if kind == CALL and type(kind) is int:
         if len(msg) != 4 or type(msg[2]) is not str:
-            return _error(ErrorCode.FORMATION_VIOLATION, "CALL is not [2, id, action, {}]", text, uid)
+            return _error(
+                ErrorCode.FORMATION_VIOLATION, "CALL is not [2, id, action, {}]", text, uid
+            )
         if type(msg[3]) is not dict:
             return _error(ErrorCode.FORMATION_VIOLATION, "CALL payload is not an object", text, uid)
         return CallFrame(uid, msg[2], msg[3])

@@ -646,11 +646,13 @@ class DeleteCertificateResponse(Response):
 
 # From the module's names, not __subclasses__(): slots=True replaces each class with a new one.
 REQUESTS: dict[str, type[Request]] = {
-    v.action: v for v in list(globals().values())
+    v.action: v
+    for v in list(globals().values())
     if isinstance(v, type) and issubclass(v, Request) and v is not Request
 }
 RESPONSES: dict[str, type[Response]] = {
-    v.action: v for v in list(globals().values())
+    v.action: v
+    for v in list(globals().values())
     if isinstance(v, type) and issubclass(v, Response) and v is not Response
 }
 

@@ -83,8 +83,12 @@ def validate(action: str, payload: Any, response: bool = False) -> OcppError | N
     except fastjsonschema.JsonSchemaValueException as exc:
         code = _RULE_CODES.get(exc.rule or "", _DEFAULT_CODE)
         where = (exc.name or "data").removeprefix("data").lstrip(".") or "payload"
-        return OcppError(code, f"{where}: {exc.message}"[:255], action=action,
-                         details={"rule": exc.rule, "field": where})
+        return OcppError(
+            code,
+            f"{where}: {exc.message}"[:255],
+            action=action,
+            details={"rule": exc.rule, "field": where},
+        )
     return None
 
 
