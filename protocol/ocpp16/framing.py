@@ -59,13 +59,18 @@ def parse_frame(text: str | bytes) -> Frame | OcppError:
         msg = orjson.loads(text)
     except orjson.JSONDecodeError:
         return _error(ErrorCode.FORMATION_VIOLATION, "not JSON", text, UNKNOWN_ID)
-    if not isinstance(msg, list) or len(msg) < 3:
+    if not isinstance(msg, list) or not msg:
         return _error(ErrorCode.FORMATION_VIOLATION, "not an OCPP-J array", text, UNKNOWN_ID)
-    kind, uid = msg[0], msg[1]
+    kind = msg[0]
+    # Only a CALL is ever answered: a broken CALLRESULT / CALLERROR is reported, not answered.
+    is_reply = type(kind) is int and kind in (CALLRESULT, CALLERROR)
+    uid = msg[1] if len(msg) > 1 else None
     if type(uid) is not str or not uid or len(uid) > MAX_ID_LENGTH:
-        # Only a CALL is ever answered; anything else without a usable id is just dropped.
-        answer = UNKNOWN_ID if kind == CALL or kind not in (CALLRESULT, CALLERROR) else None
+        answer = None if is_reply else UNKNOWN_ID
         return _error(ErrorCode.FORMATION_VIOLATION, "no usable unique id", text, answer)
+    if len(msg) < 3:
+        answer = None if is_reply else uid
+        return _error(ErrorCode.FORMATION_VIOLATION, "too few elements", text, answer)
     if kind == CALL and type(kind) is int:
         if len(msg) != 4 or type(msg[2]) is not str:
             return _error(
