@@ -277,9 +277,11 @@ class OcppConnection:
         details: dict[str, Any] | None = None,
     ) -> OcppError | None:
         """Answer ``call`` with a CALLERROR; None when sent, else why not."""
-        if self._handling.pop(call.unique_id, None) is not call:
+        code = ErrorCode(code)  # a name that is not a 1.6 code raises here, the call still open
+        if self._handling.get(call.unique_id) is not call:
             return OcppError(ErrorCode.GENERIC_ERROR, "call already answered", call.unique_id)
-        self._outbox.append(encode_error(call.unique_id, ErrorCode(code), description, details))
+        del self._handling[call.unique_id]
+        self._outbox.append(encode_error(call.unique_id, code, description, details))
         return None
 
     # --- our calls to the charge point ----------------------------------------------------------

@@ -11,11 +11,12 @@ import register of a meter value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from protocol.ocpp16.convert import EpochMs
 
 IMPORT_REGISTER = "Energy.Active.Import.Register"
+_MAX_DIGITS = 18
 _ENERGY_SCALE = {"Wh": 1, "kWh": 1000, "varh": 1, "kvarh": 1000}
 
 
@@ -43,9 +44,11 @@ class SampledValue:
             return None
         try:
             amount = Decimal(self.value) * scale
-        except InvalidOperation:
+        except ArithmeticError:  # InvalidOperation, Overflow, ...: not a usable number
             return None
-        if not amount.is_finite():
+        # A finite reading below 10**18 Wh; anything else is nonsense (and a huge exponent would
+        # make int() build an enormous number).
+        if not amount.is_finite() or amount.adjusted() >= _MAX_DIGITS:
             return None
         return int(amount.to_integral_value(ROUND_HALF_UP))
 

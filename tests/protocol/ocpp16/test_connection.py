@@ -183,6 +183,16 @@ def test_the_owner_can_answer_with_a_callerror() -> None:
     assert frames(conn) == [[4, "d", "NotSupported", "not here", {}]]
 
 
+def test_an_unknown_error_code_from_the_owner_leaves_the_call_open() -> None:
+    conn = OcppConnection()
+    (call,) = incoming(conn, "d", "DataTransfer", {"vendorId": "x"})
+    with pytest.raises(ValueError):
+        conn.error(call, "Oops")  # type: ignore[arg-type]
+    assert conn.awaiting_answer == (call,)
+    assert conn.error(call, ErrorCode.GENERIC_ERROR) is None
+    assert conn.error(call, ErrorCode.GENERIC_ERROR) is not None  # only once
+
+
 def test_a_resent_call_being_handled_is_not_delivered_twice() -> None:
     conn = OcppConnection()
     stop = {"meterStop": 10, "timestamp": "2026-01-01T00:00:00Z", "transactionId": 4}

@@ -214,6 +214,9 @@ def test_an_impossible_date_is_a_conversion_error() -> None:
         (SampledValue(value="230", measurand="Voltage", unit="V"), None),
         (SampledValue(value="abc"), None),
         (SampledValue(value="NaN"), None),
+        (SampledValue(value="1e999999999", unit="kWh"), None),  # no giant int built
+        (SampledValue(value="1000000000000000000"), None),
+        (SampledValue(value="999999999999999999"), 999999999999999999),
         (SampledValue(value="1234", format="SignedData"), None),
         (SampledValue(value="1234", unit="Celsius"), None),
     ],
