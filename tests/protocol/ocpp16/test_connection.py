@@ -263,3 +263,57 @@ def test_any_bytes_are_handled_without_raising(data: bytes) -> None:
     conn = OcppConnection()
     conn.receive_text(data, 0.0)
     assert len(conn.data_to_send()) <= 1
+
+
+@pytest.mark.parametrize(
+    ("action", "payload"),
+    [
+        # Field pitfalls: a stop for an unknown or placeholder transaction id must reach the
+        # owner (who always answers it), never be refused by the dialect.
+        (
+            "StopTransaction",
+            {"meterStop": 5, "timestamp": "2026-01-01T00:00:00Z", "transactionId": -1},
+        ),
+        (
+            "StopTransaction",
+            {"meterStop": 5, "timestamp": "2026-01-01T00:00:00Z", "transactionId": 0},
+        ),
+        (
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": -1,
+                "meterValue": [
+                    {"timestamp": "2026-01-01T00:00:00Z", "sampledValue": [{"value": "1"}]}
+                ],
+            },
+        ),
+        ("DataTransfer", {"vendorId": "specific-vendor-id", "messageId": "x", "data": "y"}),
+    ],
+)
+def test_transaction_messages_with_odd_ids_reach_the_owner(action: str, payload: dict) -> None:
+    conn = OcppConnection()
+    (event,) = incoming(conn, "t", action, payload)
+    assert isinstance(event, IncomingCall)
+    assert conn.data_to_send() == []
+
+
+@pytest.mark.parametrize(
+    ("action", "payload"),
+    [
+        ("StatusNotification", STATUS),
+        ("FirmwareStatusNotification", {"status": "Idle"}),
+        ("DiagnosticsStatusNotification", {"status": "Idle"}),
+        (
+            "SecurityEventNotification",
+            {"type": "FirmwareUpdated", "timestamp": "2026-01-01T00:00:00Z"},
+        ),
+        ("LogStatusNotification", {"status": "Uploaded", "requestId": 1}),
+        ("SignedFirmwareStatusNotification", {"status": "Installed", "requestId": 1}),
+    ],
+)
+def test_notifications_are_confirmed_with_an_empty_object(action: str, payload: dict) -> None:
+    conn = OcppConnection()
+    (call,) = incoming(conn, "n", action, payload)
+    assert conn.reply(call, m.RESPONSES[action]()) is None
+    assert frames(conn) == [[3, "n", {}]]

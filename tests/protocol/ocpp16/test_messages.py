@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16 import schemas
@@ -241,3 +243,10 @@ def test_the_import_register_prefers_the_total_over_a_phase() -> None:
         timestamp=T0, sampled_value=[SampledValue(value="16", measurand="Current.Import")]
     )
     assert none.import_register_wh() is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=30), unit=st.sampled_from([None, "Wh", "kWh", "varh", "W"]))
+def test_any_sampled_value_text_gives_an_int_or_none(value: str, unit: str | None) -> None:
+    wh = SampledValue(value=value, unit=unit).wh
+    assert wh is None or isinstance(wh, int)
