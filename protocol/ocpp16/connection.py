@@ -13,9 +13,10 @@ Rules it keeps:
 * Every incoming CALL is answered exactly once: bad frames and payloads at once with the right
   CALLERROR, good ones by the owner. An answer the owner builds is validated too; if it is not
   valid the charge point gets ``InternalError`` instead and the owner gets the error back.
-* A CALL arriving with the unique id of a CALL still being handled is a resend of the same
-  message: it is not delivered twice, and the one answer carrying that id answers both frames
-  (``DuplicateCall`` event). Same id but another action is an id clash: ``ProtocolError``.
+* A CALL arriving with the unique id of a CALL still being handled is answered with a
+  CALLERROR ``ProtocolError`` and not delivered (OCPP-J 1.6 §4.2.3 names exactly this case
+  among the reasons for a CallError; the first call still gets the owner's answer). The owner
+  sees a ``DuplicateCall`` event. Once a call is answered its id is free again.
 * Nothing the peer sends raises; problems become ``ProtocolViolation`` events.
 """
 
@@ -112,8 +113,11 @@ class UnmatchedReply:
 
 @dataclass(slots=True, frozen=True)
 class DuplicateCall:
+    """A CALL reused the id of one still being handled; it was answered ProtocolError."""
+
     unique_id: str
     action: str
+    same_action: bool  # True: most likely a resend of the call being handled
 
 
 @dataclass(slots=True, frozen=True)
@@ -206,10 +210,12 @@ class OcppConnection:
         uid, action = frame.unique_id, frame.action
         prior = self._handling.get(uid)
         if prior is not None:
-            if prior.action == action:
-                self._events.append(DuplicateCall(uid, action))
-            else:
-                self._refuse(ErrorCode.PROTOCOL_ERROR, "unique id already in use", uid, action)
+            self._outbox.append(
+                encode_error(
+                    uid, ErrorCode.PROTOCOL_ERROR, "a call with this unique id is being handled"
+                )
+            )
+            self._events.append(DuplicateCall(uid, action, same_action=prior.action == action))
             return
         if action not in INCOMING:
             if schemas.known_action(action):

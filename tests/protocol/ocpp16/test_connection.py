@@ -193,26 +193,26 @@ def test_an_unknown_error_code_from_the_owner_leaves_the_call_open() -> None:
     assert conn.error(call, ErrorCode.GENERIC_ERROR) is not None  # only once
 
 
-def test_a_resent_call_being_handled_is_not_delivered_twice() -> None:
+def test_a_call_reusing_the_id_of_one_being_handled_gets_a_callerror() -> None:
+    # OCPP-J 1.6 §4.2.3: "an existing call with the same unique identifier is being handled
+    # already" is a reason for a CallError.
     conn = OcppConnection()
     stop = {"meterStop": 10, "timestamp": "2026-01-01T00:00:00Z", "transactionId": 4}
     (call,) = incoming(conn, "x1", "StopTransaction", stop)
-    assert incoming(conn, "x1", "StopTransaction", stop) == [DuplicateCall("x1", "StopTransaction")]
-    assert conn.data_to_send() == []
-    conn.reply(call, m.StopTransactionResponse())
+    assert incoming(conn, "x1", "StopTransaction", stop) == [
+        DuplicateCall("x1", "StopTransaction", same_action=True)
+    ]
+    assert frames(conn)[0][:3] == [4, "x1", "ProtocolError"]
+    (clash,) = incoming(conn, "x1", "Authorize", {"idTag": "T"})
+    assert clash == DuplicateCall("x1", "Authorize", same_action=False)
+    assert frames(conn)[0][:3] == [4, "x1", "ProtocolError"]
+    # The first call is still open and gets the owner's answer.
+    assert conn.awaiting_answer == (call,)
+    assert conn.reply(call, m.StopTransactionResponse()) is None
     assert frames(conn) == [[3, "x1", {}]]
     # Once answered, the id is free again: a later resend is a new call (the adapter dedupes).
     (again,) = incoming(conn, "x1", "StopTransaction", stop)
     assert isinstance(again, IncomingCall)
-
-
-def test_a_clashing_id_with_another_action_is_a_protocol_error() -> None:
-    conn = OcppConnection()
-    incoming(conn, "x1", "Heartbeat", {})
-    (event,) = incoming(conn, "x1", "Authorize", {"idTag": "T"})
-    assert isinstance(event, ProtocolViolation)
-    assert frames(conn)[0][:3] == [4, "x1", "ProtocolError"]
-    assert len(conn.awaiting_answer) == 1
 
 
 def test_abandon_returns_what_was_never_answered() -> None:
