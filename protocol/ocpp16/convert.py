@@ -42,9 +42,19 @@ def iso_to_ms(text: str) -> int:
     return (moment - _EPOCH) // _MS
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_last_second: list[tuple[int, str]] = [(0, "1970-01-01T00:00:00")]
+
+
 def ms_to_iso(ms: int) -> str:
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    # Answers (Heartbeat's currentTime, ...) mostly carry the same second again and again:
+    # the formatted second is kept, so only the milliseconds are written per call.
+    second = ms // 1000
+    cached_second, text = _last_second[0]
+    if second != cached_second:
+        text = (_NAIVE_EPOCH + timedelta(seconds=second)).isoformat()
+        _last_second[0] = (second, text)
+    return f"{text}.{ms % 1000:03d}Z"
 
 
 def camel(name: str) -> str:

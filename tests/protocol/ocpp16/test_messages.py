@@ -250,3 +250,11 @@ def test_the_import_register_prefers_the_total_over_a_phase() -> None:
 def test_any_sampled_value_text_gives_an_int_or_none(value: str, unit: str | None) -> None:
     wh = SampledValue(value=value, unit=unit).wh
     assert wh is None or isinstance(wh, int)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999))
+def test_epoch_ms_round_trip_through_iso(ms: int) -> None:
+    text = ms_to_iso(ms)
+    assert text.endswith("Z") and len(text) == 24
+    assert iso_to_ms(text) == ms
