@@ -654,7 +654,7 @@ function scopeText(kind, id) {
 function tariffView(t, current) {
   return h("div", { class: "card", "data-tariff": t.tariff_id },
     h("strong", {}, t.tariff_id), current ? [" ", badge("in force", "available")] : null,
-    h("span", { class: "muted" }, ` assigned to ${scopeText(t.scope_kind, t.scope_id)} · from ${time(t.effective_from_ms) || "always"}${t.set_ms ? ` · set ${time(t.set_ms)}` : ""} · UTC${t.utc_offset_minutes >= 0 ? "+" : ""}${t.utc_offset_minutes / 60}`),
+    h("span", { class: "muted" }, ` assigned to ${scopeText(t.scope_kind, t.scope_id)} · from ${t.effective_from_ms ? time(t.effective_from_ms) : "always"}${t.set_ms ? ` · set ${time(t.set_ms)}` : ""} · UTC${t.utc_offset_minutes >= 0 ? "+" : ""}${t.utc_offset_minutes / 60}`),
     table([
       { label: "Period", value: (r) => r },
       { label: "Energy ¥/kWh", num: true, value: (r) => (t.prices[r] ? e4(t.prices[r].energy_e4) : "") },
@@ -727,7 +727,7 @@ const ruleCells = [
 const idleButton = (r) => h("button", { class: "small secondary", "data-idle": `${r.kind}/${r.id}`, onclick: () => idleDialog(r) }, r.rule ? "Edit" : "Set");
 
 pages.tariffs = async (_, params) => {
-  const pileInput = h("input", { id: "tariff-pile", placeholder: "pile id", value: params.pile || "" });
+  const pileInput = h("input", { id: "tariff-pile", placeholder: "pile id", size: 22, value: params.pile || "" });
   const parts = [h("h1", {}, "Tariffs & idle-fee rules"),
     h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/tariffs?pile=${pileIdOf(pileInput.value)}`; } },
       field("Pile", pileInput), h("button", {}, "Show"))];
