@@ -32,6 +32,7 @@ from gateway.tariffs import (
     login_tariff_messages,
     tariff_message,
 )
+from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -107,6 +108,8 @@ class Gateway:
         self.metrics = Metrics()
         self.session_config = session_config(config)
         self.step = step
+        # Strictly increasing within this gateway, on its clock (an injected one in tests).
+        self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
         self.connections: set[PileConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()

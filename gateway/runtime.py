@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from gateway import commands
 from gateway.commands import CommandResult
 from gateway.mapping import GUN_STATUS, STOP_REASON_CODE, channel_code, channel_name, result_name
-from gateway.transaction_ids import new_transaction_id
 from protocol import (
     AuthRequest,
     AuthResult,
@@ -360,7 +359,7 @@ class PileRuntime:
     ) -> tuple[str | None, str]:
         """Claim the account and open a session; (transaction id, "") or (None, reason)."""
         now = self.gateway.now_ms()
-        transaction_id = new_transaction_id(now)
+        transaction_id = self.gateway.transaction_ids.new(now)
         conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
