@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
@@ -60,6 +61,9 @@ from sessions import (
 )
 
 Clock = Callable[[], int]
+
+#: How often account claims whose release was lost are looked for (Storage.stale_claims).
+CLAIM_SWEEP_S = 60.0
 T = TypeVar("T")
 
 
@@ -198,7 +202,7 @@ class Gateway:
         interval = self.config.piles.heartbeat_interval_s
         period = min(5.0, interval / 2)
         retention_ms = self.config.database.journal_retention_days * 86_400_000
-        next_purge = 0.0
+        next_purge = next_claims = 0.0
         while True:
             await asyncio.sleep(period)
             now = self.loop.time()
@@ -207,6 +211,11 @@ class Gateway:
                     conn.close(f"no heartbeat for {3 * interval} s")
             self._periodic_time_sync()
             try:
+                if now >= next_claims:
+                    next_claims = now + CLAIM_SWEEP_S
+                    released = await self.storage.release_stale_claims(self.now_ms())
+                    if released:
+                        self.log.warning("stale_claims_released", claims=released)
                 if now >= next_purge:
                     next_purge = now + 3600
                     await self.storage.purge_journal(self.now_ms() - retention_ms)
@@ -610,7 +619,27 @@ class Gateway:
         )
 
     def release_account(self, account: str, session_id: str) -> None:
-        self._account_op(account, lambda: self.storage.release_account(account, session_id))
+        self._account_op(account, lambda: self._release(account, session_id))
+
+    async def _release(self, account: str, session_id: str) -> None:
+        """Retried until the database has it (through an outage): a claim left behind would
+        refuse the account's next service. One still unwritten at shutdown is released by
+        the sweep once stale (Storage.release_stale_claims)."""
+        delay = 0.05
+        for attempt in itertools.count():
+            try:
+                await self.storage.release_account(account, session_id)
+                return
+            except Exception as exc:
+                if self.stopping:
+                    raise
+                if attempt == 0:
+                    self.log.warning(
+                        "account_release_retrying", account=account, session=session_id,
+                        error=repr(exc)[:200],
+                    )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def find_account(self, channel: str, token: str, password: str) -> Any:
         return await self.storage.find_account(channel, token, password)

@@ -49,9 +49,10 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from billing.idle_fee import IdleFeeRule
 from billing.store import TariffConflict
@@ -187,6 +188,17 @@ def create_app(
     )
     api = APIRouter(dependencies=[Depends(auth)])
     reader = gateway.storage.reader
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # An outage is the database's state, not a bug of the request: 503, retry later.
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            raise exc
+        return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503)
+
+    for unavailable in (DBAPIError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, database_unavailable)
     anomaly_cache: dict[str, Any] = {"at": -1e9, "value": []}
 
     @app.get("/healthz", tags=["health"])
