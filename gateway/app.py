@@ -24,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.connection import PileConnection
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
+from gateway.pile_auth import LoginRefused, PileAuthenticator
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
@@ -45,6 +46,7 @@ from protocol import (
     Login,
     Message,
     QueryBills,
+    Result,
     TimeSync,
     normalize_pile_id,
 )
@@ -111,6 +113,7 @@ class Gateway:
         self.log = get_logger()
         self.metrics = Metrics()
         self.session_config = session_config(config)
+        self.pile_auth = PileAuthenticator(config.piles, storage, clock, self.log)
         self.step = step
         # Strictly increasing within this gateway, on its clock (an injected one in tests).
         self.transaction_ids = TransactionIds()
@@ -292,7 +295,22 @@ class Gateway:
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
             self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
-    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | None:
+    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | LoginRefused:
+        allowed = await self.pile_auth.check(login)
+        if isinstance(allowed, LoginRefused):
+            return allowed
+        live = self.piles.get(login.pile_id)
+        old = live.connection if live is not None else None
+        if (
+            old is not None
+            and old is not conn
+            and not old.closed
+            and old.authenticated
+            and not allowed.authenticated
+        ):
+            # While migrating (policy optional) an unsigned login is let in, but never in
+            # place of a connection that proved it holds the pile's secret.
+            return LoginRefused(Result.AUTH_FAILED, "unsigned login while a signed one is live")
         record = await self.storage.login_pile(
             login.pile_id,
             vendor=login.vendor,
@@ -303,7 +321,8 @@ class Gateway:
             auto_register=self.config.piles.auto_register,
         )
         if record is None:
-            return None
+            return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
+        conn.authenticated = allowed.authenticated
         self.metrics.logins += 1
         pile = self.piles.get(login.pile_id)
         if pile is None:
@@ -339,6 +358,7 @@ class Gateway:
                 "firmware_changed": record.firmware_changed,
                 "guns": login.gun_count,
                 "enabled": record.enabled,
+                "authenticated": allowed.authenticated,
             },
             self.now_ms(),
         )
