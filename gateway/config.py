@@ -143,6 +143,7 @@ SHORT_NAMES: dict[str, tuple[str, str]] = {
 }
 
 AUTH_POLICIES = ("required", "optional", "off")
+DEFAULT_GRACE_S = 86_400  # a rotated-out pile secret stays valid a day unless told otherwise
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}

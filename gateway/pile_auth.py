@@ -19,8 +19,6 @@ from gateway.storage import PileSecrets
 from protocol import Login, Result
 from protocol.login_auth import ReplayGuard, Verdict, verify_login
 
-DEFAULT_GRACE_S = 86_400  # a rotated-out secret stays valid one day unless told otherwise
-
 
 def generate_secret() -> bytes:
     return secrets.token_bytes(32)
