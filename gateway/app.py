@@ -34,6 +34,7 @@ from gateway.tariffs import (
     login_tariff_messages,
     tariff_message,
 )
+from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
@@ -138,14 +139,15 @@ class Gateway:
 
     async def start(self) -> None:
         server = self.config.server
+        tls = server_context(server)  # TLS on both listeners when a certificate is set
         tcp = await self.loop.create_server(
-            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096
+            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
         )
         self._servers.append(tcp)
         self.tcp_port = tcp.sockets[0].getsockname()[1]
         if server.ws_enabled:
             ws = await self.loop.create_server(
-                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096
+                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096, ssl=tls
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
@@ -155,6 +157,8 @@ class Gateway:
             tcp=f"{server.host}:{self.tcp_port}",
             ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
             database=self.storage.dialect,
+            tls=tls is not None,
+            pile_auth=self.config.piles.auth,
             start_timeout_s=self.config.sessions.start_timeout_s,
         )
 
