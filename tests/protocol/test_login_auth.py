@@ -114,3 +114,13 @@ def test_parse_secret() -> None:
 
 def test_no_mac_is_zeros() -> None:
     assert NO_MAC == bytes(32) == LOGIN.auth
+
+
+def test_the_worked_example_in_the_doc_is_the_signed_vector() -> None:
+    vector = json.loads((generate.VECTORS_DIR / "login_signed.json").read_text())
+    doc = generate.DOC.read_text()
+    assert f"auth    {vector['fields']['auth']}" in doc
+    assert f"frame   {vector['hex']}" in doc
+    assert f"secret  {vector['secret']}" in doc
+    label, body = vector["mac_input"][: 2 * len(LABEL)], vector["mac_input"][2 * len(LABEL) :]
+    assert f"M       {label} {body}" in doc
