@@ -243,8 +243,11 @@ class PileConnection:
         self.gateway.after_login(pile, login)  # the pile's configuration: state, tariff, ...
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
-        data = encode(LoginAck(result, self.gateway.now_ms(), 0), seq)
-        self.gateway.journal_raw(pile_id, "out", seq, LoginAck(result, 0, 0), data)
+        # The gateway's clock goes out with a refusal too: after CLOCK_SKEW the pile sets its
+        # clock from it and signs a new LOGIN (docs/protocol.md §6.1.1).
+        ack = LoginAck(result, self.gateway.now_ms(), 0)
+        data = encode(ack, seq)
+        self.gateway.journal_raw(pile_id, "out", seq, ack, data)
         self.link.write(data)
         self.close(f"login refused: {Result(result).name.lower()}")
 

@@ -112,9 +112,19 @@ async def test_replayed_login_is_refused(gw: Gateway, clock: FakeClock) -> None:
     await refused(gw, signed, Result.AUTH_FAILED)
 
 
-async def test_login_outside_the_window_gets_clock_skew(gw: Gateway) -> None:
+async def test_login_outside_the_window_gets_clock_skew_and_our_time(gw: Gateway) -> None:
     await gw.storage.set_pile_secret(PILE_ID, SECRET, at_ms=T0)
-    await refused(gw, login_at(T0 - (WINDOW_S + 1) * 1000, SECRET), Result.CLOCK_SKEW)
+    pile = ScriptedPile()
+    await pile.connect(gw.tcp_port)
+    seq = pile.send(login_at(T0 - (WINDOW_S + 1) * 1000, SECRET))
+    ack = (await pile.expect(MsgType.LOGIN_ACK, seq=seq)).message
+    await pile.close()
+    assert ack.result == Result.CLOCK_SKEW  # type: ignore[attr-defined]
+    assert ack.server_time_ms == T0  # type: ignore[attr-defined]  # the pile resyncs from it
+    # ... and a LOGIN signed on the corrected clock is accepted
+    pile, result = await try_login(gw, login_at(ack.server_time_ms, SECRET))  # type: ignore[attr-defined]
+    assert result == Result.OK
+    await pile.close()
 
 
 async def test_rotated_secret_old_one_works_during_grace_then_not(
