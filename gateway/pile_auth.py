@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from gateway.config import PilesConfig
 from gateway.storage import PileSecrets
 from protocol import Login, Result
-from protocol.login_auth import ReplayGuard, Verdict, verify_login
+from protocol.login_auth import NO_MAC, ReplayGuard, Verdict, verify_login
 
 
 def generate_secret() -> bytes:
@@ -56,6 +56,12 @@ class PileAuthenticator:
     async def check(self, login: Login) -> LoginAllowed | LoginRefused:
         if self.policy == "off":
             return LoginAllowed(False, None)
+        if self.policy == "optional" and login.auth == NO_MAC:
+            # Let in and flagged whatever the pile's secrets: no need to read them, which
+            # keeps a reconnect storm of unsigned piles as cheap as with the policy off.
+            self.verdicts[Verdict.MISSING.value] += 1
+            self.log.warning("login_unauthenticated", pile=login.pile_id, signed=False)
+            return LoginAllowed(False, Verdict.MISSING)
         known = await self.source.pile_secrets(login.pile_id)
         if known is None and not self.auto_register:
             return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
@@ -78,14 +84,9 @@ class PileAuthenticator:
         if self.policy == "required":
             why = "login not signed" if verdict is Verdict.MISSING else "login MAC wrong"
             return LoginRefused(Result.AUTH_FAILED, why if has_secret else f"{why}, no secret")
-        # optional: unsigned, or signed while we hold no secret to check it with, is let in
-        # (flagged); a wrong MAC where a secret is set is not.
-        if verdict is Verdict.BAD_MAC and has_secret:
+        # optional, signed: a wrong MAC where the pile has a secret is refused; a MAC we
+        # cannot check (no secret set here yet) is let in, flagged.
+        if has_secret:
             return LoginRefused(Result.AUTH_FAILED, "login MAC wrong")
-        self.log.warning(
-            "login_unauthenticated",
-            pile=login.pile_id,
-            signed=verdict is not Verdict.MISSING,
-            has_secret=has_secret,
-        )
+        self.log.warning("login_unauthenticated", pile=login.pile_id, signed=True)
         return LoginAllowed(False, verdict)
