@@ -12,6 +12,7 @@ from gateway.logs import configure_logging
 from gateway.storage import Storage
 from protocol import Login, MsgType, Result
 from protocol.login_auth import sign_login
+from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config
 from tests.gateway.piles import PILE_ID, ScriptedPile
 
@@ -210,3 +211,29 @@ async def test_unknown_pile_is_still_unknown(gw: Gateway) -> None:
     ack = await pile.expect(MsgType.LOGIN_ACK, seq=seq)
     assert ack.message.result == Result.UNKNOWN_PILE  # type: ignore[attr-defined]
     await pile.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_secret_storage_on_both_databases(kind: str, request: pytest.FixtureRequest) -> None:
+    if kind == "postgresql":
+        request.getfixturevalue("postgres_url")
+    async with fresh_database(kind) as url:
+        storage = await Storage.open(url, upgrade=False)
+        try:
+            assert await storage.pile_secrets(PILE_ID) is None  # not registered
+            assert not await storage.set_pile_secret(PILE_ID, SECRET, at_ms=T0)
+            await storage.register_pile(PILE_ID, gun_count=1)
+            assert (await storage.pile_secrets(PILE_ID)).usable(T0) == []  # type: ignore[union-attr]
+            assert await storage.set_pile_secret(PILE_ID, SECRET, at_ms=T0)
+            assert await storage.set_pile_secret(PILE_ID, NEW_SECRET, at_ms=T0, grace_ms=1000)
+            found = await storage.pile_secrets(PILE_ID)
+            assert found is not None
+            assert found.usable(T0 + 999) == [(NEW_SECRET, False), (SECRET, True)]
+            assert found.usable(T0 + 1000) == [(NEW_SECRET, False)]
+            assert found.status(T0)["previous_valid_until_ms"] == T0 + 1000
+            assert SECRET.hex() not in str(found.status(T0))
+            assert await storage.clear_pile_secret(PILE_ID)
+            assert not await storage.clear_pile_secret(PILE_ID)
+            assert (await storage.pile_secrets(PILE_ID)).secret is None  # type: ignore[union-attr]
+        finally:
+            await storage.close()
