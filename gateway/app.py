@@ -303,8 +303,8 @@ class Gateway:
         allowed = await self.pile_auth.check(login)
         if isinstance(allowed, LoginRefused):
             return allowed
-        live = self.piles.get(login.pile_id)
-        old = live.connection if live is not None else None
+        running = self.piles.get(login.pile_id)
+        old = running.connection if running is not None else None
         if (
             old is not None
             and old is not conn
