@@ -873,7 +873,7 @@ def register(commands: Any) -> None:
         "secret",
         help="set or rotate a pile's login secret (database); default: generate a new one",
     )
-    secret.add_argument("pile_id")
+    secret.add_argument("pile_id", type=pile_arg)
     what = secret.add_mutually_exclusive_group()
     what.add_argument("--set", metavar="HEX", help="use this secret (64 hex digits)")
     what.add_argument("--status", action="store_true", help="show the secret's dates only")
