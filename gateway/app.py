@@ -24,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.connection import PileConnection
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
+from gateway.pile_auth import LoginRefused, PileAuthenticator
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
@@ -33,6 +34,7 @@ from gateway.tariffs import (
     login_tariff_messages,
     tariff_message,
 )
+from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
@@ -45,6 +47,7 @@ from protocol import (
     Login,
     Message,
     QueryBills,
+    Result,
     TimeSync,
     normalize_pile_id,
 )
@@ -111,6 +114,7 @@ class Gateway:
         self.log = get_logger()
         self.metrics = Metrics()
         self.session_config = session_config(config)
+        self.pile_auth = PileAuthenticator(config.piles, storage, clock, self.log)
         self.step = step
         # Strictly increasing within this gateway, on its clock (an injected one in tests).
         self.transaction_ids = TransactionIds()
@@ -135,14 +139,15 @@ class Gateway:
 
     async def start(self) -> None:
         server = self.config.server
+        tls = server_context(server)  # TLS on both listeners when a certificate is set
         tcp = await self.loop.create_server(
-            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096
+            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
         )
         self._servers.append(tcp)
         self.tcp_port = tcp.sockets[0].getsockname()[1]
         if server.ws_enabled:
             ws = await self.loop.create_server(
-                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096
+                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096, ssl=tls
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
@@ -152,6 +157,8 @@ class Gateway:
             tcp=f"{server.host}:{self.tcp_port}",
             ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
             database=self.storage.dialect,
+            tls=tls is not None,
+            pile_auth=self.config.piles.auth,
             start_timeout_s=self.config.sessions.start_timeout_s,
         )
 
@@ -292,7 +299,22 @@ class Gateway:
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
             self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
-    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | None:
+    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | LoginRefused:
+        allowed = await self.pile_auth.check(login)
+        if isinstance(allowed, LoginRefused):
+            return allowed
+        running = self.piles.get(login.pile_id)
+        old = running.connection if running is not None else None
+        if (
+            old is not None
+            and old is not conn
+            and not old.closed
+            and old.authenticated
+            and not allowed.authenticated
+        ):
+            # While migrating (policy optional) an unsigned login is let in, but never in
+            # place of a connection that proved it holds the pile's secret.
+            return LoginRefused(Result.AUTH_FAILED, "unsigned login while a signed one is live")
         record = await self.storage.login_pile(
             login.pile_id,
             vendor=login.vendor,
@@ -303,7 +325,8 @@ class Gateway:
             auto_register=self.config.piles.auto_register,
         )
         if record is None:
-            return None
+            return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
+        conn.authenticated = allowed.authenticated
         self.metrics.logins += 1
         pile = self.piles.get(login.pile_id)
         if pile is None:
@@ -339,6 +362,7 @@ class Gateway:
                 "firmware_changed": record.firmware_changed,
                 "guns": login.gun_count,
                 "enabled": record.enabled,
+                "authenticated": allowed.authenticated,
             },
             self.now_ms(),
         )

@@ -51,8 +51,9 @@ from billing.schema import (
 from billing.store import Correction, StoredBill
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffScope
 from billing.tariff import select_tariff as _select_tariff
-from gateway.storage import migrate
+from gateway.storage import migrate, pile_secrets
 from gateway.storage.engine import create_engine, is_sqlite, resolve_url
+from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import (
     CLOSED_STATE,
     ENDED_EARLY_STATES,
@@ -409,6 +410,22 @@ class Storage:
                 update(piles).where(piles.c.id == pile_id).values(enabled=enabled)
             )
             return result.rowcount > 0
+
+    async def pile_secrets(self, pile_id: str) -> PileSecrets | None:
+        """The pile's login secrets (None: pile not registered); gateway/storage/pile_secrets."""
+        return await pile_secrets.load(self.reader, pile_id)
+
+    async def set_pile_secret(
+        self, pile_id: str, secret: bytes, *, grace_ms: int = 0, at_ms: int | None = None
+    ) -> bool:
+        """Set or rotate the pile's login secret; the old one stays valid ``grace_ms``."""
+        at = self.clock() if at_ms is None else at_ms
+        return await pile_secrets.set_secret(
+            self.engine, pile_id, secret, at_ms=at, grace_ms=grace_ms
+        )
+
+    async def clear_pile_secret(self, pile_id: str) -> bool:
+        return await pile_secrets.clear(self.engine, pile_id)
 
     async def get_pile(self, pile_id: str) -> PileRecord | None:
         pile_id = normalize_pile_id(pile_id)
