@@ -1,6 +1,6 @@
 """pile login secrets (pile_secrets)
 
-Revision ID: pileauth
+Revision ID: 0006
 Revises: 0005
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "pileauth"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
