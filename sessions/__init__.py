@@ -70,6 +70,7 @@ from .events import (
     Tick,
 )
 from .machine import TRANSITIONS, step
+from .refusal import Refusal, refusal
 from .states import LIVE, TERMINAL, GunState, RogueCharge, Session
 from .timers import Deadline, Timeout, next_deadline, pending
 from .vocab import (
@@ -118,6 +119,7 @@ __all__ = [
     "PileOnline",
     "RaiseAlarm",
     "Reason",
+    "Refusal",
     "ReportSource",
     "RogueCharge",
     "SendQueryBills",
@@ -148,5 +150,6 @@ __all__ = [
     "UnmatchedBill",
     "next_deadline",
     "pending",
+    "refusal",
     "step",
 ]

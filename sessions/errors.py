@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .refusal import Refusal
 from .vocab import Phase
 
 
@@ -25,10 +26,10 @@ class ImpossibleTransition(SessionError):
 
 
 class AuthorisationRejected(SessionError):
-    """A new session cannot start on this gun (disabled, offline, faulted, busy)."""
+    """A new session cannot start on this gun: reason says why (sessions.refusal)."""
 
-    def __init__(self, reason: str, event: Any) -> None:
-        super().__init__(f"authorisation rejected: {reason}", event)
+    def __init__(self, reason: Refusal, event: Any) -> None:
+        super().__init__(f"authorisation rejected: {reason.value}", event)
         self.reason = reason
 
 

@@ -73,7 +73,7 @@ def _logged_in(ctx: Ctx, ev: PileLoggedIn) -> None:
 TRANSITIONS: dict[tuple[Phase | None, type], SessionHandler] = {
     # (phase of the session, event)             handler                       -> phase
     **_cells(_IDLE, Authorised,                 h.authorise),               # AUTHORISED (new)
-    **_cells(_LIVE, Authorised,                 h.reject_live),             # AuthorisationRejected
+    **_cells(_LIVE, Authorised,                 h.authorise),               # refused: gun_busy
     (AUTHORISED, StartRequested):               h.request_start,            # STARTING
     (AUTHORISED, StartConfirmed):               h.start_confirmed,          # CHARGING (pile start)
     (AUTHORISED, StartFailed):                  h.start_failed,             # FAILED
