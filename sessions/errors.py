@@ -40,3 +40,13 @@ class TransactionMismatch(SessionError):
         super().__init__(f"transaction {got!r} does not match live {expected!r}", event)
         self.expected = expected
         self.got = got
+
+
+class UndeclaredMove(SessionError):
+    """A handler tried to move a session to a phase its table cell does not name: a defect
+    of the machine, refused like any impossible step so the caller's state stays valid."""
+
+    def __init__(self, phase: Phase, to: Phase) -> None:
+        super().__init__(f"undeclared move {phase.value} -> {to.value}", None)
+        self.phase = phase
+        self.to = to
