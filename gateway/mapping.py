@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from protocol import Channel, GunStatus, Result, StopReason
 from sessions import GunStatus as Neutral
-from sessions import Phase, Reason, Refusal
+from sessions import Reason, Refusal
 from sessions import StopReason as NeutralStop
 
 GUN_STATUS: dict[int, Neutral] = {
@@ -79,11 +79,6 @@ AUTH_RESULT_CODE: dict[Refusal, Result] = {
     Refusal.COMMAND_IN_PROGRESS: Result.GUN_BUSY,
     Refusal.UNKNOWN_GUN: Result.OTHER,
     Refusal.UNKNOWN_ACCOUNT: Result.UNKNOWN_ACCOUNT,
-    Refusal.ACCOUNT_DISABLED: Result.UNKNOWN_ACCOUNT,
+    Refusal.ACCOUNT_DISABLED: Result.AUTH_FAILED,  # known, and refused
     Refusal.ACCOUNT_BUSY: Result.ACCOUNT_BUSY,
 }
-
-#: Phases in which a gun is busy for a new start.
-BUSY_PHASES = frozenset(
-    {Phase.AUTHORISED, Phase.STARTING, Phase.CHARGING, Phase.STOPPING, Phase.FINISHED}
-)

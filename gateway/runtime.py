@@ -397,6 +397,8 @@ class PileRuntime:
             )
             if account is None:
                 refused = Refusal.UNKNOWN_ACCOUNT
+            elif not account.enabled:
+                refused = Refusal.ACCOUNT_DISABLED
             else:
                 transaction_id, refused = await self._authorise(
                     m.gun, account.account_id, channel_name(m.channel)

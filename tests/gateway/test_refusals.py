@@ -12,6 +12,7 @@ from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import PILE_ID, ScriptedPile
 
 OTHER_ACCOUNT = "13900000000"  # registered by the gateway fixture, no card
+BLOCKED_CARD = "0123456789ABCDEF"
 
 
 async def card_at(pile: ScriptedPile, gun: int, card: str = CARD) -> int:
@@ -55,6 +56,15 @@ async def test_an_unknown_account_is_refused_as_unknown(
 ) -> None:
     assert await card_at(pile, 1, "0000000000000000") == Result.UNKNOWN_ACCOUNT
     assert await operator_start(gateway, 1, "nobody") == "unknown_account"
+
+
+async def test_a_disabled_account_is_refused_at_the_pile_too(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    await gateway.storage.add_account("13700000000", card_token=BLOCKED_CARD, enabled=False)
+    assert await card_at(pile, 1, BLOCKED_CARD) == Result.AUTH_FAILED
+    assert await operator_start(gateway, 1, "13700000000") == "account_disabled"
+    assert gateway.piles[PILE_ID].guns[1].session is None
 
 
 async def test_a_disabled_pile_is_refused_as_disabled(gateway: Gateway, pile: ScriptedPile) -> None:
