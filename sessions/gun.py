@@ -1,4 +1,5 @@
-"""Gun-level events, accepted in every phase: status reports, meter, offline/online, enable.
+"""Gun-level events, accepted in every phase: status reports, meter, offline/online, enable;
+and the handlers of the table's reported-status and reconnect cells (machine.TRANSITIONS).
 
 Also the "charging without a session" watch (cases 2, 4, 6): what the pile reports wins over
 what the gateway believes, so energy on a gun with no live session is stopped at once and

@@ -1,4 +1,5 @@
-"""Handlers for session events, one per cell of machine.TRANSITIONS.
+"""Handlers of the session-event cells of machine.TRANSITIONS (the cell names where each may
+move the session).
 
 Each takes (ctx, session, event): the session is the one the event is about (None when the
 gun has none), already chosen by step(). Handlers raise SessionError before changing ctx.

@@ -35,10 +35,10 @@ from sessions import (
     StopConfirmed,
     StopRequested,
     Timeout,
+    UndeclaredMove,
     machine,
     pending,
 )
-from sessions.errors import UndeclaredMove
 
 from .support import MIN, Gun, gun_in
 
