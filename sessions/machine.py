@@ -116,7 +116,7 @@ TABLE: tuple[tuple[Phases, Trigger, Handler, Targets], ...] = (
     (FINISHED,           ServiceEnded,          h.service_ended,              _ENDED),
     (FINISHED,           StopAcknowledged,      h.ignore,                     STAYS),  # raced
     (FINISHED,           StopConfirmed,         h.ignore,                     STAYS),  # again
-    (FINISHED,           BillReceived,          h.bill_while_plugged,         STAYS),  # kept
+    (FINISHED,           BillReceived,          h.bill_while_plugged,         STAYS),  # at close
     (CLOSED,             BillReceived,          h.bill_closed,                SETTLED),
     ((CLOSED, SETTLED),  ServiceEnded,          h.service_ended_idle,         STAYS),  # again
     (SETTLED,            BillReceived,          h.ignore,                     STAYS),  # re-upload
@@ -131,9 +131,9 @@ TABLE: tuple[tuple[Phases, Trigger, Handler, Targets], ...] = (
     (_IDLE,              StopAcknowledged,      h.ignore,                     STAYS),
     (_IDLE,              StopConfirmed,         h.stop_confirmed_no_session,  STAYS),
     # -- reported statuses (after the gun's own part, gun.observe) -----------------------------
-    (_PRE_START,         R_CHARGING,            gun.start_by_status,          CHARGING),  # c. 2
+    (_PRE_START,         R_CHARGING,            gun.start_by_status,          CHARGING),  # case 2
     ((STOPPING, FINISHED), R_CHARGING,          gun.still_charging,           STAYS),  # re-stop
-    (_IDLE,              R_CHARGING,            gun.charging_unattributed,    STAYS),  # stop
+    (_IDLE,              R_CHARGING,            gun.charging_unattributed,    STAYS),  # + stop
     (_PRE_START,         R_FAULTED,             gun.fault_before_start,       FAILED),  # case 1
     (_IN_CHARGE,         R_FAULTED,             gun.fault_in_charge,          FINISHED),  # if sure
     (_IN_CHARGE,         R_AVAILABLE,           gun.unplugged,                CLOSED),
