@@ -599,30 +599,50 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 
 def cmd_pile_add(args: argparse.Namespace) -> int:
+    """Register a pile, or update an existing one: only the options given change it."""
+
     async def go() -> int:
         async with open_storage(args) as storage:
+            existing = await storage.get_pile(args.pile_id)
+            station = args.station
+            if station is None and existing is not None:
+                station = existing.station_id  # not given: keep the pile's station
+            if args.enabled is not None:
+                enabled = args.enabled
+            else:
+                enabled = existing.enabled if existing is not None else True
             if args.station:
-                existing = await storage.get_pile(args.pile_id)
                 if args.station_name or existing is None or existing.station_id != args.station:
                     await storage.add_station(args.station, args.station_name or args.station)
             record = await storage.register_pile(
                 args.pile_id,
-                station_id=args.station,
-                vendor=args.vendor,
-                model=args.model,
-                gun_count=args.guns,
-                enabled=not args.disabled,
+                station_id=station,
+                vendor=args.vendor or "",
+                model=args.model or "",
+                gun_count=args.guns or 1,
+                enabled=enabled,
             )
         row = {
             "pile_id": record.pile_id,
             "station_id": record.station_id,
             "gun_count": record.gun_count,
             "enabled": record.enabled,
+            "result": "added" if existing is None else "updated",
         }
+        if args.format == "table":
+            station_text = f"station {record.station_id}" if record.station_id else "no station"
+            state = "enabled" if record.enabled else "disabled"
+            print(
+                f"pile {record.pile_id} {row['result']} ({station_text}, "
+                f"{record.gun_count} gun(s), {state})"
+            )
+            if existing is not None and args.guns and args.guns != record.gun_count:
+                print("  (the gun count of a known pile comes from its login)")
+            return 0
         reports.render([row], list(row), args.format, _out(args))
         return 0
 
-    if args.guns < 1 or args.guns > 255:
+    if args.guns is not None and not 1 <= args.guns <= 255:
         raise ValueError("--guns must be 1..255")
     return _run(go())
 
@@ -800,12 +820,20 @@ def register(commands: Any) -> None:
     piles_sub = piles.add_subparsers(dest="piles_command", metavar="ACTION")
     add = piles_sub.add_parser("add", help="register a pile (database)")
     add.add_argument("pile_id", type=pile_arg)
-    add.add_argument("--station", help="station id (created if new)")
+    add.add_argument("--station", help="station id (created if new); kept if not given")
     add.add_argument("--station-name", help="station name (default: the id)")
-    add.add_argument("--guns", type=int, default=1)
-    add.add_argument("--vendor", default="")
-    add.add_argument("--model", default="")
-    add.add_argument("--disabled", action="store_true", help="register it disabled")
+    add.add_argument("--guns", type=int, metavar="N", help="gun count of a new pile (default 1)")
+    add.add_argument("--vendor", help="vendor of a new pile (its login reports it later)")
+    add.add_argument("--model", help="model of a new pile (its login reports it later)")
+    onoff = add.add_mutually_exclusive_group()
+    onoff.add_argument(
+        "--disabled", dest="enabled", action="store_false", default=None,
+        help="register it disabled (or disable it)",
+    )  # fmt: skip
+    onoff.add_argument(
+        "--enabled", dest="enabled", action="store_true", default=None,
+        help="enable it (a new pile is enabled unless --disabled)",
+    )  # fmt: skip
     _db(add)
     _fmt(add)
     add.set_defaults(handler=H(cmd_pile_add))
