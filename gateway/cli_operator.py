@@ -216,7 +216,8 @@ def cmd_piles(args: argparse.Namespace) -> int:
     rows = []
     for p in piles:
         live = [
-            f"{gun}:{g['session']['phase']}:{g['session']['transaction_id'][:8]}"
+            # Whole: the ids are time-ordered (UUIDv7), so any prefix is alike for all.
+            f"{gun}:{g['session']['phase']}:{g['session']['transaction_id']}"
             for gun, g in sorted(p.get("guns", {}).items())
             if g.get("session")
         ]
@@ -245,6 +246,12 @@ SESSION_COLUMNS = (
 def cmd_sessions(args: argparse.Namespace) -> int:
     if args.live:
         rows = request(args, "GET", "/sessions/live")
+        if args.pile:
+            rows = [r for r in rows if r.get("pile_id") == args.pile]
+        if args.account:
+            rows = [r for r in rows if r.get("account") == args.account]
+        if args.state:
+            rows = [r for r in rows if r.get("phase") == args.state]
         cols = ["pile_id", "gun", "transaction_id", "phase", "account", "since_ms"]
         reports.render(rows, cols, args.format, _out(args))
         return 0
@@ -611,9 +618,9 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
                 enabled = args.enabled
             else:
                 enabled = existing.enabled if existing is not None else True
-            if args.station:
-                if args.station_name or existing is None or existing.station_id != args.station:
-                    await storage.add_station(args.station, args.station_name or args.station)
+            new_station = existing is None or existing.station_id != args.station
+            if args.station and (args.station_name or new_station):
+                await storage.add_station(args.station, args.station_name or args.station)
             record = await storage.register_pile(
                 args.pile_id,
                 station_id=station,

@@ -71,9 +71,36 @@ def format_ms(ms: int | None, utc_offset_minutes: int = DEFAULT_UTC_OFFSET_MINUT
 # --- output ---------------------------------------------------------------------------------
 
 
+# Columns ending in _ms that are lengths of time, not instants: shown as durations.
+DURATION_COLUMNS = frozenset({"idle_ms", "duration_ms", "idle_duration_ms"})
+# Columns where 0 means "since ever" (a tariff effective from the beginning).
+ALWAYS_AT_ZERO = frozenset({"effective_from_ms"})
+
+
+def format_duration(ms: int) -> str:
+    """17 min, 1 h 05 min, 2 h 00 min 30 s, 45 s, 0.250 s: what an operator reads."""
+    if ms < 1000:
+        return f"{ms / 1000:.3f} s"
+    total_s, rest_ms = divmod(ms, 1000)
+    h, rem = divmod(total_s, 3600)
+    m, s = divmod(rem, 60)
+    parts = []
+    if h:
+        parts.append(f"{h} h")
+    if m or (h and s):
+        parts.append(f"{m:02d} min" if h else f"{m} min")
+    if s or rest_ms or not parts:
+        parts.append(f"{s + rest_ms / 1000:g} s")
+    return " ".join(parts)
+
+
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return ""
+    if column in DURATION_COLUMNS and isinstance(value, int):
+        return format_duration(value)
+    if column in ALWAYS_AT_ZERO and value == 0:
+        return "always"
     if column.endswith("_ms") and isinstance(value, int):
         return format_ms(value)
     if isinstance(value, bool):

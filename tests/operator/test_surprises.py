@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 
+import pytest
+
+from gateway import cli_operator, reports
 from gateway.cli import main
+from gateway.storage import Storage
+from tests.billing.fixtures import TARIFF
+from tests.storage.support import RECEIVED, bill, settled
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -20,6 +27,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
 
 
 PILE = "44030600039999900077"
+P_BILL = "44030600039999900078"
 
 
 def test_piles_add_on_a_known_pile_updates_only_what_is_given(sqlite_url: str) -> None:
@@ -32,3 +40,54 @@ def test_piles_add_on_a_known_pile_updates_only_what_is_given(sqlite_url: str) -
                                   "enabled": False, "result": "updated"}  # fmt: skip
     status, out, _ = cli("piles", "add", PILE, *db)
     assert status == 0 and "updated" in out and "station S7" in out and "disabled" in out
+
+
+def _stored_bill(url: str, **changes: object) -> str:
+    async def store() -> str:
+        storage = await Storage.open(url)
+        try:
+            await storage.put_tariff(TARIFF)
+            b = bill(**changes)
+            stored = await storage.store_bill(P_BILL, b, settled(b), received_ms=RECEIVED)
+            return stored.bill_id
+        finally:
+            await storage.close()
+
+    return asyncio.run(store())
+
+
+def test_bills_show_prints_durations_as_durations(sqlite_url: str) -> None:
+    bill_id = _stored_bill(sqlite_url)
+    status, out, _ = cli("bills", "show", bill_id, "--database", sqlite_url)
+    assert status == 0
+    print(out)
+    fields = dict(line.split(None, 1) for line in out.splitlines()[2:] if " " in line.strip())
+    assert not fields["idle_ms"].startswith("1970"), fields["idle_ms"]
+    assert "1970" not in out
+
+
+def test_a_tariff_effective_since_ever_reads_always() -> None:
+    out = io.StringIO()
+    reports.render([{"tariff_id": "t", "effective_from_ms": 0}], None, "table", out)
+    assert "always" in out.getvalue() and "1970" not in out.getvalue()
+
+
+LIVE = [
+    {"pile_id": PILE, "gun": 1, "transaction_id": "0193a1b2c3d4e5f6a7b8c9d0e1f2a3b4",
+     "phase": "charging", "account": "A", "since_ms": 1},
+    {"pile_id": P_BILL, "gun": 1, "transaction_id": "0193a1b2c3d4e5f6a7b8c9d0e1f2ffff",
+     "phase": "charging", "account": "B", "since_ms": 1},
+]  # fmt: skip
+
+
+def test_live_sessions_honour_pile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_operator, "request", lambda *a, **k: LIVE)
+    status, out, _ = cli("sessions", "--live", "--pile", PILE, "--format", "json")
+    assert status == 0 and [r["pile_id"] for r in json.loads(out)] == [PILE]
+
+
+def test_piles_show_whole_session_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    piles = [{"pile_id": PILE, "guns": {"1": {"availability": "busy", "session": LIVE[0]}}}]
+    monkeypatch.setattr(cli_operator, "request", lambda *a, **k: piles)
+    status, out, _ = cli("piles", "--format", "csv")
+    assert status == 0 and LIVE[0]["transaction_id"] in out
