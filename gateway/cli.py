@@ -57,10 +57,26 @@ def _config(args: argparse.Namespace) -> GatewayConfig:
         raise SystemExit(2) from None
 
 
+def _database_unusable(url: str | None, exc: Exception) -> int:
+    """One line naming the database (password hidden) and the cause, instead of the
+    traceback of a connection attempt; other errors are bugs and keep theirs."""
+    from gateway.storage.engine import connect_failure, resolve_url
+
+    line = connect_failure(resolve_url(url or None), exc)
+    if line is None:
+        raise exc
+    print(f"pilegate: {line}", file=sys.stderr)
+    return 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     from gateway.serve import run, serve
 
-    return run(serve(_config(args)))
+    config = _config(args)
+    try:
+        return run(serve(config))
+    except Exception as exc:
+        return _database_unusable(config.database.url, exc)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -69,12 +85,16 @@ def _db(args: argparse.Namespace) -> int:
     from gateway.storage.engine import resolve_url
     from gateway.storage.migrate import current_revision, head_revision, upgrade
 
-    url = resolve_url(_config(args).database.url or None)
-    if args.db_command == "upgrade":
-        asyncio.run(upgrade(url))
-        print(f"database at revision {head_revision()}")
-        return 0
-    current = asyncio.run(current_revision(url))
+    configured = _config(args).database.url or None
+    url = resolve_url(configured)
+    try:
+        if args.db_command == "upgrade":
+            asyncio.run(upgrade(url))
+            print(f"database at revision {head_revision()}")
+            return 0
+        current = asyncio.run(current_revision(url))
+    except Exception as exc:
+        return _database_unusable(configured, exc)
     print(f"database revision {current or 'none'}; this pilegate needs {head_revision()}")
     return 0 if current == head_revision() else 1
 

@@ -183,10 +183,19 @@ async def open_storage(args: argparse.Namespace) -> AsyncIterator[Any]:
             url = load_config(getattr(args, "config", None)).database.url or None
         except ConfigError as exc:
             raise OperatorError(str(exc)) from None
+    from gateway.storage.engine import connect_failure, resolve_url, url_problem
+
+    if url and (problem := url_problem(url)):
+        raise OperatorError(problem.replace("database.url", "--database"))
     try:
         storage = await Storage.open(url)
     except SchemaOutOfDate as exc:
         raise OperatorError(str(exc)) from None
+    except Exception as exc:
+        line = connect_failure(resolve_url(url), exc)
+        if line is None:
+            raise
+        raise OperatorError(line) from None
     try:
         yield storage
     finally:

@@ -260,11 +260,12 @@ def validate(config: GatewayConfig) -> None:
         problems.append("database.max_pending_rows must be >= 1 and close_timeout_s >= 0")
     if d.journal_heartbeats not in {"all", "changes", "none"}:
         problems.append("database.journal_heartbeats must be all, changes or none")
-    if d.url and not d.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-        problems.append(
-            "database.url must start with postgresql+asyncpg:// or sqlite+aiosqlite:// "
-            f"(got {d.url.split('://')[0]}://...)"
-        )
+    if d.url:
+        from gateway.storage.engine import url_problem  # the one table of accepted schemes
+
+        problem = url_problem(d.url)
+        if problem:
+            problems.append(problem)
     if config.mqtt.url and not config.mqtt.url.startswith(("mqtt://", "mqtts://")):
         problems.append("mqtt.url must start with mqtt:// or mqtts://")
     if config.log.level.lower() not in {"debug", "info", "warning", "error", "critical"}:

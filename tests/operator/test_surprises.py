@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import io
 import json
+import socket
 
 import pytest
 
 from gateway import cli_operator, reports
 from gateway.cli import main
+from gateway.config import ConfigError, load_config
 from gateway.storage import Storage
+from gateway.storage.engine import resolve_url
 from tests.billing.fixtures import TARIFF
 from tests.storage.support import RECEIVED, bill, settled
 
@@ -91,3 +94,45 @@ def test_piles_show_whole_session_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_operator, "request", lambda *a, **k: piles)
     status, out, _ = cli("piles", "--format", "csv")
     assert status == 0 and LIVE[0]["transaction_id"] in out
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_postgresql_is_one_line_with_the_password_hidden() -> None:
+    url = f"postgresql://pilegate:s3cret@127.0.0.1:{_closed_port()}/pilegate"
+    status, out, err = cli("bills", "--database", url)
+    assert status == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "s3cret" not in err and "***" in err and "127.0.0.1" in err and "refused" in err
+
+
+def test_missing_database_is_one_line(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql+asyncpg://", "postgres://").rsplit("/", 1)[0]
+    status, _, err = cli("bills", "--database", url + "/pilegate_no_such_db")
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "pilegate_no_such_db" in err and "does not exist" in err
+
+
+def test_serve_with_unreachable_postgresql_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PILEGATE_DATABASE_URL", f"postgres://u:pw@127.0.0.1:{_closed_port()}/x")
+    for name in ("PILEGATE_TCP_PORT", "PILEGATE_WS_PORT", "PILEGATE_ADMIN_PORT"):
+        monkeypatch.setenv(name, "0")
+    status = main(["serve"])
+    err = capfd.readouterr().err
+    assert status == 1
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "cannot open the database" in line]
+
+
+def test_usual_postgresql_spellings_are_accepted() -> None:
+    for scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        config = load_config(environ={"PILEGATE_DATABASE_URL": f"{scheme}://u@h/db"})
+        assert resolve_url(config.database.url).startswith("postgresql+asyncpg://u@h/db")
+    with pytest.raises(ConfigError, match="must start with one of"):
+        load_config(environ={"PILEGATE_DATABASE_URL": "mysql://u@h/db"})
