@@ -32,14 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("--config", metavar="FILE")
+    db.add_argument("--config", metavar="FILE", help="TOML file (default config/gateway.toml)")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply the migrations").set_defaults(handler=_db)
     db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db)
 
     demo = commands.add_parser("demo", help="run the main job: a short demonstration")
-    demo.add_argument("--piles", type=int, default=4)
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--piles", type=int, default=4, help="simulated piles (default 4)")
+    demo.add_argument(
+        "--seconds", type=float, default=60.0, help="how long the demo runs (default 60)"
+    )
     demo.add_argument("--codec", action="store_true", help="only show every message encoded")
     demo.set_defaults(handler=_run_demo)
 

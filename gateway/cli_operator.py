@@ -25,10 +25,10 @@ Commands that read or correct stored data go straight to the database (`--config
     piles import FILE                                     (CSV or JSON, all rows or none)
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
     accounts import FILE                                  (CSV or JSON, all rows or none)
-    report anomalies --from D --to D [--by channel|firmware|station|pile]
+    report anomalies (--from D --to D | --month YYYY-MM) [--by channel|firmware|station|pile]
     report firmware --expected VERSION [--station S] [--list]
-    report completions --from D --to D [--pile P]
-    export bills --from D --to D [--output FILE]          (CSV, streamed)
+    report completions (--from D --to D | --month YYYY-MM) [--pile P]
+    export bills (--from D --to D | --month YYYY-MM) [--output FILE]   (CSV, streamed)
 
 Listings print a table by default, `--format csv|json` otherwise. Times: epoch ms, ISO date
 (local midnight, UTC+8; as --to the whole day is included) or ISO date-time.
@@ -89,6 +89,19 @@ def _api(p: argparse.ArgumentParser) -> None:
         "--token",
         default=os.environ.get("PILEGATE_ADMIN_TOKEN", ""),
         help="admin API bearer token (env PILEGATE_ADMIN_TOKEN)",
+    )
+
+
+PILE_HELP = "pile id: 16 or 20 digits (16 are padded to 20)"
+FROM_HELP = "from this time on: epoch ms, ISO date (local midnight) or ISO date-time"
+TO_HELP = "up to this time (exclusive; an ISO date includes that whole day)"
+
+
+def _month_or_range(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="from_", metavar="TIME", help=FROM_HELP)
+    p.add_argument("--to", metavar="TIME", help=TO_HELP)
+    p.add_argument(
+        "--month", metavar="YYYY-MM", help="a whole calendar month (local time), for --from/--to"
     )
 
 
@@ -733,10 +746,28 @@ def cmd_import(args: argparse.Namespace) -> int:
 # --- reports and export ---------------------------------------------------------------------
 
 
+def month_range(text: str) -> tuple[str, str]:
+    """--month 2026-12: the first and the last day of that month, as ISO dates."""
+    import calendar
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text.strip())
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"--month wants YYYY-MM, got {text!r}")
+    year, month = int(m.group(1)), int(m.group(2))
+    last = calendar.monthrange(year, month)[1]
+    return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
+
+
 def _range(args: argparse.Namespace) -> tuple[int, int]:
-    start, end = _when(args.from_), _when(args.to, end=True)
+    from_text, to_text = args.from_, args.to
+    if getattr(args, "month", None):
+        if from_text or to_text:
+            raise ValueError("give --month or --from/--to, not both")
+        from_text, to_text = month_range(args.month)
+    start, end = _when(from_text), _when(to_text, end=True)
     if start is None or end is None:
-        raise ValueError("--from and --to are required")
+        raise ValueError("give --from and --to (or --month YYYY-MM)")
     if end <= start:
         raise ValueError("--to must be after --from")
     return start, end
@@ -835,7 +866,7 @@ def register(commands: Any) -> None:
     piles.set_defaults(handler=H(cmd_piles))
     piles_sub = piles.add_subparsers(dest="piles_command", metavar="ACTION")
     add = piles_sub.add_parser("add", help="register a pile (database)")
-    add.add_argument("pile_id", type=pile_arg)
+    add.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
     add.add_argument("--station", help="station id (created if new); kept if not given")
     add.add_argument("--station-name", help="station name (default: the id)")
     add.add_argument("--guns", type=int, metavar="N", help="gun count of a new pile (default 1)")
@@ -863,32 +894,34 @@ def register(commands: Any) -> None:
     _api(sessions)
     _fmt(sessions)
     sessions.add_argument("--live", action="store_true", help="live gun sessions only")
-    sessions.add_argument("--pile", type=pile_arg)
-    sessions.add_argument("--state")
-    sessions.add_argument("--account")
+    sessions.add_argument("--pile", type=pile_arg, help="only this pile's sessions")
+    sessions.add_argument("--state", help="only sessions in this state (with --live: phase)")
+    sessions.add_argument("--account", help="only this account's sessions")
     sessions.add_argument("--since", help="updated since")
-    sessions.add_argument("--limit", type=int, default=100)
+    sessions.add_argument("--limit", type=int, default=100, help="most rows (default 100)")
     sessions.set_defaults(handler=H(cmd_sessions))
 
     start = commands.add_parser("start", help="start a charge (admin API)")
-    start.add_argument("pile", type=pile_arg)
-    start.add_argument("gun", type=int)
-    start.add_argument("--account", required=True)
-    start.add_argument("--channel", default="operator")
+    start.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
+    start.add_argument("gun", type=int, metavar="GUN", help="gun number (1, 2, ...)")
+    start.add_argument("--account", required=True, help="account the charge is billed to")
+    start.add_argument(
+        "--channel", default="operator", help="start channel recorded (default operator)"
+    )
     _api(start)
     _fmt(start)
     start.set_defaults(handler=H(cmd_start))
 
     stop = commands.add_parser("stop", help="stop a charge (admin API)")
-    stop.add_argument("pile", type=pile_arg)
-    stop.add_argument("gun", type=int)
+    stop.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
+    stop.add_argument("gun", type=int, metavar="GUN", help="gun number (1, 2, ...)")
     _api(stop)
     _fmt(stop)
     stop.set_defaults(handler=H(cmd_stop))
 
     for name in ("enable", "disable"):
         p = commands.add_parser(name, help=f"{name} a pile (admin API)")
-        p.add_argument("pile", type=pile_arg)
+        p.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
         _api(p)
         _fmt(p)
         p.set_defaults(handler=H(cmd_enable))
@@ -896,7 +929,7 @@ def register(commands: Any) -> None:
     tariff = commands.add_parser("tariff", help="show or set a pile's tariff (admin API)")
     tariff_sub = tariff.add_subparsers(dest="tariff_command", metavar="ACTION", required=True)
     show = tariff_sub.add_parser("show", help="the pile's tariffs and the one in force")
-    show.add_argument("pile", type=pile_arg)
+    show.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     _api(show)
     _fmt(show)
     show.set_defaults(handler=H(cmd_tariff_show))
@@ -907,7 +940,7 @@ def register(commands: Any) -> None:
         "--price flat=0.70/0.4 --price valley=0.27/0.4 --segment 00:00=valley "
         "--segment 08:00=peak --segment 12:00=flat --from 2020-06-01",
     )
-    put.add_argument("pile", type=pile_arg)
+    put.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     put.add_argument("--id", required=True, help="tariff id")
     put.add_argument(
         "--price",
@@ -917,7 +950,10 @@ def register(commands: Any) -> None:
         help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
     )
     put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table; repeat")
-    put.add_argument("--scope", choices=("pile", "station"), default="pile")
+    put.add_argument(
+        "--scope", choices=("pile", "station"), default="pile",
+        help="store it for the pile or for its whole station (default pile)",
+    )  # fmt: skip
     put.add_argument("--scope-id", help="default: the pile, or its station")
     put.add_argument("--from", dest="effective", help="effective from (default: always)")
     put.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
@@ -944,7 +980,7 @@ def register(commands: Any) -> None:
     tdef.set_defaults(handler=H(cmd_tariff_set_default))
 
     sync = commands.add_parser("time-sync", help="send TIME_SYNC to a connected pile (admin API)")
-    sync.add_argument("pile", type=pile_arg)
+    sync.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     _api(sync)
     _fmt(sync)
     sync.set_defaults(handler=H(cmd_time_sync))
@@ -952,7 +988,9 @@ def register(commands: Any) -> None:
     idle = commands.add_parser("idle-fee", help="show or set idle-fee rules (admin API)")
     idle_sub = idle.add_subparsers(dest="idle_command", metavar="ACTION", required=True)
     ishow = idle_sub.add_parser("show", help="every stored rule, or the one in force for PILE")
-    ishow.add_argument("pile", nargs="?", type=pile_arg)
+    ishow.add_argument(
+        "pile", nargs="?", type=pile_arg, metavar="PILE", help="the rule in force for this pile"
+    )
     _api(ishow)
     _fmt(ishow)
     ishow.set_defaults(handler=H(cmd_idle_fee_show))
@@ -963,8 +1001,8 @@ def register(commands: Any) -> None:
         "free minutes 0.50 CNY per whole minute, at most 30.00 CNY per service",
     )
     scope = iset.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--pile", type=pile_arg)
-    scope.add_argument("--station")
+    scope.add_argument("--pile", type=pile_arg, help="the rule of one pile")
+    scope.add_argument("--station", help="the rule of every pile of a station")
     scope.add_argument("--default", action="store_true", help="piles with no other rule")
     iset.add_argument("--grace", type=int, required=True, metavar="MIN", help="free minutes")
     iset.add_argument("--rate", type=int, required=True, metavar="FEN", help="fen per minute")
@@ -976,26 +1014,28 @@ def register(commands: Any) -> None:
     bills = commands.add_parser("bills", help="stored bills (database)")
     bills.add_argument("--since", help="received since")
     bills.add_argument("--until", help="received before (a date: through that day)")
-    bills.add_argument("--pile", type=pile_arg)
+    bills.add_argument("--pile", type=pile_arg, help="only this pile's bills")
     bills.add_argument("--anomaly", type=int, metavar="CODE", help="bills with this code")
-    bills.add_argument("--status", choices=("stored", "flagged", "corrected"))
-    bills.add_argument("--limit", type=int, default=100)
+    bills.add_argument(
+        "--status", choices=("stored", "flagged", "corrected"), help="only bills in this status"
+    )
+    bills.add_argument("--limit", type=int, default=100, help="most rows (default 100)")
     _db(bills)
     _fmt(bills)
     bills.set_defaults(handler=H(cmd_bills))
     bills_sub = bills.add_subparsers(dest="bills_command", metavar="ACTION")
     bshow = bills_sub.add_parser("show", help="one bill with its corrections")
-    bshow.add_argument("bill_id")
+    bshow.add_argument("bill_id", metavar="BILL_ID", help="the bill's id (see `pilegate bills`)")
     _db(bshow)
     _fmt(bshow)
     bshow.set_defaults(handler=H(cmd_bill_show))
     correct = bills_sub.add_parser(
         "correct", help="correct a bill's energy; amounts recomputed from the tariff, audited"
     )
-    correct.add_argument("bill_id")
-    correct.add_argument("--energy", required=True, metavar="KWH")
-    correct.add_argument("--reason", required=True)
-    correct.add_argument("--who", default=_user())
+    correct.add_argument("bill_id", metavar="BILL_ID", help="the bill's id (see `pilegate bills`)")
+    correct.add_argument("--energy", required=True, metavar="KWH", help="the right energy, kWh")
+    correct.add_argument("--reason", required=True, help="why (kept in the audit row)")
+    correct.add_argument("--who", default=_user(), help="who corrects (default: your login)")
     _db(correct)
     _fmt(correct)
     correct.set_defaults(handler=H(cmd_bill_correct))
@@ -1003,12 +1043,12 @@ def register(commands: Any) -> None:
     frames = commands.add_parser(
         "frames", help="journal frames in order with their meaning (database)"
     )
-    frames.add_argument("--pile", type=pile_arg)
+    frames.add_argument("--pile", type=pile_arg, help="the frames of one pile")
     frames.add_argument("--bill", help="the frames of one bill: login .. bill ack")
-    frames.add_argument("--transaction")
-    frames.add_argument("--gun", type=int)
-    frames.add_argument("--from", dest="from_")
-    frames.add_argument("--to")
+    frames.add_argument("--transaction", help="the frames of one transaction id")
+    frames.add_argument("--gun", type=int, help="the frames of one gun")
+    frames.add_argument("--from", dest="from_", metavar="TIME", help=FROM_HELP)
+    frames.add_argument("--to", metavar="TIME", help=TO_HELP)
     frames.add_argument("--heartbeats", action="store_true", help="include heartbeats")
     _db(frames)
     _fmt(frames)
@@ -1017,12 +1057,14 @@ def register(commands: Any) -> None:
     accounts = commands.add_parser("accounts", help="accounts (database)")
     acc_sub = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
     aadd = acc_sub.add_parser("add", help="create an account")
-    aadd.add_argument("account")
+    aadd.add_argument("account", metavar="ACCOUNT", help="account id (e.g. a phone number)")
     aadd.add_argument("--card", help="card token")
-    aadd.add_argument("--vin")
-    aadd.add_argument("--password")
-    aadd.add_argument("--balance", type=int, default=0, metavar="FEN")
-    aadd.add_argument("--disabled", action="store_true")
+    aadd.add_argument("--vin", help="vehicle VIN that identifies the account (plug and charge)")
+    aadd.add_argument("--password", help="password for account+password starts")
+    aadd.add_argument(
+        "--balance", type=int, default=0, metavar="FEN", help="opening balance (default 0)"
+    )
+    aadd.add_argument("--disabled", action="store_true", help="create it disabled")
     _db(aadd)
     _fmt(aadd)
     aadd.set_defaults(handler=H(cmd_account_add))
@@ -1035,23 +1077,24 @@ def register(commands: Any) -> None:
     report = commands.add_parser("report", help="operator reports (database)")
     rep_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     ra = rep_sub.add_parser("anomalies", help="bills and anomaly codes per channel/firmware/...")
-    ra.add_argument("--from", dest="from_", required=True)
-    ra.add_argument("--to", required=True)
-    ra.add_argument("--by", choices=("channel", "firmware", "station", "pile"), default="channel")
+    _month_or_range(ra)
+    ra.add_argument(
+        "--by", choices=("channel", "firmware", "station", "pile"), default="channel",
+        help="one row per (default channel)",
+    )  # fmt: skip
     _db(ra)
     _fmt(ra)
     ra.set_defaults(handler=H(cmd_report_anomalies))
     rf = rep_sub.add_parser("firmware", help="piles not on the expected firmware")
-    rf.add_argument("--expected", required=True)
-    rf.add_argument("--station")
+    rf.add_argument("--expected", required=True, metavar="VERSION", help="the firmware wanted")
+    rf.add_argument("--station", help="only this station's piles")
     rf.add_argument("--list", action="store_true", help="list the pile ids")
     _db(rf)
     _fmt(rf)
     rf.set_defaults(handler=H(cmd_report_firmware))
     rc = rep_sub.add_parser("completions", help="completed charges per pile")
-    rc.add_argument("--from", dest="from_", required=True)
-    rc.add_argument("--to", required=True)
-    rc.add_argument("--pile", type=pile_arg)
+    _month_or_range(rc)
+    rc.add_argument("--pile", type=pile_arg, help="only this pile")
     _db(rc)
     _fmt(rc)
     rc.set_defaults(handler=H(cmd_report_completions))
@@ -1059,10 +1102,9 @@ def register(commands: Any) -> None:
     export = commands.add_parser("export", help="streamed exports (database)")
     exp_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
     eb = exp_sub.add_parser("bills", help="bills received in a range, as CSV")
-    eb.add_argument("--from", dest="from_", required=True)
-    eb.add_argument("--to", required=True)
-    eb.add_argument("--pile", type=pile_arg)
-    eb.add_argument("--format", choices=("csv",), default="csv")
+    _month_or_range(eb)
+    eb.add_argument("--pile", type=pile_arg, help="only this pile's bills")
+    eb.add_argument("--format", choices=("csv",), default="csv", help="output format (csv)")
     eb.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
     eb.add_argument("--chunk", type=int, default=5000, help=argparse.SUPPRESS)
     _db(eb)

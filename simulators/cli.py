@@ -30,6 +30,20 @@ def package_version() -> str:
         return "0+unknown"
 
 
+RUN_DESCRIPTION = """\
+Simulated charging piles against a running gateway: each pile logs in, reports its guns,
+takes cars (a charge, a bill, sometimes a fault) and keeps its unacknowledged bills in
+--state-dir so that a re-run sends them again.
+
+example:
+  pilegate-sim run --gateway tcp://127.0.0.1:2406 --piles 20 --duration 60 --time-scale 60
+
+--time-scale 60 runs the piles' clock 60 times faster (a 20-minute charge takes 20 s);
+heartbeats and time-outs stay in real time. The gateway must know the piles: register them
+(`pilegate piles import FILE`) or start it with PILEGATE_AUTO_REGISTER=true.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pilegate-sim", description="Simulated charging piles.")
     parser.add_argument("--version", action="version", version=f"pilegate-sim {package_version()}")
@@ -38,20 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run piles with cars, sessions, bills and faults",
-        description=__doc__,
+        description=RUN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
         "--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT or ws://HOST:PORT"
     )
-    run.add_argument("--piles", type=int, default=10)
-    run.add_argument("--guns", type=int, default=2)
+    run.add_argument("--piles", type=int, default=10, help="simulated piles (default 10)")
+    run.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
     run.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
     run.add_argument(
         "--transport", choices=("tcp", "ws"), default=None, help="default: from --gateway"
     )
     run.add_argument("--firmware-mix", default="V2.3.7:1", help='e.g. "V2.3.7:0.9,V2.1.0:0.1"')
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run")
     run.add_argument("--time-scale", type=float, default=1.0, help="pile clock speed (60: 1 min/s)")
     run.add_argument("--state-dir", default="var/sim", help="pending bills, one file per pile")
     run.add_argument("--fault-rate", type=float, default=0.0, help="share of piles given one fault")
@@ -77,27 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     load = commands.add_parser("load", help="many piles: login + lock-step heartbeats only")
-    load.add_argument("--gateway", default="tcp://127.0.0.1:2406")
-    load.add_argument("--piles", type=int, default=10_000)
+    load.add_argument(
+        "--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT or ws://HOST:PORT"
+    )
+    load.add_argument("--piles", type=int, default=10_000, help="piles (default 10000)")
     load.add_argument(
         "--heartbeat-interval", type=float, default=30.0, help="0: as fast as lock-step allows"
     )
-    load.add_argument("--duration", type=float, default=60.0)
+    load.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
     load.add_argument("--batch", type=int, default=500, help="connections opened at a time")
-    load.add_argument("--ack-timeout", type=float, default=10.0)
-    load.add_argument("--guns", type=int, default=2)
-    load.add_argument("--seed", type=int, default=0)
-    load.add_argument("--json", action="store_true")
+    load.add_argument(
+        "--ack-timeout", type=float, default=10.0, help="s to wait for a heartbeat's answer"
+    )
+    load.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
+    load.add_argument("--seed", type=int, default=0, help="random seed")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
     load.set_defaults(handler=_load)
 
     drivers = commands.add_parser(
         "accounts", help="print the simulated drivers' accounts (register them on the gateway)"
     )
-    drivers.add_argument("--pool", type=int, default=64)
+    drivers.add_argument("--pool", type=int, default=64, help="how many accounts (default 64)")
     drivers.set_defaults(handler=_accounts)
 
     listing = commands.add_parser("scenarios", help="list the field-case scenarios")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_scenarios)
 
     one = commands.add_parser(

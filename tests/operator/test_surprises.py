@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import io
 import json
 import socket
+from collections.abc import Iterator
 
 import pytest
 
 from gateway import cli_operator, reports
-from gateway.cli import main
+from gateway.cli import build_parser, main
 from gateway.config import ConfigError, load_config
 from gateway.storage import Storage
 from gateway.storage.engine import resolve_url
@@ -136,3 +138,49 @@ def test_usual_postgresql_spellings_are_accepted() -> None:
         assert resolve_url(config.database.url).startswith("postgresql+asyncpg://u@h/db")
     with pytest.raises(ConfigError, match="must start with one of"):
         load_config(environ={"PILEGATE_DATABASE_URL": "mysql://u@h/db"})
+
+
+def _walk(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, f"{path} {name}")
+        else:
+            yield path, action
+
+
+def test_every_option_has_help_and_a_readable_metavar() -> None:
+    from simulators.cli import build_parser as sim_parser
+
+    missing, leaks = [], []
+    for parser, prog in ((build_parser(), "pilegate"), (sim_parser(), "pilegate-sim")):
+        for path, action in _walk(parser, prog):
+            name = "/".join(action.option_strings) or action.dest
+            if not action.help:
+                missing.append(f"{path} {name}")
+            if action.option_strings and action.nargs != 0:
+                shown = action.metavar or action.dest.upper()
+                if isinstance(shown, str) and shown.endswith("_"):
+                    leaks.append(f"{path} {name} ({shown})")
+    assert not missing, "options without help: " + ", ".join(missing)
+    assert not leaks, "Python names as metavars: " + ", ".join(leaks)
+
+
+def test_simulator_run_help_is_for_users() -> None:
+    from simulators.cli import build_parser as sim_parser
+
+    text = sim_parser()._subparsers._group_actions[0].choices["run"].format_help()  # type: ignore[union-attr]
+    assert "``" not in text and "duration*X" not in text
+    assert "PILEGATE_AUTO_REGISTER" in text
+
+
+def test_report_anomalies_takes_a_month(seeded: tuple[str, list[str]]) -> None:
+    url, _ = seeded
+    status, by_month, err = cli("report", "anomalies", "--database", url, "--month", "2020-01",
+                                "--format", "csv")  # fmt: skip
+    assert status == 0, err
+    status, by_range, _ = cli("report", "anomalies", "--database", url, "--from", "2020-01-01",
+                              "--to", "2020-01-31", "--format", "csv")  # fmt: skip
+    assert by_month == by_range and "TOTAL" in by_month
+    status, _, err = cli("report", "anomalies", "--database", url, "--month", "2020-13")
+    assert status == 2 and "YYYY-MM" in err
