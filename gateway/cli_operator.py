@@ -93,6 +93,10 @@ def _api(p: argparse.ArgumentParser) -> None:
 
 
 PILE_HELP = "pile id: 16 or 20 digits (16 are padded to 20)"
+SEGMENT_HELP = (
+    "day table: period KIND from HH:MM on; repeat (default 00:00=flat); every period it "
+    "uses needs a --price"
+)
 FROM_HELP = "from this time on: epoch ms, ISO date (local midnight) or ISO date-time"
 TO_HELP = "up to this time (exclusive; an ISO date includes that whole day)"
 
@@ -365,30 +369,54 @@ def _e4(text: str) -> int:
     return int(value)
 
 
+def segment_arg(item: str) -> list[Any]:
+    """--segment HH:MM=KIND: [minute of the day, kind]; a clear message otherwise."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*=\s*([A-Za-z]+)\s*", item)
+    if m is None:
+        raise ValueError(f"--segment wants HH:MM=KIND (e.g. 08:00=peak), got {item}")
+    hh, mm, kind = int(m.group(1)), int(m.group(2)), m.group(3).lower()
+    if hh > 23 or mm > 59:
+        raise ValueError(f"--segment {item}: the time must be 00:00..23:59")
+    if kind not in PERIODS:
+        raise ValueError(f"--segment {item}: KIND must be one of {', '.join(PERIODS)}")
+    return [hh * 60 + mm, kind]
+
+
 def tariff_body(args: argparse.Namespace) -> dict[str, Any]:
-    """--price KIND=ENERGY[/SERVICE] (CNY/kWh), --segment HH:MM=KIND; periods without a
-    price take the flat one (or the first one given)."""
+    """--price KIND=ENERGY[/SERVICE] (CNY/kWh), --segment HH:MM=KIND (default 00:00=flat).
+    Every period the day table uses needs its price; periods it never enters get the flat
+    price, else that of the first one it uses (the pile's frame carries four; never charged)."""
     prices: dict[str, dict[str, int]] = {}
     for item in args.price:
         kind, sep, value = item.partition("=")
         kind = kind.strip().lower()
         if not sep or kind not in PERIODS:
-            raise ValueError(f"--price wants KIND=ENERGY[/SERVICE] with KIND in {PERIODS}")
+            raise ValueError(
+                f"--price wants KIND=ENERGY[/SERVICE] with KIND one of {', '.join(PERIODS)}, "
+                f"got {item}"
+            )
         energy, _, service = value.partition("/")
         prices[kind] = {"energy_e4": _e4(energy), "service_e4": _e4(service or "0")}
     if not prices:
         raise ValueError("give at least one --price")
-    fallback = prices.get("flat") or next(iter(prices.values()))
+    segments = [segment_arg(item) for item in args.segment or ["00:00=flat"]]
+    segments.sort()
+    used = {kind for _, kind in segments}
+    unpriced = [k for k in PERIODS if k in used and k not in prices]
+    if unpriced:
+        table = "the day table" if args.segment else "the default day table (00:00=flat)"
+        raise ValueError(
+            f"{table} uses {', '.join(unpriced)} but no --price "
+            + " ".join(f"{k}=ENERGY[/SERVICE]" for k in unpriced)
+            + " was given"
+        )
+    # The pile's tariff frame carries four prices; a period the day table never enters is
+    # never charged, so it gets the flat price (or that of the first period the table uses).
+    fallback = prices.get("flat") or prices[next(k for k in PERIODS if k in used)]
     for kind in PERIODS:
         prices.setdefault(kind, dict(fallback))
-    segments = []
-    for item in args.segment or ["00:00=flat"]:
-        at, sep, kind = item.partition("=")
-        hh, _, mm = at.partition(":")
-        if not sep or kind.strip().lower() not in PERIODS or not hh.isdigit():
-            raise ValueError(f"--segment wants HH:MM=KIND, got {item!r}")
-        segments.append([int(hh) * 60 + int(mm or 0), kind.strip().lower()])
-    segments.sort()
     body: dict[str, Any] = {
         "tariff_id": args.id,
         "scope_kind": args.scope,
@@ -534,6 +562,15 @@ def _kwh_to_dwh(text: str) -> int:
     return int(value)
 
 
+def _max_power_kw(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, LimitsConfig, load_config
+
+    try:
+        return load_config(getattr(args, "config", None)).limits.default_max_power_kw
+    except ConfigError:
+        return LimitsConfig().default_max_power_kw
+
+
 def cmd_bill_correct(args: argparse.Namespace) -> int:
     from billing.store import BillNotFound
     from gateway.app import wall_clock_ms
@@ -543,7 +580,21 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
         raise ValueError("--reason must not be empty")
 
     async def go() -> int:
+        from billing.correction import implausible_correction
+        from gateway.storage import queries
+
         async with open_storage(args) as storage:
+            bill = await queries.get_bill(storage.reader, args.bill_id)
+            if bill is None:
+                raise OperatorError(f"no bill {args.bill_id}")
+            charge_ms = max(0, (bill["charge_end_ms"] or 0) - (bill["charge_start_ms"] or 0))
+            why = implausible_correction(
+                bill["energy_dwh"], energy, charge_ms, _max_power_kw(args)
+            )
+            if why and not args.force:
+                raise OperatorError(
+                    f"refused: {why}; check the figure (kWh, not Wh?) or add --force"
+                )
             try:
                 c = await storage.correct_bill(
                     args.bill_id, energy, args.reason, args.who, wall_clock_ms()
@@ -949,7 +1000,7 @@ def register(commands: Any) -> None:
         metavar="KIND=ENERGY[/SERVICE]",
         help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
     )
-    put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table; repeat")
+    put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help=SEGMENT_HELP)
     put.add_argument(
         "--scope", choices=("pile", "station"), default="pile",
         help="store it for the pile or for its whole station (default pile)",
@@ -971,7 +1022,7 @@ def register(commands: Any) -> None:
         "--price", action="append", default=[], metavar="KIND=ENERGY[/SERVICE]",
         help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
     )  # fmt: skip
-    tdef.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table")
+    tdef.add_argument("--segment", action="append", metavar="HH:MM=KIND", help=SEGMENT_HELP)
     tdef.add_argument("--from", dest="effective", help="effective from (default: always)")
     tdef.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
     tdef.set_defaults(scope="default", scope_id=None)
@@ -1036,6 +1087,9 @@ def register(commands: Any) -> None:
     correct.add_argument("--energy", required=True, metavar="KWH", help="the right energy, kWh")
     correct.add_argument("--reason", required=True, help="why (kept in the audit row)")
     correct.add_argument("--who", default=_user(), help="who corrects (default: your login)")
+    correct.add_argument(
+        "--force", action="store_true", help="store a correction beyond the sane bound anyway"
+    )
     _db(correct)
     _fmt(correct)
     correct.set_defaults(handler=H(cmd_bill_correct))

@@ -184,3 +184,44 @@ def test_report_anomalies_takes_a_month(seeded: tuple[str, list[str]]) -> None:
     assert by_month == by_range and "TOTAL" in by_month
     status, _, err = cli("report", "anomalies", "--database", url, "--month", "2020-13")
     assert status == 2 and "YYYY-MM" in err
+
+
+def test_an_absurd_correction_is_refused_unless_forced(sqlite_url: str) -> None:
+    bill_id = _stored_bill(sqlite_url)  # 10 kWh charged in one hour
+    db = ("--database", sqlite_url)
+    status, out, err = cli(
+        "bills", "correct", bill_id, "--energy", "99999", "--reason", "typo", *db
+    )
+    assert status == 1 and out == ""
+    assert "refused" in err and "--force" in err and "twice the bill's 10 kWh" in err
+    status, out, _ = cli("bills", "correct", bill_id, "--energy", "12.5", "--reason", "meter", *db)
+    assert status == 0 and "12.5000 kWh" in out
+    status, out, _ = cli("bills", "correct", bill_id, "--energy", "99999", "--reason", "really",
+                         "--force", *db)  # fmt: skip
+    assert status == 0 and "99999.0000 kWh" in out
+
+
+def _tariff_args(*extra: str) -> argparse.Namespace:
+    parser = build_parser()
+    return parser.parse_args(["tariff", "set", PILE, "--id", "t1", *extra])
+
+
+def test_a_bad_segment_gets_a_message_not_a_repr() -> None:
+    with pytest.raises(ValueError) as caught:
+        cli_operator.tariff_body(_tariff_args("--price", "flat=1", "--segment", "25:00=flat"))
+    assert "00:00..23:59" in str(caught.value) and "'" not in str(caught.value)
+    status, _, err = cli("tariff", "set", PILE, "--id", "t1", "--price", "flat=1",
+                         "--segment", "25:00=flat", "--admin", "http://127.0.0.1:9")  # fmt: skip
+    assert status == 2 and "25:00=flat" in err and "23:59" in err
+
+
+def test_every_period_the_day_table_uses_needs_a_price() -> None:
+    args = _tariff_args("--price", "peak=1.2/0.4", "--segment", "00:00=valley",
+                        "--segment", "08:00=peak")  # fmt: skip
+    with pytest.raises(ValueError, match="uses valley but no --price valley"):
+        cli_operator.tariff_body(args)
+    with pytest.raises(ValueError, match=r"default day table \(00:00=flat\) uses flat"):
+        cli_operator.tariff_body(_tariff_args("--price", "peak=1"))
+    body = cli_operator.tariff_body(_tariff_args("--price", "flat=1.00/0.40"))
+    assert body["prices"]["peak"] == body["prices"]["flat"] == {"energy_e4": 10_000,
+                                                                "service_e4": 4_000}  # fmt: skip
