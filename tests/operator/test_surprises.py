@@ -8,7 +8,9 @@ import contextlib
 import io
 import json
 import socket
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -225,3 +227,19 @@ def test_every_period_the_day_table_uses_needs_a_price() -> None:
     body = cli_operator.tariff_body(_tariff_args("--price", "flat=1.00/0.40"))
     assert body["prices"]["peak"] == body["prices"]["flat"] == {"energy_e4": 10_000,
                                                                 "service_e4": 4_000}  # fmt: skip
+
+
+def test_bench_bills_finds_postgresql_as_make_test_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make bench` on a fresh clone: no var/test-services.json yet, no environment."""
+    from bench import bills as bench_bills
+    from tests import services
+
+    if services.load()["database_url"] is None:
+        pytest.skip("no PostgreSQL on this machine")
+    monkeypatch.setattr(services, "STATE_FILE", tmp_path / "absent.json")
+    monkeypatch.delenv("PILEGATE_TEST_DATABASE_URL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["bills.py", "--seconds", "0.2", "--levels", "2"])
+    assert asyncio.run(bench_bills.main()) == 0
+    assert '"bench": "bills"' in capsys.readouterr().out
