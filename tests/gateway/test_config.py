@@ -89,6 +89,7 @@ def test_every_pilegate_variable_in_the_repository_is_known() -> None:
             continue  # (this file spells bad names on purpose)
         used |= set(re.findall(r"\bPILEGATE_[A-Z0-9_]*[A-Z0-9]\b", file.read_text()))
     constants = {"PILEGATE_MAX_LENGTH", "PILEGATE_VERSION", "PILEGATE_FRAMES", "PILEGATE_SIM"}
+    constants.add("PILEGATE_TCP_PROT")  # docs/configuration.md's example of a typo
     unknown = used - set(environment_names()) - set(OTHER_ENV) - constants
     assert not unknown
 
