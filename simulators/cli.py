@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from simulators.faults import FAULT_FLAGS
 
@@ -88,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="pile clock at start, UTC epoch ms (default: so that the run ends at real time)",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object, no live display")
+    run.add_argument(
+        "--id-offset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="number the piles from N+1 (two simulators at once: give them different offsets)",
+    )
     run.set_defaults(handler=_run)
 
     load = commands.add_parser("load", help="many piles: login + lock-step heartbeats only")
@@ -257,9 +266,49 @@ def _live_table(stats) -> object:  # type: ignore[no-untyped-def]
     return table
 
 
+UNKNOWN_PILES_HINT = (
+    "the gateway does not know these piles (UNKNOWN_PILE). Register them — "
+    "`pilegate piles import FILE` (CSV with a pile_id column: ids {first} .. {last}) — or "
+    "start the gateway with PILEGATE_AUTO_REGISTER=true"
+)
+
+
+def _unreachable(gateway: str, timeout_s: float = 3.0) -> str | None:
+    """Why nothing answers at the gateway's address (refused, unknown host, no answer), or
+    None when something listens there: said at once instead of retrying in silence."""
+    import socket
+
+    from simulators.client import parse_gateway
+
+    _, host, port = parse_gateway(gateway)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except ConnectionRefusedError:
+        return f"nothing listens on {host}:{port} (connection refused): is pilegate serve running?"
+    except socket.gaierror as exc:
+        return f"unknown host {host}: {exc.strerror}"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+
+
+def login_trouble(stats: Any, pile_ids: Sequence[str]) -> str | None:
+    """What to tell the user when the gateway refuses the piles' logins."""
+    if stats.logins or not stats.login_rejected:
+        return None
+    why = stats.login_rejected_why
+    if why.get("UNKNOWN_PILE"):
+        return UNKNOWN_PILES_HINT.format(first=pile_ids[0], last=pile_ids[-1])
+    reasons = ", ".join(f"{name} x{n}" for name, n in sorted(why.items()))
+    return f"the gateway refused every login ({reasons or stats.login_rejected})"
+
+
 def _run(args: argparse.Namespace) -> int:
     from simulators.fleet import Fleet, FleetConfig, parse_firmware_mix
 
+    if args.id_offset < 0:
+        print("pilegate-sim: --id-offset must be >= 0", file=sys.stderr)
+        return 2
     try:
         config = FleetConfig(
             gateway=args.gateway,
@@ -275,43 +324,69 @@ def _run(args: argparse.Namespace) -> int:
             mean_arrival_s=args.mean_arrival,
             ac=args.ac,
             sim_start_ms=args.sim_start_ms,
+            pile_id_offset=args.id_offset,
         )
         fleet = Fleet(config)
         _apply_forced(fleet, args.fault)
     except (ValueError, IndexError) as exc:
         print(f"pilegate-sim: {exc}", file=sys.stderr)
         return 2
+    problem = _unreachable(fleet.gateway)
+    if problem:
+        print(f"pilegate-sim: {problem}", file=sys.stderr)
+        return 1
     live = not args.json and sys.stdout.isatty()
+    pile_ids = [p.pile_id for p in fleet.piles]
+    outcome = {"interrupted": False, "trouble": None}
 
     async def main():  # type: ignore[no-untyped-def]
+        import signal
+
+        loop = asyncio.get_running_loop()
+        interrupted = asyncio.Event()
+        # Ctrl-C ends the run like its end of time: the piles stop, the summary is printed
+        # (no cancelled task is left behind for the loop to complain about).
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, interrupted.set)
         await fleet.start()
+        view = None
         try:
             if live:
                 from rich.live import Live
 
-                with Live(_live_table(fleet.summary().stats), refresh_per_second=4) as view:
-                    loop = asyncio.get_running_loop()
-                    end = loop.time() + args.duration
-                    while loop.time() < end:
-                        await asyncio.sleep(min(0.5, max(0.0, end - loop.time())))
-                        view.update(_live_table(fleet.summary().stats))
-            else:
-                await asyncio.sleep(args.duration)
+                view = Live(_live_table(fleet.summary().stats), refresh_per_second=4)
+                view.start()
+            end = loop.time() + args.duration
+            while loop.time() < end and not interrupted.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(interrupted.wait(), min(0.5, end - loop.time()))
+                if view is not None:
+                    view.update(_live_table(fleet.summary().stats))
+                trouble = login_trouble(fleet.stats, pile_ids)
+                if trouble and fleet.stats.login_rejected >= len(pile_ids):
+                    outcome["trouble"] = trouble  # every pile refused: waiting is pointless
+                    break
         finally:
+            if view is not None:
+                view.stop()
             summary = await fleet.stop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+        outcome["interrupted"] = interrupted.is_set()
         return summary
 
-    try:
-        summary = asyncio.run(main())
-    except KeyboardInterrupt:
-        return 130
+    summary = asyncio.run(main())
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
         from rich.console import Console
 
         Console().print(_table("pilegate-sim run: summary", summary.to_dict()))
-    return 0
+    trouble = outcome["trouble"] or login_trouble(summary.stats, pile_ids)
+    if trouble:
+        print(f"pilegate-sim: {trouble}", file=sys.stderr)
+        return 1
+    return 130 if outcome["interrupted"] else 0
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -343,6 +343,11 @@ class PileClient:
             return False
         if ack.result != Result.OK:
             self.stats.login_rejected += 1
+            try:
+                why = Result(ack.result).name
+            except ValueError:
+                why = f"result {ack.result}"
+            self.stats.login_rejected_why[why] = self.stats.login_rejected_why.get(why, 0) + 1
             return False
         self.heartbeat_interval_s = float(ack.heartbeat_interval_s or 30)
         self.logged_in = True
