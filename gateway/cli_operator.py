@@ -588,9 +588,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             if bill is None:
                 raise OperatorError(f"no bill {args.bill_id}")
             charge_ms = max(0, (bill["charge_end_ms"] or 0) - (bill["charge_start_ms"] or 0))
-            why = implausible_correction(
-                bill["energy_dwh"], energy, charge_ms, _max_power_kw(args)
-            )
+            why = implausible_correction(bill["energy_dwh"], energy, charge_ms, _max_power_kw(args))
             if why and not args.force:
                 raise OperatorError(
                     f"refused: {why}; check the figure (kWh, not Wh?) or add --force"

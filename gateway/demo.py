@@ -202,7 +202,8 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     print(
         "services by how far they got: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items()))
     )
-    print(f"anomaly codes: see docs/protocol.md and field-cases.md; every event is in {log_path}")
+    print("anomaly codes: see docs/field-cases.md and docs/protocol.md §4.11")
+    print(f"every event is in {log_path}")
     return 0 if sim.returncode == 0 else 1
 
 
