@@ -36,6 +36,19 @@ RESERVED_KEYS = frozenset({"event", "self", "level", "timestamp", "exception"})
 QUIET_LIBRARIES = ("alembic", "aiosqlite", "asyncio", "httpx", "httpcore")
 
 
+#: One name per thing in every output (docs/vocabulary.md): log calls may say `pile=` or
+#: `transaction=`, the line says what MQTT payloads and the database say.
+CANONICAL_KEYS = {"pile": "pile_id", "transaction": "transaction_id"}
+
+
+def canonical_keys(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """structlog processor: rename the short keys of CANONICAL_KEYS (unless both given)."""
+    for short, full in CANONICAL_KEYS.items():
+        if short in event_dict and full not in event_dict:
+            event_dict[full] = event_dict.pop(short)
+    return event_dict
+
+
 def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> None:
     """structlog's JSON lines on `stream` (default stdout), and the standard library's
     `logging` (the storage writer, uvicorn, asyncio, libraries) rendered the same way into
@@ -47,6 +60,7 @@ def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> N
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            canonical_keys,
             structlog.processors.format_exc_info,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(serializer=orjson.dumps),

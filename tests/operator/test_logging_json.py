@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -65,3 +66,23 @@ async def test_admin_api_500_is_one_json_line_not_a_traceback_on_stderr(
     assert "Traceback" not in err, err
     errors = [x for x in _lines(stream) if "RuntimeError: handler bug" in x.get("exception", "")]
     assert len(errors) == 1 and errors[0]["level"] == "error"
+
+
+def test_log_lines_name_piles_and_transactions_as_mqtt_does() -> None:
+    from gateway.logs import get_logger
+
+    stream = io.BytesIO()
+    configure_logging("info", stream)
+    get_logger(pile="44030600030000200060").info("pile_logout", transaction="T1", gun=1)
+    line = _lines(stream)[-1]
+    assert line["pile_id"] == "44030600030000200060" and line["transaction_id"] == "T1"
+    assert "pile" not in line and "transaction" not in line
+
+
+def test_logout_reasons_are_logged_by_name() -> None:
+    from gateway.mapping import stop_reason_name
+
+    source = (Path(__file__).resolve().parents[2] / "gateway" / "runtime.py").read_text()
+    call = source[source.index('"pile_logout"') : source.index('"pile_logout"') + 300]
+    assert "reason=stop_reason_name(m.reason)" in call
+    assert stop_reason_name(2) == "remote"

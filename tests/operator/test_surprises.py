@@ -243,3 +243,24 @@ def test_bench_bills_finds_postgresql_as_make_test_does(
     monkeypatch.setattr(sys, "argv", ["bills.py", "--seconds", "0.2", "--levels", "2"])
     assert asyncio.run(bench_bills.main()) == 0
     assert '"bench": "bills"' in capsys.readouterr().out
+
+
+def test_no_link_leaves_the_repository() -> None:
+    """A user's clone has only the repository: every relative .md link resolves inside it."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    files = [root / "README.md", *root.glob("docs/**/*.md"), *root.glob("*/**/*.py")]
+    outside, broken = [], []
+    for file in files:
+        if ".venv" in file.parts or file == Path(__file__).resolve():
+            continue
+        text = file.read_text()
+        if "shared/domain" in text:
+            outside.append(str(file.relative_to(root)))
+        if file.suffix == ".md":
+            for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", text):
+                if not (file.parent / target).resolve().is_file():
+                    broken.append(f"{file.relative_to(root)} -> {target}")
+    assert not outside and not broken, (outside, broken)
+    assert "## 12. Correcting a bill" in (root / "docs" / "field-cases.md").read_text()
