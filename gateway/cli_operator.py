@@ -571,9 +571,20 @@ def _max_power_kw(args: argparse.Namespace) -> int:
         return LimitsConfig().default_max_power_kw
 
 
+def _mqtt_configured(args: argparse.Namespace) -> bool:
+    from gateway.config import ConfigError, load_config
+
+    try:
+        return bool(load_config(getattr(args, "config", None)).mqtt.url)
+    except ConfigError:
+        return False
+
+
 def cmd_bill_correct(args: argparse.Namespace) -> int:
     from billing.store import BillNotFound
     from gateway.app import wall_clock_ms
+    from gateway.logs import TextAsBytes, configure_logging, get_logger
+    from gateway.northbound.corrections import KIND, correction_event, correction_payload
 
     energy = _kwh_to_dwh(args.energy)
     if not args.reason.strip():
@@ -593,12 +604,29 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
                 raise OperatorError(
                     f"refused: {why}; check the figure (kWh, not Wh?) or add --force"
                 )
+            # What the driver was charged: the pile's energy + service amounts, until a
+            # correction replaced them (then both bases are that correction's total).
+            first = not bill["corrections"]
+            pile_charged = bill["energy_amount_fen"] + bill["service_amount_fen"]
+            base = pile_charged if args.refund_from == "pile" and first else None
+            at_ms = wall_clock_ms()
             try:
                 c = await storage.correct_bill(
-                    args.bill_id, energy, args.reason, args.who, wall_clock_ms()
+                    args.bill_id, energy, args.reason, args.who, at_ms, refund_base_fen=base
                 )
             except BillNotFound:
                 raise OperatorError(f"no bill {args.bill_id}") from None
+            ours = c.original_total_fen - c.corrected_total_fen
+            theirs = pile_charged - c.corrected_total_fen if first else ours
+            payload = correction_payload(
+                c, who=args.who, reason=args.reason, refund_from=args.refund_from,
+                pile_refund_fen=theirs, pilegate_refund_fen=ours,
+            )  # fmt: skip
+            if _mqtt_configured(args):  # the gateway's bridge publishes it from the outbox
+                storage.publish(*correction_event(bill["pile_id"], payload, at_ms), at_ms=at_ms)
+        # The gateway's JSON log line, on stderr: stdout is the operator's answer.
+        configure_logging("info", TextAsBytes(sys.stderr))  # type: ignore[arg-type]
+        get_logger().info(KIND, pile=bill["pile_id"], **payload)
         row = {
             "bill_id": c.bill_id,
             "correction_id": c.correction_id,
@@ -607,7 +635,11 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             "new_energy_kwh": c.corrected_energy_dwh / 10_000,
             "old_total_fen": c.original_total_fen,
             "new_total_fen": c.corrected_total_fen,
+            "pile_charged_fen": pile_charged,
             "refund_fen": c.refund_fen,
+            "refund_from": args.refund_from,
+            "pile_refund_fen": theirs,
+            "pilegate_refund_fen": ours,
             "who": args.who,
             "reason": args.reason,
         }
@@ -618,8 +650,13 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
                 f"  amount  {c.original_total_fen / 100:.2f} CNY -> "
                 f"{c.corrected_total_fen / 100:.2f} CNY (energy + service, tariff {c.tariff_id})"
             )
+            print(
+                f"  the pile charged {pile_charged / 100:.2f} CNY: refund "
+                f"{theirs / 100:.2f} CNY counted from the pile's amount, "
+                f"{ours / 100:.2f} CNY from pilegate's"
+            )
             verb = "refund" if c.refund_fen >= 0 else "charge extra"
-            print(f"  {verb}  {abs(c.refund_fen) / 100:.2f} CNY")
+            print(f"  {verb}  {abs(c.refund_fen) / 100:.2f} CNY (from {args.refund_from}'s amount)")
         else:
             reports.render([row], list(row), args.format, _out(args))
         return 0
@@ -1087,6 +1124,12 @@ def register(commands: Any) -> None:
     correct.add_argument("--who", default=_user(), help="who corrects (default: your login)")
     correct.add_argument(
         "--force", action="store_true", help="store a correction beyond the sane bound anyway"
+    )
+    correct.add_argument(
+        "--refund-from",
+        choices=("pilegate", "pile"),
+        default="pilegate",
+        help="count the refund from pilegate's amount (default) or from what the pile charged",
     )
     _db(correct)
     _fmt(correct)

@@ -129,6 +129,21 @@ def _route_stdlib_logging(level: int, stream: IO[bytes]) -> None:
         logger.propagate = True
 
 
+class TextAsBytes:
+    """A text stream (sys.stderr, even when replaced by a StringIO) as the bytes stream that
+    configure_logging writes to."""
+
+    def __init__(self, text: IO[str]) -> None:
+        self.text = text
+
+    def write(self, data: bytes) -> int:
+        self.text.write(data.decode(errors="replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self.text.flush()
+
+
 def safe_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields with every reserved key renamed to ``<key>_`` (unchanged when none is)."""
     if fields.keys().isdisjoint(RESERVED_KEYS):

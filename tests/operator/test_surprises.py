@@ -264,3 +264,51 @@ def test_no_link_leaves_the_repository() -> None:
                     broken.append(f"{file.relative_to(root)} -> {target}")
     assert not outside and not broken, (outside, broken)
     assert "## 12. Correcting a bill" in (root / "docs" / "field-cases.md").read_text()
+
+
+def test_a_correction_shows_both_refunds_is_published_and_logged(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from billing.schema import bills as bills_table
+
+    bill_id = _stored_bill(sqlite_url)  # ours: 16.80 CNY for 10 kWh
+
+    async def pile_charged_more() -> None:  # the pile's own amounts: 20.00 CNY
+        storage = await Storage.open(sqlite_url)
+        try:
+            async with storage.engine.begin() as conn:
+                q = bills_table.update().where(bills_table.c.id == bill_id)
+                await conn.execute(q.values(energy_amount_fen=1200, service_amount_fen=800))
+        finally:
+            await storage.close()
+
+    asyncio.run(pile_charged_more())
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n[mqtt]\nurl = "mqtt://127.0.0.1:1"\n')
+    args = ("--refund-from", "pile", "--config", str(config), "--format", "json")
+    status, out, err = cli("bills", "correct", bill_id, "--energy", "5", "--reason", "meter", *args)
+    assert status == 0, err
+    row = json.loads(out)[0]
+    assert row["new_total_fen"] == 840
+    assert (row["pile_refund_fen"], row["pilegate_refund_fen"]) == (1160, 840)
+    assert row["refund_fen"] == 1160 and row["refund_from"] == "pile"
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert logged and logged[-1]["event"] == "bill_corrected"
+    assert logged[-1]["bill_id"] == bill_id and logged[-1]["pile_id"] == P_BILL
+
+    async def outbox() -> list:
+        storage = await Storage.open(sqlite_url)
+        try:
+            return await storage.outbox_pending()
+        finally:
+            await storage.close()
+
+    events = [(topic, payload) for _, topic, payload in asyncio.run(outbox())]
+    corrected = [p for t, p in events if t.endswith("/bill_corrected")]
+    assert len(corrected) == 1
+    payload = corrected[0] if isinstance(corrected[0], dict) else json.loads(corrected[0])
+    assert payload["refund_fen"] == 1160 and payload["pilegate_refund_fen"] == 840
+
+    status, out, _ = cli("bills", "correct", bill_id, "--energy", "5", "--reason", "again",
+                         "--database", sqlite_url)  # fmt: skip
+    assert "refund" in out and "from the pile's amount" in out
