@@ -925,8 +925,9 @@ def cmd_export_bills(args: argparse.Namespace) -> int:
     async def go(out: Any) -> int:
         async with open_storage(args) as storage:
             chunks = reports.export_bills_csv(
-                storage.reader, start, end, pile_id=args.pile, chunk=args.chunk
-            )
+                storage.reader, start, end, pile_id=args.pile, chunk=args.chunk,
+                utc_offset_minutes=args.utc_offset,
+            )  # fmt: skip
             rows = await reports.write_export(chunks, out)
         if to_file:
             print(f"{rows} bills written to {args.output}", file=sys.stderr)
@@ -1201,6 +1202,13 @@ def register(commands: Any) -> None:
     eb.add_argument("--pile", type=pile_arg, help="only this pile's bills")
     eb.add_argument("--format", choices=("csv",), default="csv", help="output format (csv)")
     eb.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    eb.add_argument(
+        "--utc-offset",
+        type=int,
+        default=reports.DEFAULT_UTC_OFFSET_MINUTES,
+        metavar="MINUTES",
+        help="time zone of the exported times, minutes east of UTC (default 480: UTC+8)",
+    )
     eb.add_argument("--chunk", type=int, default=5000, help=argparse.SUPPRESS)
     _db(eb)
     eb.set_defaults(handler=H(cmd_export_bills))

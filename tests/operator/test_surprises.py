@@ -312,3 +312,25 @@ def test_a_correction_shows_both_refunds_is_published_and_logged(
     status, out, _ = cli("bills", "correct", bill_id, "--energy", "5", "--reason", "again",
                          "--database", sqlite_url)  # fmt: skip
     assert "refund" in out and "from the pile's amount" in out
+
+
+def test_the_export_is_plain_csv_in_local_time_with_corrections(sqlite_url: str) -> None:
+    import csv
+
+    bill_id = _stored_bill(sqlite_url)
+    db = ("--database", sqlite_url)
+    assert cli("bills", "correct", bill_id, "--energy", "5", "--reason", "meter", *db)[0] == 0
+    rng = ("--from", "2020-06-01", "--to", "2020-06-01")
+    status, text, _ = cli("export", "bills", *rng, *db)
+    assert status == 0
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["id"] == bill_id)
+    assert row["received_ms"] == "2020-06-01T10:41:00.000+08:00"
+    assert row["charge_start_ms"] == "2020-06-01T09:30:00.000+08:00"
+    assert row["valid"] in ("true", "false") and row["idle_capped"] == "false"
+    assert row["flags"] == "" and row["idle_ms"] == "600000"
+    assert "False" not in text and "[]" not in text
+    assert (row["corrected_energy_dwh"], row["corrected_total_fen"]) == ("50000", "840")
+    assert row["refund_fen"] == "840" and row["corrected_at_ms"].endswith("+08:00")
+    status, text, _ = cli("export", "bills", *rng, *db, "--utc-offset", "0")
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["id"] == bill_id)
+    assert row["received_ms"] == "2020-06-01T02:41:00.000+00:00"
