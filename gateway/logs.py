@@ -38,7 +38,7 @@ QUIET_LIBRARIES = ("alembic", "aiosqlite", "asyncio", "httpx", "httpcore")
 
 #: One name per thing in every output (docs/vocabulary.md): log calls may say `pile=` or
 #: `transaction=`, the line says what MQTT payloads and the database say.
-CANONICAL_KEYS = {"pile": "pile_id", "transaction": "transaction_id"}
+CANONICAL_KEYS = {"pile": "pile_id", "transaction": "transaction_id", "session": "session_id"}
 
 
 def canonical_keys(_logger: Any, _method: str, event_dict: Any) -> Any:

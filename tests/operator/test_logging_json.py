@@ -73,10 +73,11 @@ def test_log_lines_name_piles_and_transactions_as_mqtt_does() -> None:
 
     stream = io.BytesIO()
     configure_logging("info", stream)
-    get_logger(pile="44030600030000200060").info("pile_logout", transaction="T1", gun=1)
+    get_logger(pile="44030600030000200060").info("alarm", transaction="T1", session="S1")
     line = _lines(stream)[-1]
     assert line["pile_id"] == "44030600030000200060" and line["transaction_id"] == "T1"
-    assert "pile" not in line and "transaction" not in line
+    assert line["session_id"] == "S1"
+    assert "pile" not in line and "transaction" not in line and "session" not in line
 
 
 def test_logout_reasons_are_logged_by_name() -> None:
