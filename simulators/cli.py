@@ -91,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print one JSON object, no live display")
     run.add_argument(
+        "--late-bill-after",
+        type=float,
+        default=None,
+        metavar="MIN",
+        help="start_fails: upload the failed start's bill this many pile-clock minutes later "
+        "(default 600, as in field case 1)",
+    )
+    run.add_argument(
         "--id-offset",
         type=int,
         default=0,
@@ -325,6 +333,11 @@ def _run(args: argparse.Namespace) -> int:
             ac=args.ac,
             sim_start_ms=args.sim_start_ms,
             pile_id_offset=args.id_offset,
+            fault_params=(
+                {"late_bill_delay_ms": int(args.late_bill_after * 60_000)}
+                if args.late_bill_after is not None
+                else {}
+            ),
         )
         fleet = Fleet(config)
         _apply_forced(fleet, args.fault)
