@@ -123,6 +123,20 @@ piles = Table(
     Column("online", Boolean(), nullable=False),
 )
 
+# Login secrets (docs/protocol.md §6.1.1), apart from `piles` so that no listing of piles can
+# carry them. Stored as the key itself (hex): an HMAC is verified by recomputing it, so the
+# gateway needs the key, not a hash of it; whoever can read this table can sign as the pile.
+pile_secrets = Table(
+    "pile_secrets",
+    metadata,
+    Column("pile_id", String(32), ForeignKey("piles.id"), primary_key=True),
+    Column("secret_hex", String(64), nullable=False),
+    _ms("set_at_ms", False),
+    # the secret before the last rotation, accepted until previous_until_ms (grace period)
+    Column("previous_hex", String(64), nullable=True),
+    _ms("previous_until_ms"),
+)
+
 firmware_history = Table(
     "firmware_history",
     metadata,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict, dataclass
@@ -23,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.connection import PileConnection
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
+from gateway.pile_auth import LoginRefused, PileAuthenticator
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
@@ -32,6 +34,8 @@ from gateway.tariffs import (
     login_tariff_messages,
     tariff_message,
 )
+from gateway.tls import server_context
+from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol import (
     Bill,
@@ -43,6 +47,7 @@ from protocol import (
     Login,
     Message,
     QueryBills,
+    Result,
     TimeSync,
     normalize_pile_id,
 )
@@ -59,6 +64,9 @@ from sessions import (
 )
 
 Clock = Callable[[], int]
+
+#: How often account claims whose release was lost are looked for (Storage.stale_claims).
+CLAIM_SWEEP_S = 60.0
 T = TypeVar("T")
 
 
@@ -106,7 +114,10 @@ class Gateway:
         self.log = get_logger()
         self.metrics = Metrics()
         self.session_config = session_config(config)
+        self.pile_auth = PileAuthenticator(config.piles, storage, clock, self.log)
         self.step = step
+        # Strictly increasing within this gateway, on its clock (an injected one in tests).
+        self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
         self.connections: set[PileConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -128,14 +139,15 @@ class Gateway:
 
     async def start(self) -> None:
         server = self.config.server
+        tls = server_context(server)  # TLS on both listeners when a certificate is set
         tcp = await self.loop.create_server(
-            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096
+            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
         )
         self._servers.append(tcp)
         self.tcp_port = tcp.sockets[0].getsockname()[1]
         if server.ws_enabled:
             ws = await self.loop.create_server(
-                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096
+                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096, ssl=tls
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
@@ -145,6 +157,8 @@ class Gateway:
             tcp=f"{server.host}:{self.tcp_port}",
             ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
             database=self.storage.dialect,
+            tls=tls is not None,
+            pile_auth=self.config.piles.auth,
             start_timeout_s=self.config.sessions.start_timeout_s,
         )
 
@@ -195,7 +209,7 @@ class Gateway:
         interval = self.config.piles.heartbeat_interval_s
         period = min(5.0, interval / 2)
         retention_ms = self.config.database.journal_retention_days * 86_400_000
-        next_purge = 0.0
+        next_purge = next_claims = 0.0
         while True:
             await asyncio.sleep(period)
             now = self.loop.time()
@@ -204,6 +218,11 @@ class Gateway:
                     conn.close(f"no heartbeat for {3 * interval} s")
             self._periodic_time_sync()
             try:
+                if now >= next_claims:
+                    next_claims = now + CLAIM_SWEEP_S
+                    released = await self.storage.release_stale_claims(self.now_ms())
+                    if released:
+                        self.log.warning("stale_claims_released", claims=released)
                 if now >= next_purge:
                     next_purge = now + 3600
                     await self.storage.purge_journal(self.now_ms() - retention_ms)
@@ -280,7 +299,22 @@ class Gateway:
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
             self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
-    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | None:
+    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | LoginRefused:
+        allowed = await self.pile_auth.check(login)
+        if isinstance(allowed, LoginRefused):
+            return allowed
+        running = self.piles.get(login.pile_id)
+        old = running.connection if running is not None else None
+        if (
+            old is not None
+            and old is not conn
+            and not old.closed
+            and old.authenticated
+            and not allowed.authenticated
+        ):
+            # While migrating (policy optional) an unsigned login is let in, but never in
+            # place of a connection that proved it holds the pile's secret.
+            return LoginRefused(Result.AUTH_FAILED, "unsigned login while a signed one is live")
         record = await self.storage.login_pile(
             login.pile_id,
             vendor=login.vendor,
@@ -291,7 +325,8 @@ class Gateway:
             auto_register=self.config.piles.auto_register,
         )
         if record is None:
-            return None
+            return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
+        conn.authenticated = allowed.authenticated
         self.metrics.logins += 1
         pile = self.piles.get(login.pile_id)
         if pile is None:
@@ -327,6 +362,7 @@ class Gateway:
                 "firmware_changed": record.firmware_changed,
                 "guns": login.gun_count,
                 "enabled": record.enabled,
+                "authenticated": allowed.authenticated,
             },
             self.now_ms(),
         )
@@ -607,7 +643,27 @@ class Gateway:
         )
 
     def release_account(self, account: str, session_id: str) -> None:
-        self._account_op(account, lambda: self.storage.release_account(account, session_id))
+        self._account_op(account, lambda: self._release(account, session_id))
+
+    async def _release(self, account: str, session_id: str) -> None:
+        """Retried until the database has it (through an outage): a claim left behind would
+        refuse the account's next service. One still unwritten at shutdown is released by
+        the sweep once stale (Storage.release_stale_claims)."""
+        delay = 0.05
+        for attempt in itertools.count():
+            try:
+                await self.storage.release_account(account, session_id)
+                return
+            except Exception as exc:
+                if self.stopping:
+                    raise
+                if attempt == 0:
+                    self.log.warning(
+                        "account_release_retrying", account=account, session=session_id,
+                        error=repr(exc)[:200],
+                    )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def find_account(self, channel: str, token: str, password: str) -> Any:
         return await self.storage.find_account(channel, token, password)

@@ -21,8 +21,9 @@ Commands that read or correct stored data go straight to the database (`--config
     bills [--since] [--until] [--pile] [--anomaly CODE] | bills show BILL_ID
     bills correct BILL_ID --energy KWH --reason TEXT [--who NAME]
     frames [--pile P] [--bill B] [--transaction T] [--gun G] [--from T] [--to T]
-    piles add PILE_ID [--station S] [--guns N]
+    piles add PILE_ID [--station S] [--guns N] [--secret HEX|generate]
     piles import FILE                                     (CSV or JSON, all rows or none)
+    piles secret PILE_ID [--set HEX] [--grace SECONDS] | --status | --clear
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
     accounts import FILE                                  (CSV or JSON, all rows or none)
     report anomalies (--from D --to D | --month YYYY-MM) [--by channel|firmware|station|pile]
@@ -52,6 +53,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gateway import reports
+from gateway.config import DEFAULT_GRACE_S
 
 DEFAULT_ADMIN_URL = "http://127.0.0.1:8406"
 PERIODS = ("sharp", "peak", "flat", "valley")
@@ -737,13 +739,17 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
                 gun_count=args.guns or 1,
                 enabled=enabled,
             )
-        row = {
+            if secret is not None:
+                await storage.set_pile_secret(record.pile_id, secret, grace_ms=0)
+        row: dict[str, Any] = {
             "pile_id": record.pile_id,
             "station_id": record.station_id,
             "gun_count": record.gun_count,
             "enabled": record.enabled,
             "result": "added" if existing is None else "updated",
         }
+        if generated:  # shown once: the database keeps it, but no command prints it again
+            row["secret"] = secret.hex()  # type: ignore[union-attr]
         if args.format == "table":
             station_text = f"station {record.station_id}" if record.station_id else "no station"
             state = "enabled" if record.enabled else "disabled"
@@ -753,12 +759,58 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
             )
             if existing is not None and args.guns and args.guns != record.gun_count:
                 print("  (the gun count of a known pile comes from its login)")
+            if generated:
+                print(f"  login secret (shown once): {row['secret']}")
             return 0
         reports.render([row], list(row), args.format, _out(args))
         return 0
 
     if args.guns is not None and not 1 <= args.guns <= 255:
         raise ValueError("--guns must be 1..255")
+    generated = args.secret == "generate"
+    secret = _secret_arg(args.secret)
+    return _run(go())
+
+
+def _secret_arg(text: str | None) -> bytes | None:
+    """--secret HEX, or the word `generate` for a new random one."""
+    from gateway.pile_auth import generate_secret
+    from protocol.login_auth import parse_secret
+
+    if text is None:
+        return None
+    return generate_secret() if text == "generate" else parse_secret(text)
+
+
+def cmd_pile_secret(args: argparse.Namespace) -> int:
+    """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
+    from gateway.pile_auth import generate_secret
+    from protocol.login_auth import parse_secret
+
+    new = None
+    if not (args.status or args.clear):
+        new = parse_secret(args.set) if args.set else generate_secret()
+    if args.grace < 0:
+        raise ValueError("--grace must be >= 0 seconds")
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            if args.clear:
+                if not await storage.clear_pile_secret(args.pile_id):
+                    raise OperatorError(f"pile {args.pile_id} has no secret")
+            elif new is not None:
+                grace_ms = int(args.grace * 1000)
+                if not await storage.set_pile_secret(args.pile_id, new, grace_ms=grace_ms):
+                    raise OperatorError(f"unknown pile {args.pile_id}")
+            known = await storage.pile_secrets(args.pile_id)
+            if known is None:
+                raise OperatorError(f"unknown pile {args.pile_id}")
+            row = known.status(storage.clock())
+        if new is not None and not args.set:
+            row["secret"] = new.hex()  # generated: shown once
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
     return _run(go())
 
 
@@ -968,6 +1020,11 @@ def register(commands: Any) -> None:
         "--enabled", dest="enabled", action="store_true", default=None,
         help="enable it (a new pile is enabled unless --disabled)",
     )  # fmt: skip
+    add.add_argument(
+        "--secret",
+        metavar="HEX|generate",
+        help="login secret, 64 hex digits, or `generate` (printed once)",
+    )
     _db(add)
     _fmt(add)
     add.set_defaults(handler=H(cmd_pile_add))
@@ -976,6 +1033,25 @@ def register(commands: Any) -> None:
     _db(pimp)
     _fmt(pimp)
     pimp.set_defaults(handler=H(cmd_import), import_kind="piles")
+    secret = piles_sub.add_parser(
+        "secret",
+        help="set or rotate a pile's login secret (database); default: generate a new one",
+    )
+    secret.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
+    what = secret.add_mutually_exclusive_group()
+    what.add_argument("--set", metavar="HEX", help="use this secret (64 hex digits)")
+    what.add_argument("--status", action="store_true", help="show the secret's dates only")
+    what.add_argument("--clear", action="store_true", help="remove the pile's secrets")
+    secret.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_S,
+        metavar="SECONDS",
+        help=f"the replaced secret stays valid this long (default {DEFAULT_GRACE_S}; 0 = not)",
+    )
+    _db(secret)
+    _fmt(secret)
+    secret.set_defaults(handler=H(cmd_pile_secret))
 
     sessions = commands.add_parser("sessions", help="sessions (admin API)")
     _api(sessions)

@@ -33,6 +33,9 @@ class ServerConfig:
     write_buffer_limit: int = 1048576
     bad_frame_burst: int = 20
     bad_frame_window_s: float = 60.0
+    # TLS for both pile listeners (TCP and wss://): PEM certificate chain and private key.
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,9 @@ class PilesConfig:
     # the drift, and every interval while connected (0 = never periodically).
     time_sync_drift_s: float = 5.0
     time_sync_interval_s: float = 86_400.0
+    # LOGIN MAC (docs/protocol.md §6.1.1): required | optional (while migrating) | off
+    auth: str = "optional"
+    auth_window_s: float = 300.0  # a signed LOGIN's pile_time_ms must be this close to ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +138,13 @@ SHORT_NAMES: dict[str, tuple[str, str]] = {
     "PILEGATE_HEARTBEAT_INTERVAL_S": ("piles", "heartbeat_interval_s"),
     "PILEGATE_LOGIN_TIMEOUT_S": ("piles", "login_timeout_s"),
     "PILEGATE_AUTO_REGISTER": ("piles", "auto_register"),
+    "PILEGATE_PILE_AUTH": ("piles", "auth"),
+    "PILEGATE_TLS_CERT": ("server", "tls_cert"),
+    "PILEGATE_TLS_KEY": ("server", "tls_key"),
 }
+
+AUTH_POLICIES = ("required", "optional", "off")
+DEFAULT_GRACE_S = 86_400  # a rotated-out pile secret stays valid a day unless told otherwise
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -319,6 +331,12 @@ def validate(config: GatewayConfig) -> None:
     for key in SessionsConfig.__dataclass_fields__:
         if getattr(se, key) <= 0:
             problems.append(f"sessions.{key} must be > 0")
+    if p.auth not in AUTH_POLICIES:
+        problems.append(f"piles.auth must be required, optional or off, got {p.auth!r}")
+    if not 1 <= p.auth_window_s <= 86400:
+        problems.append(f"piles.auth_window_s must be 1..86400, got {p.auth_window_s:g}")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        problems.append("server.tls_cert and server.tls_key must be set together")
     if d.batch_rows < 1 or d.batch_ms <= 0:
         problems.append("database.batch_rows must be >= 1 and batch_ms > 0")
     if d.max_pending_rows < 1 or d.close_timeout_s < 0:

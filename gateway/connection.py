@@ -14,6 +14,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.pile_auth import LoginRefused
 from protocol import (
     Ack,
     AuthRequest,
@@ -65,6 +66,7 @@ class PileConnection:
         self.pile_id: str | None = None
         self.closed = False
         self.close_reason = ""
+        self.authenticated = False  # logged in with a good LOGIN MAC (gateway/pile_auth.py)
         self.last_rx = gateway.loop.time()
         self._seq = 0
         self._pending: dict[int, tuple[int, asyncio.Future[CommandAck]]] = {}
@@ -212,12 +214,14 @@ class PileConnection:
             self.log.warning("login_rejected", pile=login.pile_id, reason="protocol version")
             self._refuse_login(frame.seq, Result.UNSUPPORTED_VERSION, login.pile_id)
             return
+        # Authentication comes first inside gateway.login: a refused login stores nothing and
+        # leaves the pile's live connection, if any, as it is.
         pile = await self.gateway.login(self, login)
         if self.closed:
             return
-        if pile is None:
-            self.log.warning("login_rejected", pile=login.pile_id, reason="unknown pile")
-            self._refuse_login(frame.seq, Result.UNKNOWN_PILE, login.pile_id)
+        if isinstance(pile, LoginRefused):
+            self.log.warning("login_rejected", pile=login.pile_id, reason=pile.reason)
+            self._refuse_login(frame.seq, pile.result, login.pile_id)
             return
         if self._login_timer is not None:
             self._login_timer.cancel()
@@ -233,13 +237,17 @@ class PileConnection:
             firmware=login.firmware,
             guns=login.gun_count,
             seq=frame.seq,
+            authenticated=self.authenticated,
         )
         pile.logged_in(self)
         self.gateway.after_login(pile, login)  # the pile's configuration: state, tariff, ...
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
-        data = encode(LoginAck(result, self.gateway.now_ms(), 0), seq)
-        self.gateway.journal_raw(pile_id, "out", seq, LoginAck(result, 0, 0), data)
+        # The gateway's clock goes out with a refusal too: after CLOCK_SKEW the pile sets its
+        # clock from it and signs a new LOGIN (docs/protocol.md §6.1.1).
+        ack = LoginAck(result, self.gateway.now_ms(), 0)
+        data = encode(ack, seq)
+        self.gateway.journal_raw(pile_id, "out", seq, ack, data)
         self.link.write(data)
         self.close(f"login refused: {Result(result).name.lower()}")
 

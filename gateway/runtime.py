@@ -20,7 +20,6 @@ from gateway.mapping import (
     result_name,
     stop_reason_name,
 )
-from gateway.transaction_ids import new_transaction_id
 from protocol import (
     AuthRequest,
     AuthResult,
@@ -373,7 +372,7 @@ class PileRuntime:
     ) -> tuple[str | None, str]:
         """Claim the account and open a session; (transaction id, "") or (None, reason)."""
         now = self.gateway.now_ms()
-        transaction_id = new_transaction_id(now)
+        transaction_id = self.gateway.transaction_ids.new(now)
         conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)

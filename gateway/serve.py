@@ -20,6 +20,7 @@ from gateway.logs import configure_logging, get_logger
 from gateway.northbound import MqttBridge
 from gateway.storage import Storage
 from gateway.storage.migrate import SchemaOutOfDate
+from gateway.tls import TlsConfigError
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
@@ -61,6 +62,11 @@ async def serve(
     gateway = Gateway(config, storage)
     try:
         await gateway.start()
+    except TlsConfigError as exc:
+        await storage.close()
+        log.error("tls_failed", error=str(exc))
+        print(f"pilegate: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         await storage.close()
         log.error("listen_failed", error=str(exc))

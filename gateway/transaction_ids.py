@@ -43,12 +43,3 @@ class TransactionIds:
             | secrets.randbits(62)
         )
         return value.to_bytes(16, "big").hex()
-
-
-#: One generator per process: ids from one gateway are strictly increasing.
-_PROCESS_IDS = TransactionIds()
-
-
-def new_transaction_id(now_ms: int) -> str:
-    """A new UUIDv7 transaction id for the gateway's time now_ms (UTC epoch ms)."""
-    return _PROCESS_IDS.new(now_ms)

@@ -113,6 +113,7 @@ class Result(IntEnum):
     UNKNOWN_TRANSACTION = 11
     NOT_SUPPORTED = 12
     TIMEOUT = 13
+    CLOCK_SKEW = 14  # LOGIN signed correctly, but pile_time_ms is outside the window
     DEVICE_FAULT = 98
     OTHER = 99
 

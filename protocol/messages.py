@@ -36,7 +36,7 @@ class Login(Message):
     protocol_version: int
     gun_count: int
     pile_time_ms: int
-    auth: bytes = bytes(32)  # reserved for HMAC login; zeros until then
+    auth: bytes = bytes(32)  # HMAC-SHA256 of the login (protocol.login_auth); zeros = unsigned
 
     def __post_init__(self) -> None:
         self.pile_id = normalize_pile_id(self.pile_id)

@@ -4,6 +4,12 @@
         --time-scale 60 --state-dir var/sim --fault-rate 0.1
     pilegate-sim load --gateway tcp://127.0.0.1:2406 --piles 10000 --heartbeat-interval 30 \\
         --duration 120 --json
+    pilegate-sim run --gateway tls://gw.example:2406 --ca gw-ca.pem --secrets secrets.csv
+
+Authentication: ``--secret HEX`` signs every pile's LOGIN with one secret, ``--secrets FILE``
+gives each pile its own (the CSV `pilegate piles add ... --secret generate --format csv`
+prints, or lines ``PILE_ID HEX``); ``tls://`` and ``wss://`` gateways are verified against
+``--ca FILE`` (default: the system's CAs).
 
 Time scale: at ``--time-scale X`` the piles' clock runs X times faster than the wall clock
 (X=60: a 20-minute charge takes 20 s), and every timestamp they send, bills included, is on
@@ -58,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
-        "--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT or ws://HOST:PORT"
+        "--gateway",
+        default="tcp://127.0.0.1:2406",
+        help="tcp://HOST:PORT, tls://HOST:PORT (TCP with TLS), ws://HOST:PORT or wss://HOST:PORT",
     )
     run.add_argument("--piles", type=int, default=10, help="simulated piles (default 10)")
     run.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
@@ -105,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="number the piles from N+1 (two simulators at once: give them different offsets)",
     )
+    _credential_args(run)
     run.set_defaults(handler=_run)
 
     load = commands.add_parser("load", help="many piles: login + lock-step heartbeats only")
@@ -167,6 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--json", action="store_true", help="print one JSON object")
     one.set_defaults(handler=_scenario)
     return parser
+
+
+def _credential_args(p: argparse.ArgumentParser) -> None:
+    """Pile authentication (docs/protocol.md §6.1.1) and TLS towards the gateway."""
+    p.add_argument("--secret", metavar="HEX", help="sign every pile's LOGIN with this secret")
+    p.add_argument(
+        "--secrets",
+        metavar="FILE",
+        help="per-pile secrets: `pilegate piles add ... --secret generate --format csv` "
+        "output, or lines PILE_ID HEX (overrides --secret for the piles it lists)",
+    )
+    p.add_argument(
+        "--ca", metavar="FILE", help="CA certificate to verify a tls:// or wss:// gateway with"
+    )
 
 
 def _scenario_doc() -> str:
@@ -312,6 +335,7 @@ def login_trouble(stats: Any, pile_ids: Sequence[str]) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from simulators.credentials import load_credentials
     from simulators.fleet import Fleet, FleetConfig, parse_firmware_mix
 
     if args.id_offset < 0:
@@ -338,10 +362,11 @@ def _run(args: argparse.Namespace) -> int:
                 if args.late_bill_after is not None
                 else {}
             ),
+            credentials=load_credentials(args.secret, args.secrets, args.ca),
         )
         fleet = Fleet(config)
         _apply_forced(fleet, args.fault)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, OSError) as exc:
         print(f"pilegate-sim: {exc}", file=sys.stderr)
         return 2
     problem = _unreachable(fleet.gateway)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from protocol import FrameDecoder, decode_frame, encode
 from protocol.codes import BillAckStatus, MsgType, Result
 from protocol.errors import DecodeError
+from protocol.login_auth import sign_login
 from protocol.messages import (
     AuthResult,
     Bill,
@@ -33,6 +34,7 @@ from protocol.messages import (
     TimeSync,
 )
 from simulators.clock import SimClock
+from simulators.credentials import Credentials, client_tls
 from simulators.faults import garbage, truncated
 from simulators.pile import COMMAND_TYPES, Pile
 from simulators.stats import FleetStats
@@ -42,12 +44,12 @@ _FORGET = (BillAckStatus.ACCEPTED, BillAckStatus.DUPLICATE, BillAckStatus.FLAGGE
 
 
 def parse_gateway(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of tcp://HOST:PORT or ws://HOST:PORT[/...]."""
+    """(scheme, host, port) of tcp://, tls:// (TCP with TLS), ws:// or wss://HOST:PORT[/...]."""
     parts = urlsplit(url if "://" in url else f"tcp://{url}")
     scheme = parts.scheme or "tcp"
-    if scheme not in ("tcp", "ws", "wss"):
-        raise ValueError(f"gateway URL must be tcp:// or ws://, got {url!r}")
-    default = 2406 if scheme == "tcp" else 2407
+    if scheme not in ("tcp", "tls", "ws", "wss"):
+        raise ValueError(f"gateway URL must be tcp://, tls://, ws:// or wss://, got {url!r}")
+    default = 2406 if scheme in ("tcp", "tls") else 2407
     return scheme, parts.hostname or "127.0.0.1", parts.port or default
 
 
@@ -201,8 +203,12 @@ class PileClient:
         backoff_max_s: float = 30.0,
         bill_retry_s: float = 60.0,
         connect_gate: asyncio.Semaphore | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.pile = pile
+        credentials = credentials or Credentials()
+        self.secret = credentials.secret_for(pile.pile_id)  # None: logins are not signed
+        self.tls = credentials.tls
         self.gateway = gateway
         self.scheme, self.host, self.port = parse_gateway(gateway)
         self.clock = clock
@@ -304,10 +310,11 @@ class PileClient:
     async def _connect(self) -> _Link:
         gate = self.connect_gate or contextlib.nullcontext()
         async with gate:  # type: ignore[attr-defined]
-            if self.scheme == "tcp":
+            if self.scheme in ("tcp", "tls"):
                 loop = asyncio.get_running_loop()
+                tls = (self.tls or client_tls(None)) if self.scheme == "tls" else None
                 _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: _TcpLink(self), self.host, self.port),
+                    loop.create_connection(lambda: _TcpLink(self), self.host, self.port, ssl=tls),
                     self.connect_timeout_s,
                 )
                 return proto
@@ -321,6 +328,7 @@ class PileClient:
                 ping_interval=None,
                 max_size=4096,
                 compression=None,
+                ssl=(self.tls or client_tls(None)) if self.scheme == "wss" else None,
             )
             return _WsLink(self, ws)
 
@@ -333,7 +341,8 @@ class PileClient:
     async def _login(self) -> bool:
         loop = asyncio.get_running_loop()
         self._login_fut = loop.create_future()
-        self._send(self.pile.login(self.now_ms()))
+        login = self.pile.login(self.now_ms())
+        self._send(login if self.secret is None else sign_login(login, self.secret))
         try:
             ack = await asyncio.wait_for(self._login_fut, self.ack_timeout_s)
         except TimeoutError:
@@ -343,6 +352,9 @@ class PileClient:
             return False
         if ack.result != Result.OK:
             self.stats.login_rejected += 1
+            if ack.result == Result.CLOCK_SKEW and self.clock.scale == 1:
+                # Signed, but our clock is off: take the gateway's, as firmware does (§6.1.1).
+                self.offset_ms += ack.server_time_ms - self.now_ms()
             try:
                 why = Result(ack.result).name
             except ValueError:

@@ -23,6 +23,7 @@ from protocol import normalize_pile_id
 from simulators.bill_store import BillStore
 from simulators.client import PileClient, parse_gateway
 from simulators.clock import SimClock
+from simulators.credentials import Credentials
 from simulators.faults import Faults
 from simulators.limits import raise_nofile
 from simulators.pile import MINUTE, Pile, PileSpec
@@ -78,6 +79,7 @@ class FleetConfig:
     backoff_max_s: float = 30.0
     bill_retry_s: float = 60.0
     durable: bool = True  # fsync the bill store
+    credentials: Credentials | None = None  # login secrets and TLS (simulators/credentials.py)
 
 
 @dataclass(slots=True)
@@ -100,10 +102,13 @@ class Fleet:
         self.config = c = config
         scheme, host, port = parse_gateway(c.gateway)
         transport = c.transport or ("ws" if scheme in ("ws", "wss") else "tcp")
-        if transport == "ws" and scheme == "tcp":
-            self.gateway = f"ws://{host}:{2407 if port == 2406 else port}"
-        elif transport == "tcp" and scheme != "tcp":
-            self.gateway = f"tcp://{host}:{2406 if port == 2407 else port}"
+        secure = scheme in ("tls", "wss")  # --transport keeps TLS on
+        if transport == "ws" and scheme in ("tcp", "tls"):
+            ws = "wss" if secure else "ws"
+            self.gateway = f"{ws}://{host}:{2407 if port == 2406 else port}"
+        elif transport == "tcp" and scheme in ("ws", "wss"):
+            tcp = "tls" if secure else "tcp"
+            self.gateway = f"{tcp}://{host}:{2406 if port == 2407 else port}"
         else:
             self.gateway = c.gateway
         if c.sim_start_ms is not None:
@@ -167,6 +172,7 @@ class Fleet:
                 backoff_max_s=c.backoff_max_s,
                 bill_retry_s=c.bill_retry_s,
                 connect_gate=self._gate,
+                credentials=c.credentials,
             )
             self.clients.append(client)
             self._by_id[pile.pile_id] = client

@@ -21,6 +21,9 @@ All endpoints except /healthz (and the OpenAPI document /openapi.json, /docs) re
     PUT  /idle-fee/default                         {grace_minutes, rate_fen_per_minute, cap_fen}
     PUT  /idle-fee/stations/{station_id}           same body; sent to the piles it applies to
     PUT  /idle-fee/piles/{pile_id}                 same body; sent to the pile
+    GET  /piles/{pile_id}/secret                   login secret status (never the secret)
+    PUT  /piles/{pile_id}/secret     {secret?, grace_s?}  set or rotate; generated if absent
+    DELETE /piles/{pile_id}/secret                 remove the pile's login secrets
     POST /piles/{pile_id}/start      {gun, account, channel}
     POST /piles/{pile_id}/stop       {gun}
     POST /piles/{pile_id}/enable
@@ -49,9 +52,10 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from billing.idle_fee import IdleFeeRule
 from billing.store import TariffConflict
@@ -59,11 +63,14 @@ from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, 
 from gateway import reports
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
+from gateway.config import DEFAULT_GRACE_S
 from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
+from gateway.pile_auth import generate_secret
 from gateway.storage import queries
 from gateway.tariffs import TARIFF_CONFLICT
 from protocol import PileIdError, normalize_pile_id
+from protocol.login_auth import parse_secret
 from sessions import Phase
 
 STRICT_STATUS = {
@@ -83,6 +90,15 @@ class StartBody(BaseModel):
 
 class GunBody(BaseModel):
     gun: int = Field(default=0, ge=0, le=255)
+
+
+class SecretBody(BaseModel):
+    secret: str | None = Field(
+        default=None, description="64 hex digits; absent: the gateway generates one"
+    )
+    grace_s: float = Field(
+        default=DEFAULT_GRACE_S, ge=0, description="how long the replaced secret stays valid"
+    )
 
 
 class PriceBody(BaseModel):
@@ -187,6 +203,17 @@ def create_app(
     )
     api = APIRouter(dependencies=[Depends(auth)])
     reader = gateway.storage.reader
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # An outage is the database's state, not a bug of the request: 503, retry later.
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            raise exc
+        return JSONResponse({"detail": "database unavailable, retry later"}, status_code=503)
+
+    for unavailable in (DBAPIError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, database_unavailable)
     anomaly_cache: dict[str, Any] = {"at": -1e9, "value": []}
 
     @app.get("/healthz", tags=["health"])
@@ -514,6 +541,42 @@ def create_app(
         body = {"outcome": outcome.value, "reason": "", "piles": piles, **extra}
         status = STRICT_STATUS.get(outcome, 200) if strict else 200
         return JSONResponse(body, status_code=status)
+    # --- login secrets (docs/protocol.md §6.1.1) --------------------------------------------
+
+    async def secret_status(pile_id: str) -> dict[str, Any]:
+        pile_id = await known(pile_id)
+        found = await gateway.storage.pile_secrets(pile_id)
+        if found is None:
+            raise HTTPException(404, f"unknown pile {pile_id}")
+        return found.status(gateway.now_ms())  # type: ignore[no-any-return]
+
+    @api.get("/piles/{pile_id}/secret", tags=["piles"])
+    async def show_secret(pile_id: str) -> dict[str, Any]:
+        return await secret_status(pile_id)
+
+    @api.put("/piles/{pile_id}/secret", tags=["piles"])
+    async def set_secret(pile_id: str, body: SecretBody | None = None) -> dict[str, Any]:
+        body = body or SecretBody()
+        try:
+            secret = generate_secret() if body.secret is None else parse_secret(body.secret)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        grace_ms = int(body.grace_s * 1000)
+        pile_id = await known(pile_id)
+        if not await gateway.storage.set_pile_secret(
+            pile_id, secret, grace_ms=grace_ms, at_ms=gateway.now_ms()
+        ):
+            raise HTTPException(404, f"unknown pile {pile_id}")
+        out = await secret_status(pile_id)
+        if body.secret is None:
+            out["secret"] = secret.hex()  # generated: this answer is the only place it shows
+        return out
+
+    @api.delete("/piles/{pile_id}/secret", tags=["piles"])
+    async def clear_secret(pile_id: str) -> dict[str, Any]:
+        pile_id = await known(pile_id)
+        await gateway.storage.clear_pile_secret(pile_id)
+        return await secret_status(pile_id)
 
     # --- commands ---------------------------------------------------------------------------
 

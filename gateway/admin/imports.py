@@ -4,9 +4,9 @@ objects), parsed and validated whole before anything is written.
     piles:    pile_id, station_id, station_name, guns (or gun_count), vendor, model, enabled
     accounts: account (or id), balance_fen, card (or card_token), vin, password, enabled
 
-Only `pile_id` / `account` is required; an empty cell leaves the field as it is (or its
-default for a new row). Used by `POST /piles/import`, `POST /accounts/import` and
-`pilegate piles import FILE` / `pilegate accounts import FILE`.
+Only `pile_id` / `account` is required (a pile id is 16 or 20 digits, kept as 20); an empty
+cell leaves the field as it is (or its default for a new row). Used by `POST /piles/import`,
+`POST /accounts/import`, `pilegate piles import FILE` and `pilegate accounts import FILE`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import io
 import json
 from collections.abc import Callable
 from typing import Any
+
+from protocol import normalize_pile_id
 
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}
@@ -85,9 +87,8 @@ def _text(value: Any, name: str, max_len: int) -> str:
 
 
 def pile_row(raw: dict[str, Any]) -> dict[str, Any]:
-    pile_id = _text(raw.get("pile_id") or raw.get("id") or "", "pile_id", 32)
-    if not pile_id.isdigit():
-        raise ValueError(f"pile_id must be decimal digits, got {pile_id!r}")
+    # PileIdError is a ValueError: the row is named as bad and nothing is imported.
+    pile_id = normalize_pile_id(str(raw.get("pile_id") or raw.get("id") or ""))
     out: dict[str, Any] = {"pile_id": pile_id}
     if _given(raw.get("station_id")):
         out["station_id"] = _text(raw["station_id"], "station_id", 64)

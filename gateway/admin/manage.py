@@ -9,10 +9,8 @@
     PATCH  /accounts/{account}               edit balance, card, VIN, password, enabled
     DELETE /accounts/{account}               remove (refused during an active service)
     POST   /accounts/import                  many accounts, CSV or JSON
-    GET    /stations                         stations, pile counts, idle-fee rules
+    GET    /stations                         stations and their pile counts
     PUT    /stations/{station_id}            create or rename a station
-    GET    /stations/{station_id}/idle_fee   the station's idle-fee rule (or the default)
-    PUT    /stations/{station_id}/idle_fee   set it
     GET    /sessions/{session_id}            one stored session with its transitions
     POST   /bills/{bill_id}/corrections      correct a bill's energy (audited)
     GET    /alarms?pile=&status=&limit=&cursor=   alarms, newest first
@@ -20,6 +18,11 @@
     GET    /anomaly_codes                    the operator's anomaly codes and their meaning
     GET    /whoami                           the caller: operator name and role, or admin
     GET    /reports/anomalies_by_month?from=&to=  the anomaly report's totals per month
+
+Pile ids go through protocol.normalize_pile_id like everywhere else: 16 or 20 digits (16 are
+padded to 20), anything else is a 422 (in an import: a named bad row, nothing written).
+Idle-fee rules (default, station, pile) and tariffs are set through app.py's endpoints, which
+also send them to the piles they apply to.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from billing.idle_fee import IdleFeeRule
 from billing.store import BillNotFound
 from gateway import reports
 from gateway.admin import access, imports, live
 from gateway.storage import queries, registry
+from protocol import PileIdError, normalize_pile_id
 
 LOCAL = timezone(timedelta(hours=8))  # the operators' local time, as in gateway/reports.py
 
@@ -55,13 +58,18 @@ ANOMALY_CODES = {
 
 
 class PileBody(BaseModel):
-    pile_id: str = Field(pattern=r"^[0-9]{1,32}$")
+    pile_id: str = Field(description="16 or 20 decimal digits (16 are padded to 20)")
     station_id: str | None = Field(default=None, max_length=64)
     station_name: str | None = Field(default=None, max_length=200)
     gun_count: int = Field(default=1, ge=1, le=255)
     vendor: str = Field(default="", max_length=64)
     model: str = Field(default="", max_length=64)
     enabled: bool = True
+
+    @field_validator("pile_id")
+    @classmethod
+    def canonical_pile_id(cls, value: str) -> str:
+        return normalize_pile_id(value)  # PileIdError is a ValueError: a 422
 
 
 class PileEdit(BaseModel):
@@ -93,12 +101,6 @@ class StationBody(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class IdleFeeBody(BaseModel):
-    grace_minutes: int = Field(ge=0, le=24 * 60)
-    rate_fen_per_minute: int = Field(ge=0)
-    cap_fen: int | None = Field(default=None, ge=0)
-
-
 class CorrectionBody(BaseModel):
     energy_kwh: str = Field(description='the corrected energy in kWh, e.g. "12.5"')
     reason: str = Field(min_length=1, max_length=500)
@@ -108,6 +110,14 @@ class CorrectionBody(BaseModel):
 class ResolveBody(BaseModel):
     note: str | None = Field(default=None, max_length=500)
     who: str = Field(default="console", min_length=1, max_length=64)
+
+
+def _pile_id(value: str) -> str:
+    """A pile id from a path in its canonical form, or 422."""
+    try:
+        return normalize_pile_id(value)
+    except PileIdError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _kwh_to_dwh(text: str) -> int:
@@ -168,6 +178,7 @@ def router(gateway: Any) -> APIRouter:
 
     @api.patch("/piles/{pile_id}", tags=["registration"])
     async def edit_pile(pile_id: str, body: PileEdit) -> dict[str, Any]:
+        pile_id = _pile_id(pile_id)
         changes = body.model_dump(exclude_unset=True)
         try:
             await registry.update_pile(storage, pile_id, changes)
@@ -180,6 +191,7 @@ def router(gateway: Any) -> APIRouter:
 
     @api.delete("/piles/{pile_id}", tags=["registration"])
     async def remove_pile(pile_id: str) -> dict[str, Any]:
+        pile_id = _pile_id(pile_id)
         runtime = gateway.piles.get(pile_id)
         if runtime is not None and runtime.online:
             raise HTTPException(409, f"pile {pile_id} is connected: disable it first")
@@ -239,7 +251,7 @@ def router(gateway: Any) -> APIRouter:
             raise HTTPException(status, str(exc)) from None
         return {"account": account, "removed": True}
 
-    # --- stations and idle fees -------------------------------------------------------------
+    # --- stations ----------------------------------------------------------------------
 
     @api.get("/stations", tags=["stations"])
     async def list_stations() -> list[dict[str, Any]]:
@@ -249,28 +261,6 @@ def router(gateway: Any) -> APIRouter:
     async def put_station(station_id: str, body: StationBody) -> dict[str, Any]:
         await storage.add_station(station_id, body.name)
         return {"id": station_id, "name": body.name}
-
-    async def station_known(station_id: str) -> None:
-        if not any(s["id"] == station_id for s in await queries.list_stations(reader)):
-            raise HTTPException(404, f"unknown station {station_id}")
-
-    @api.get("/stations/{station_id}/idle_fee", tags=["stations"])
-    async def get_idle_fee(station_id: str) -> dict[str, Any]:
-        await station_known(station_id)
-        found = next(s for s in await queries.list_stations(reader) if s["id"] == station_id)
-        rule = found["idle_fee"]
-        if rule is None:
-            d = storage.default_idle_rule
-            rule = {"grace_minutes": d.grace_minutes, "rate_fen_per_minute":
-                    d.rate_fen_per_minute, "cap_fen": d.cap_fen, "updated_ms": None}  # fmt: skip
-        return {"station_id": station_id, "default": found["idle_fee"] is None, **rule}
-
-    @api.put("/stations/{station_id}/idle_fee", tags=["stations"])
-    async def put_idle_fee(station_id: str, body: IdleFeeBody) -> dict[str, Any]:
-        await station_known(station_id)
-        rule = IdleFeeRule(body.grace_minutes, body.rate_fen_per_minute, body.cap_fen)
-        await storage.put_idle_rule(station_id, rule, at_ms=gateway.now_ms())
-        return await get_idle_fee(station_id)
 
     # --- sessions, bills, alarms ------------------------------------------------------------
 

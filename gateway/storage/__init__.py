@@ -5,6 +5,7 @@ Schema: ``billing/schema.py``; bill rows and corrections: ``billing/store.py``.
 
 from billing.store import Correction, StoredBill
 from gateway.storage.migrate import SchemaOutOfDate, check_current, upgrade
+from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import (
     AccountRecord,
     ActiveService,
@@ -30,6 +31,7 @@ __all__ = [
     "FirmwareSeen",
     "JournalEntry",
     "PileRecord",
+    "PileSecrets",
     "SchemaOutOfDate",
     "SessionRow",
     "Storage",

@@ -34,7 +34,6 @@ from billing.schema import (
     bills,
     firmware_history,
     frame_journal,
-    idle_fee_rules,
     outbox,
     piles,
     session_transitions,
@@ -529,35 +528,19 @@ async def list_accounts(engine: AsyncEngine, limit: int = MAX_PAGE) -> list[dict
 
 
 async def list_stations(engine: AsyncEngine) -> list[dict[str, Any]]:
-    """Stations with their pile counts and idle-fee rule (None: the default applies)."""
+    """Stations with their pile counts (their idle-fee rules: Storage.idle_rules)."""
     counts = (
         select(piles.c.station_id, func.count().label("piles"))
         .group_by(piles.c.station_id)
         .subquery()
     )
-    r = idle_fee_rules
     q = (
-        select(
-            stations.c.id, stations.c.name, func.coalesce(counts.c.piles, 0).label("piles"),
-            r.c.grace_minutes, r.c.rate_fen_per_minute, r.c.cap_fen, r.c.updated_ms,
-        )
-        .select_from(
-            stations.outerjoin(counts, counts.c.station_id == stations.c.id).outerjoin(
-                r, r.c.station_id == stations.c.id
-            )
-        )
+        select(stations.c.id, stations.c.name, func.coalesce(counts.c.piles, 0).label("piles"))
+        .select_from(stations.outerjoin(counts, counts.c.station_id == stations.c.id))
         .order_by(stations.c.id)
-    )  # fmt: skip
+    )
     async with engine.connect() as conn:
-        rows = [dict(x) for x in (await conn.execute(q)).mappings()]
-    out = []
-    for x in rows:
-        rule = None
-        if x["grace_minutes"] is not None:
-            rule = {k: x[k] for k in ("grace_minutes", "rate_fen_per_minute", "cap_fen",
-                                      "updated_ms")}  # fmt: skip
-        out.append({"id": x["id"], "name": x["name"], "piles": x["piles"], "idle_fee": rule})
-    return out
+        return [dict(x) for x in (await conn.execute(q)).mappings()]
 
 
 async def list_alarms(

@@ -1,7 +1,9 @@
 """Operator registration writes: piles, stations and accounts created, edited, removed and
 imported in bulk (one transaction per import, so a bad file changes nothing).
 
-Functions take the `Storage` (its write engine and clock) and return plain dicts.
+Functions take the `Storage` (its write engine and clock) and return plain dicts. Pile ids
+are put in their canonical form by protocol.normalize_pile_id (PileIdError, a ValueError, for
+anything that is not 16 or 20 digits), as at every other entry point.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.schema import accounts, active_services, firmware_history, guns, piles, stations
+from protocol import normalize_pile_id
 
 PILE_FIELDS = ("station_id", "vendor", "model", "gun_count", "enabled")
 ACCOUNT_FIELDS = ("balance_fen", "card_token", "vin", "password", "enabled")
@@ -56,7 +59,7 @@ async def _ensure_guns(conn: AsyncConnection, pile_id: str, gun_count: int) -> N
 
 async def _upsert_pile(conn: AsyncConnection, row: Mapping[str, Any], at: int) -> bool:
     """True if created. Keys: pile_id, and any of PILE_FIELDS, station_name."""
-    pile_id = row["pile_id"]
+    pile_id = row["pile_id"]  # canonical: upsert_piles normalised it
     if row.get("station_id"):
         await _ensure_station(conn, row["station_id"], row.get("station_name"), at)
     exists = (await conn.execute(select(piles.c.id).where(piles.c.id == pile_id))).first()
@@ -93,7 +96,9 @@ async def _upsert_pile(conn: AsyncConnection, row: Mapping[str, Any], at: int) -
 
 
 async def upsert_piles(storage: Any, rows: Iterable[Mapping[str, Any]]) -> ImportResult:
-    """Register new piles and update the given fields of known ones, all or nothing."""
+    """Register new piles and update the given fields of known ones, all or nothing (a bad
+    pile id raises PileIdError before anything is written)."""
+    rows = [{**row, "pile_id": normalize_pile_id(row["pile_id"])} for row in rows]
     at = storage.clock()
     created = updated = 0
     async with storage.engine.begin() as conn:
@@ -107,6 +112,7 @@ async def upsert_piles(storage: Any, rows: Iterable[Mapping[str, Any]]) -> Impor
 
 
 async def update_pile(storage: Any, pile_id: str, changes: Mapping[str, Any]) -> None:
+    pile_id = normalize_pile_id(pile_id)
     if not await _exists(storage, piles, pile_id):
         raise RegistryError(f"unknown pile {pile_id}")
     await upsert_piles(storage, [{**changes, "pile_id": pile_id}])
@@ -114,6 +120,7 @@ async def update_pile(storage: Any, pile_id: str, changes: Mapping[str, Any]) ->
 
 async def delete_pile(storage: Any, pile_id: str) -> None:
     """Remove a pile's registration (its bills, sessions and journal stay)."""
+    pile_id = normalize_pile_id(pile_id)
     async with storage.engine.begin() as conn:
         await conn.execute(delete(guns).where(guns.c.pile_id == pile_id))
         await conn.execute(delete(firmware_history).where(firmware_history.c.pile_id == pile_id))

@@ -51,8 +51,9 @@ from billing.schema import (
 from billing.store import Correction, StoredBill
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffScope
 from billing.tariff import select_tariff as _select_tariff
-from gateway.storage import migrate
+from gateway.storage import migrate, pile_secrets
 from gateway.storage.engine import create_engine, is_sqlite, resolve_url
+from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import (
     CLOSED_STATE,
     ENDED_EARLY_STATES,
@@ -77,8 +78,31 @@ from gateway.storage.writer import (
 )
 from protocol import normalize_pile_id
 from protocol.codes import Channel
+from sessions import LIVE
 
 log = logging.getLogger("pilegate.storage")
+
+#: A claim younger than this is never judged stale: the row of the session it belongs to is
+#: written through the batch writer, so it may lag the claim (a late charge re-claims the
+#: account of an ended session before the session's row says so).
+STALE_CLAIM_AGE_MS = 60_000
+
+
+def stale_claims(claimed_before_ms: int) -> Any:
+    """Sessions whose account claim is stale: claimed before claimed_before_ms, and the
+    database says the service is over (not live) with no late charge still running on it.
+    Their release was lost (a database outage, a crash before the release was written)."""
+    s = sessions.c
+    late_charge_open = and_(s.late_charge_start_ms.is_not(None), s.late_charge_end_ms.is_(None))
+    return (
+        select(s.id)
+        .join(active_services, active_services.c.session_id == s.id)
+        .where(
+            active_services.c.since_ms < claimed_before_ms,
+            s.state.not_in([p.value for p in LIVE]),
+            ~late_charge_open,
+        )
+    )
 
 #: The tariff of a pile with no pile, station or stored default tariff (docs/protocol.md
 #: §7.8): 1.00 CNY/kWh in every period, no service fee. Replace it with
@@ -387,6 +411,22 @@ class Storage:
             )
             return result.rowcount > 0
 
+    async def pile_secrets(self, pile_id: str) -> PileSecrets | None:
+        """The pile's login secrets (None: pile not registered); gateway/storage/pile_secrets."""
+        return await pile_secrets.load(self.reader, pile_id)
+
+    async def set_pile_secret(
+        self, pile_id: str, secret: bytes, *, grace_ms: int = 0, at_ms: int | None = None
+    ) -> bool:
+        """Set or rotate the pile's login secret; the old one stays valid ``grace_ms``."""
+        at = self.clock() if at_ms is None else at_ms
+        return await pile_secrets.set_secret(
+            self.engine, pile_id, secret, at_ms=at, grace_ms=grace_ms
+        )
+
+    async def clear_pile_secret(self, pile_id: str) -> bool:
+        return await pile_secrets.clear(self.engine, pile_id)
+
     async def get_pile(self, pile_id: str) -> PileRecord | None:
         pile_id = normalize_pile_id(pile_id)
         async with self.reader.connect() as conn:
@@ -536,8 +576,10 @@ class Storage:
         self, account_id: str, session_id: str, pile_id: str, gun: int, at_ms: int
     ) -> str | None:
         """Claim the account's one active service for session_id, atomically across all
-        gateway instances. None: claimed (or already held by this session). Otherwise the
-        id of the session that holds it."""
+        gateway instances. None: claimed (or already held by this session, whose claim is
+        then renewed). Otherwise the id of the session that holds it. A stale claim (see
+        stale_claims) in the way is released first, so a lost release cannot lock an
+        account for good."""
         row = {
             "account_id": account_id,
             "session_id": session_id,
@@ -545,23 +587,49 @@ class Storage:
             "gun": gun,
             "since_ms": at_ms,
         }
+        svc = active_services.c
         for _ in range(5):  # a holder may release between our insert and our look
             async with self.engine.begin() as conn:
                 stmt = self._insert(conn, active_services).values(row)
                 stmt = stmt.on_conflict_do_nothing(index_elements=["account_id"])
-                result = await conn.execute(stmt.returning(active_services.c.account_id))
+                result = await conn.execute(stmt.returning(svc.account_id))
                 if result.first() is not None:
                     return None
                 holder = (
+                    await conn.execute(select(svc.session_id).where(svc.account_id == account_id))
+                ).scalar()
+                if holder == session_id:  # a re-claim (a late charge): fresh again
                     await conn.execute(
-                        select(active_services.c.session_id).where(
-                            active_services.c.account_id == account_id
+                        update(active_services)
+                        .where(svc.account_id == account_id)
+                        .values(since_ms=at_ms, pile_id=pile_id, gun=gun)
+                    )
+                    return None
+                if holder is not None:
+                    stale = await conn.execute(
+                        delete(active_services).where(
+                            svc.account_id == account_id,
+                            svc.session_id.in_(stale_claims(at_ms - STALE_CLAIM_AGE_MS)),
                         )
                     )
-                ).scalar()
-            if holder is not None:
-                return None if holder == session_id else holder
+                    if stale.rowcount == 0:
+                        return str(holder)
+                    log.warning(
+                        "stale account claim released: account %s, session %s",
+                        account_id,
+                        holder,
+                    )
         raise RuntimeError(f"could not claim account {account_id}: contention")
+
+    async def release_stale_claims(self, now_ms: int) -> int:
+        """Release every stale claim (stale_claims); how many were released."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(active_services).where(
+                    active_services.c.session_id.in_(stale_claims(now_ms - STALE_CLAIM_AGE_MS))
+                )
+            )
+        return int(result.rowcount or 0)
 
     async def release_account(self, account_id: str, session_id: str) -> bool:
         """Release the claim if session_id holds it. False if it did not."""

@@ -21,9 +21,10 @@ from tests.gateway.test_end_to_end import T0, bill_for
 if missing_browser_reason() is None:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WAIT_S = 10
+NEW_PILE = "44030600030000200099"
 shared: dict[str, Any] = {}
 
 
@@ -57,8 +58,7 @@ def go(browser: Any, env: LiveGateway, hash_: str) -> None:
     """Navigate within the console and wait until the new page is drawn."""
     browser.execute_script("location.hash = arguments[0]", hash_)
     WebDriverWait(browser, WAIT_S).until(
-        lambda d: d.execute_script("return document.querySelector('#main').dataset.route")
-        == hash_,
+        lambda d: d.execute_script("return document.querySelector('#main').dataset.route") == hash_,
         f"page {hash_}",
     )
 
@@ -91,6 +91,21 @@ def transaction(env: LiveGateway, g: int) -> str:
         return session.transaction_id
 
     return env.run(read())
+
+
+def set_idle_fee(browser: Any, button: str, grace_minutes: str, yuan_per_minute: str) -> None:
+    click(browser, button)
+    for css, value in (("#idle-grace", grace_minutes), ("#idle-rate", yuan_per_minute)):
+        box = wait(browser, css)
+        box.clear()
+        box.send_keys(value)
+    click(browser, "#dialog-ok")
+
+
+async def idle_rule(env: LiveGateway, pile_id: str) -> tuple[int, int]:
+    assert env.gateway is not None
+    rule = await env.gateway.storage.idle_rule_for(pile_id)
+    return rule.grace_minutes, rule.rate_fen_per_minute
 
 
 def not_reloaded(browser: Any) -> bool:
@@ -195,31 +210,65 @@ def test_the_other_pages_and_their_actions(env: LiveGateway, browser: Any) -> No
     go(browser, env, f"#/frames?bill={shared['bill']}")
     wait(browser, "#frames", "BILL_ACK")
 
-    # register a pile from CSV, then set its station's idle fee
+    # register a pile from CSV: offline, so disabling it is stored for its next login
     go(browser, env, "#/registry")
     text = wait(browser, "#piles-import-text")
-    text.send_keys("pile_id,station_id,station_name,guns\n44030600030000200099,S9,Nine,2\n")
+    text.send_keys(f"pile_id,station_id,station_name,guns\n{NEW_PILE},S9,Nine,2\n")
     click(browser, "#piles-import")
-    wait(browser, "#registry-piles", "44030600030000200099")
+    wait(browser, "#registry-piles", NEW_PILE)
+    go(browser, env, "#/piles")
+    click(browser, f'tr[data-pile="{NEW_PILE}"] button[data-action="disable"]')
+    wait(browser, ".toast", f"disable {NEW_PILE}: stored; reaches the pile at its next login")
+    wait(browser, f'tr[data-pile="{NEW_PILE}"] button[data-action="enable"]')
+
+    # idle fees: the station's (no pile of it connected), the default's (sent to the pile)
     go(browser, env, "#/tariffs")
-    click(browser, 'button[data-idle="S9"]')
-    grace = wait(browser, "#idle-grace")
-    grace.clear()
-    grace.send_keys("10")
-    rate = wait(browser, "#idle-rate")
-    rate.clear()
-    rate.send_keys("0.50")
-    click(browser, "#dialog-ok")
+    wait(browser, "#idle-fees", "built-in")
+    set_idle_fee(browser, 'button[data-idle="station/S9"]', "10", "0.50")
+    wait(browser, ".toast", "idle fee of station S9: stored; reaches each pile at its next login")
     wait(browser, "#idle-fees", "0.50")
+    set_idle_fee(browser, 'button[data-idle="default/"]', "5", "0.20")
+    wait(browser, ".toast", "the default idle fee: sent to 1 connected pile: accepted")
+    wait(browser, "#idle-fees", "0.20")
+
+    # the pile's own idle fee beats the default
+    go(browser, env, f"#/tariffs?pile={PILE_ID}")
+    wait(browser, "#pile-idle-fee", "the default rule")
+    set_idle_fee(browser, f'button[data-idle="pile/{PILE_ID}"]', "3", "0.30")
+    wait(browser, ".toast", f"idle fee of pile {PILE_ID}: accepted")
+    wait(browser, "#pile-idle-fee", f"the pile {PILE_ID} rule")
+    assert env.run(idle_rule(env, PILE_ID)) == (3, 30)
 
     # set a tariff: stored and sent to the pile
-    go(browser, env, f"#/tariffs?pile={PILE_ID}")
     tariff_id = wait(browser, "#tariff-id")
     tariff_id.clear()
     tariff_id.send_keys("console-1")
     click(browser, "#tariff-send")
     wait(browser, ".toast", "tariff console-1 sent: accepted")
     wait(browser, '[data-tariff="console-1"]')
+
+    # the same id with other prices: refused, said plainly, nothing stored
+    tariff_id = wait(browser, "#tariff-id")
+    tariff_id.clear()
+    tariff_id.send_keys("console-1")
+    price = next(
+        e
+        for e in browser.find_elements(By.CSS_SELECTOR, '[data-price$="-energy"]')
+        if e.get_attribute("value")
+    )
+    price.clear()
+    price.send_keys("9.9999")
+    click(browser, "#tariff-send")
+    wait(browser, "#tariff-error", "Tariff id console-1 already names other prices")
+    wait(browser, "#tariff-error", "409")
+
+    # a default tariff: the pile has its own, so it is only stored
+    tariff_id.clear()
+    tariff_id.send_keys("console-default")
+    Select(wait(browser, "#tariff-scope")).select_by_value("default")
+    click(browser, "#tariff-send")
+    wait(browser, ".toast", "default tariff console-default: stored; reaches each pile")
+    wait(browser, '[data-tariff="console-default"]', "assigned to default")
 
     # reports: a chart drawn in SVG, and the firmware report
     go(browser, env, "#/reports?from=2024-01-01&to=2030-12-31&by=month")

@@ -42,29 +42,64 @@ async def api() -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
 Api = tuple[Gateway, httpx.AsyncClient]
 
 
+P1, P2, P3 = "44030600030000201001", "44030600030000201002", "44030600030000201003"
+
+
 async def test_piles_register_edit_import_and_remove(api: Api) -> None:
     _, c = api
-    r = await c.post("/piles", json={"pile_id": "1001", "station_id": "S1", "gun_count": 2})
+    r = await c.post("/piles", json={"pile_id": P1, "station_id": "S1", "gun_count": 2})
     assert r.status_code == 201 and r.json()["station_id"] == "S1"
-    assert (await c.post("/piles", json={"pile_id": "1001"})).status_code == 409
-    r = await c.patch("/piles/1001", json={"station_id": "S2", "vendor": "ACME"})
+    assert (await c.post("/piles", json={"pile_id": P1})).status_code == 409
+    r = await c.patch(f"/piles/{P1}", json={"station_id": "S2", "vendor": "ACME"})
     assert r.json()["station_id"] == "S2" and r.json()["vendor"] == "ACME"
 
-    csv_text = "pile_id,station_id,station_name,guns\n1001,S2,,4\n1002,S3,Three,1\n"
+    csv_text = f"pile_id,station_id,station_name,guns\n{P1},S2,,4\n{P2},S3,Three,1\n"
     r = await c.post("/piles/import", content=csv_text)
     assert r.json() == {"created": 1, "updated": 1, "rows": 2}
     piles = {p["pile_id"]: p for p in (await c.get("/piles")).json()}
-    assert piles["1001"]["gun_count"] == 4 and piles["1002"]["station_name"] == "Three"
+    assert piles[P1]["gun_count"] == 4 and piles[P2]["station_name"] == "Three"
 
     # a bad row: nothing of the file is written, and the row is named
-    bad = json.dumps([{"pile_id": "1003"}, {"pile_id": "12x"}])
+    bad = json.dumps([{"pile_id": P3}, {"pile_id": "12x"}])
     r = await c.post("/piles/import", content=bad)
     assert r.status_code == 422 and "row 2" in str(r.json()["detail"])
-    assert "1003" not in {p["pile_id"] for p in (await c.get("/piles")).json()}
+    assert P3 not in {p["pile_id"] for p in (await c.get("/piles")).json()}
 
-    assert (await c.delete("/piles/1002")).status_code == 200
-    assert (await c.get("/piles/1002")).status_code == 404
-    assert (await c.delete("/piles/1002")).status_code == 404
+    assert (await c.delete(f"/piles/{P2}")).status_code == 200
+    assert (await c.get(f"/piles/{P2}")).status_code == 404
+    assert (await c.delete(f"/piles/{P2}")).status_code == 404
+
+
+async def test_pile_ids_are_16_or_20_digits_everywhere_in_registration(api: Api) -> None:
+    _, c = api
+    short_id = "4403060003002001"  # 16 digits: the same pile as its 20-digit padded form
+    r = await c.post("/piles", json={"pile_id": short_id, "station_id": "S1"})
+    assert r.status_code == 201 and r.json()["id"] == "0000" + short_id
+    assert (await c.post("/piles", json={"pile_id": "0000" + short_id})).status_code == 409
+    assert (await c.patch(f"/piles/{short_id}", json={"vendor": "ACME"})).json()["vendor"] == "ACME"
+
+    # 12 digits was accepted by the console before ids were checked in one place
+    for bad in ("1001", "123456789012", "4403060003000020100", "44030600030000201001x"):
+        assert (await c.post("/piles", json={"pile_id": bad})).status_code == 422, bad
+        assert (await c.patch(f"/piles/{bad}", json={"vendor": "x"})).status_code == 422, bad
+        assert (await c.delete(f"/piles/{bad}")).status_code == 422, bad
+
+    # an import: the bad id's row is named, nothing of the file is written
+    other = "4403060003002002"
+    text = f"pile_id,guns\n{P2},2\n1002,1\n{other},1\n"
+    r = await c.post("/piles/import", content=text)
+    assert r.status_code == 422
+    [error] = r.json()["detail"]["errors"]
+    assert error.startswith("row 2:") and "16 or 20 decimal digits" in error
+    known = {p["pile_id"] for p in (await c.get("/piles")).json()}
+    assert P2 not in known and "0000" + other not in known
+    # the 16- and the 20-digit form of one pile in one file: the same pile twice
+    r = await c.post("/piles/import", content=f"pile_id\n{other}\n0000{other}\n")
+    assert r.status_code == 422 and "row 2" in str(r.json()["detail"])
+    r = await c.post("/piles/import", content=f"pile_id\n{other}\n")
+    assert r.json()["created"] == 1 and (await c.get(f"/piles/0000{other}")).status_code == 200
+    removed = (await c.delete(f"/piles/{other}")).json()
+    assert removed == {"pile_id": "0000" + other, "removed": True}
 
 
 async def test_a_connected_pile_cannot_be_removed(api: tuple[Gateway, httpx.AsyncClient]) -> None:
@@ -95,16 +130,19 @@ async def test_accounts_create_import_edit_remove(api: tuple[Gateway, httpx.Asyn
     assert (await c.patch("/accounts/a2", json={"enabled": True})).status_code == 404
 
 
-async def test_station_idle_fee(api: tuple[Gateway, httpx.AsyncClient]) -> None:
+async def test_stations_list_and_idle_fees_through_the_one_set_of_endpoints(api: Api) -> None:
     gw, c = api
     await c.put("/stations/S1", json={"name": "One"})
-    r = await c.get("/stations/S1/idle_fee")
-    assert r.json()["default"] is True
-    r = await c.put("/stations/S1/idle_fee", json={"grace_minutes": 10, "rate_fen_per_minute": 50})
-    assert r.json()["grace_minutes"] == 10 and r.json()["default"] is False
-    await c.post("/piles", json={"pile_id": "2001", "station_id": "S1"})
-    assert (await gw.storage.idle_rule_for("2001")).rate_fen_per_minute == 50
-    assert (await c.get("/stations/nope/idle_fee")).status_code == 404
+    await c.post("/piles", json={"pile_id": P1, "station_id": "S1"})
+    rule = {"grace_minutes": 10, "rate_fen_per_minute": 50}
+    assert (await c.put("/idle-fee/stations/S1", json=rule)).json()["outcome"] == "stored"
+    # the station list read the old idle_fee_rules.station_id column and failed
+    r = await c.get("/stations")
+    assert r.status_code == 200 and r.json() == [{"id": "S1", "name": "One", "piles": 1}]
+    assert (await gw.storage.idle_rule_for(P1)).rate_fen_per_minute == 50
+    # the console's own idle-fee routes are gone: one rule, one place
+    assert (await c.get("/stations/S1/idle_fee")).status_code in (404, 405)
+    assert (await c.put("/stations/S1/idle_fee", json=rule)).status_code in (404, 405)
 
 
 async def test_alarm_is_pushed_live_stored_and_resolved(

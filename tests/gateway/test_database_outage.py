@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from itertools import pairwise
 
+import httpx
 import orjson
 from sqlalchemy import select
 
 from billing.schema import outbox
+from gateway.admin.app import create_app
 from gateway.app import Gateway
 from gateway.commands import Outcome
 from gateway.storage import Storage
@@ -186,4 +188,44 @@ async def test_piles_are_not_read_while_the_held_rows_are_at_their_bound(
             assert not storage.stats.lost
         finally:
             await pile.close()
+            await gateway.stop(grace_s=2)
+
+
+async def test_an_account_released_during_an_outage_is_released_when_it_returns(
+    postgres_url: str,
+) -> None:
+    async with fresh_database(postgres_url) as url, FaultProxy.to_url(url) as proxy:
+        gateway = await start_gateway(proxy.url, gateway_config())
+        try:
+            storage = gateway.storage
+            assert await storage.claim_account(ACCOUNT, "S1", PILE_ID, 1, gateway.now_ms()) is None
+            proxy.cut()
+            gateway.release_account(ACCOUNT, "S1")  # the service ended while the database is gone
+            await asyncio.sleep(0.3)  # a few failed attempts
+            proxy.restore()
+            await until(lambda: not gateway._account_ops)  # retried until it got through
+            assert await storage.active_service(ACCOUNT) is None
+        finally:
+            await gateway.stop(grace_s=2)
+
+
+async def test_the_admin_api_answers_503_while_the_database_is_away(postgres_url: str) -> None:
+    async with fresh_database(postgres_url) as url, FaultProxy.to_url(url) as proxy:
+        gateway = await start_gateway(proxy.url, gateway_config())
+        transport = httpx.ASGITransport(app=create_app(gateway))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+                assert (await client.get("/bills")).status_code == 200
+                proxy.cut()
+                answer = await client.get("/bills")
+                assert answer.status_code == 503 and "database" in answer.json()["detail"]
+                proxy.restore()
+                await until(lambda: not gateway.storage.stats.outage)
+                for _ in range(50):  # the pool reconnects by itself
+                    if (await client.get("/bills")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError("the admin API did not come back")
+        finally:
             await gateway.stop(grace_s=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from gateway.app import Gateway
-from gateway.transaction_ids import TransactionIds, new_transaction_id
+from gateway.transaction_ids import TransactionIds
 from protocol import MsgType
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -51,9 +51,13 @@ def test_a_clock_stepping_back_never_makes_an_older_id() -> None:
     assert ids.new(T0 - 5_000) > first
 
 
-def test_the_process_generator_is_monotonic_across_callers() -> None:
-    first = new_transaction_id(T0)
-    assert new_transaction_id(T0) > first and fields(first)[1:] == (7, 0b10)
+async def test_each_gateway_has_its_own_generator_on_its_own_clock(gateway: Gateway) -> None:
+    # A gateway on a clock far ahead (a test's fake clock) must not push another's ids ahead.
+    ahead = TransactionIds()
+    ahead.new(T0 + 10**9)
+    first = gateway.transaction_ids.new(gateway.now_ms())
+    assert gateway.transaction_ids.new(gateway.now_ms()) > first
+    assert fields(first)[0] <= gateway.now_ms()
 
 
 def test_two_gateways_at_the_same_millisecond_do_not_collide() -> None:

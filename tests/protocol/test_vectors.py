@@ -25,9 +25,10 @@ def _load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_one_vector_per_message_type_plus_16_digit_login() -> None:
+def test_one_vector_per_message_type_plus_16_digit_and_signed_login() -> None:
     names = {path.name for path in VECTOR_FILES}
-    expected = {f"{generate.vector_name(t)}.json" for t in MsgType} | {"login_16_digit.json"}
+    extra = {"login_16_digit.json", "login_signed.json"}
+    expected = {f"{generate.vector_name(t)}.json" for t in MsgType} | extra
     assert names == expected
 
 

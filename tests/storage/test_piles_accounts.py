@@ -93,7 +93,7 @@ async def test_claim_is_exclusive_and_released(storage: Storage) -> None:
     assert await storage.claim_account(a, "S2", p, 2, 1002) == "S1"
     assert not await storage.release_account(a, "S2")
     svc = await storage.active_service(a)
-    assert svc is not None and (svc.session_id, svc.gun, svc.since_ms) == ("S1", 1, 1000)
+    assert svc is not None and (svc.session_id, svc.gun, svc.since_ms) == ("S1", 1, 1001)  # renewed
     assert await storage.release_account(a, "S1")
     assert await storage.claim_account(a, "S2", p, 2, 1003) is None
 

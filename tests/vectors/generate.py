@@ -46,6 +46,7 @@ from protocol.codes import (  # noqa: E402
 )
 from protocol.examples import EXAMPLES, T0  # noqa: E402
 from protocol.fields import Counted, PileId, Text, TransactionId  # noqa: E402
+from protocol.login_auth import mac_input, sign_login  # noqa: E402
 from protocol.messages import (  # noqa: E402
     MESSAGE_CLASSES,
     GunReport,
@@ -69,6 +70,9 @@ BYTES_FIELDS = frozenset({"auth"})
 #: The 16-digit pile id case: configured as 16 digits, sent left-padded to 20.
 PILE_16 = "4403060003000020"
 LOGIN_16 = (1, Login(PILE_16, "ACME", "AC7-1", "V1.0.2", 1, 1, T0))
+
+#: The signed login (§6.1.1): the LOGIN example signed with this example secret.
+EXAMPLE_SECRET = bytes(range(32))
 
 # --- vectors -------------------------------------------------------------------------------
 
@@ -127,6 +131,14 @@ def all_vectors() -> dict[str, dict[str, Any]]:
         configured_pile_id=PILE_16,
         note="a 16-digit pile id is left-padded with zeros to 20 digits on the wire",
     )
+    seq, login = EXAMPLES[MsgType.LOGIN]
+    vectors["login_signed.json"] = make_vector(
+        sign_login(login, EXAMPLE_SECRET),  # type: ignore[arg-type]
+        seq,
+        secret=EXAMPLE_SECRET.hex(),
+        mac_input=mac_input(login).hex(),  # type: ignore[arg-type]
+        note="auth = HMAC-SHA256(secret, mac_input); mac_input = label + body bytes 0..75",
+    )
     return vectors
 
 
@@ -144,7 +156,7 @@ FIELD_NOTES: dict[str, str] = {
     "protocol_version": "protocol version the pile implements: 1",
     "gun_count": "number of guns, numbered 1..gun_count",
     "pile_time_ms": "the pile's clock, UTC epoch ms",
-    "auth": "reserved for an HMAC login; all zeros in v1",
+    "auth": "HMAC-SHA256 of the pile's login (§6.1.1); all zeros = not signed",
     "gun": "gun number, from 1",
     "transaction_id": "transaction id (§3.6); all zeros = none",
     "time_ms": "when it happened at the pile, UTC epoch ms",
@@ -218,7 +230,9 @@ FIELD_NOTES_BY_TYPE: dict[tuple[MsgType, str], str] = {
     (MsgType.START_CHARGE, "transaction_id"): "assigned by the gateway",
     (MsgType.STATUS_CHANGE, "transaction_id"): "the gun's live transaction; zeros = none",
     (MsgType.AUTH_RESULT, "account"): "account resolved from the card/password",
-    (MsgType.LOGIN_ACK, "result"): "Result: OK, UNKNOWN_PILE, UNSUPPORTED_VERSION or AUTH_FAILED",
+    (MsgType.LOGIN_ACK, "result"): (
+        "Result: OK, UNKNOWN_PILE, UNSUPPORTED_VERSION, AUTH_FAILED or CLOCK_SKEW"
+    ),
     (MsgType.ACK, "result"): "Result; OK normally",
     (MsgType.AUTH_REQUEST, "channel"): "Channel: CARD, PASSWORD or VIN",
 }
@@ -343,7 +357,10 @@ CODE_MEANINGS: dict[str, dict[str, str]] = {
         "UNKNOWN_PILE": "pile id not registered",
         "PILE_DISABLED": "pile (or gun) disabled",
         "UNSUPPORTED_VERSION": "protocol version not supported",
-        "AUTH_FAILED": "card or password refused; LOGIN pile id ≠ WebSocket path",
+        "AUTH_FAILED": (
+            "card or password refused; LOGIN: MAC wrong, replayed or missing (§6.1.1), "
+            "or pile id ≠ WebSocket path"
+        ),
         "GUN_BUSY": "gun already in use",
         "GUN_FAULTED": "gun faulted",
         "GUN_NOT_PLUGGED": "no car plugged in",
@@ -353,6 +370,7 @@ CODE_MEANINGS: dict[str, dict[str, str]] = {
         "UNKNOWN_TRANSACTION": "transaction id not known",
         "NOT_SUPPORTED": "command or option not supported",
         "TIMEOUT": "timed out",
+        "CLOCK_SKEW": "LOGIN: good MAC but pile_time_ms outside the gateway's window (§6.1.1)",
         "DEVICE_FAULT": "device / control-board fault",
         "OTHER": "any other failure",
     },

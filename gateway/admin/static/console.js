@@ -84,11 +84,31 @@ function qs(params) {
   const text = q.toString();
   return text ? `?${text}` : "";
 }
+// `stored`: a configuration change (enable, disable, tariff, idle fee) for a pile that is not
+// connected; the gateway sends it when the pile next logs in. Not a failure.
+const STORED = "stored; reaches the pile at its next login";
+function outcomeText(result) {
+  if (result.outcome === "stored") return STORED;
+  return `${result.outcome}${result.reason ? ` (${result.reason})` : ""}`;
+}
 function commandToast(name, result) {
-  const ok = result.outcome === "accepted";
-  toast(`${name}: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`, !ok);
+  const ok = result.outcome === "accepted" || result.outcome === "stored";
+  toast(`${name}: ${outcomeText(result)}`, !ok);
   return ok;
 }
+// A change for every pile of a scope (default or station rules): stored, and sent to each
+// connected pile it applies to; `piles` has their answers (none connected: stored).
+function fanoutToast(name, result) {
+  const piles = Object.entries(result.piles || {});
+  if (!piles.length) { toast(`${name}: stored; reaches each pile at its next login`); return true; }
+  const bad = piles.filter(([, r]) => r.outcome !== "accepted" && r.outcome !== "stored");
+  toast(`${name}: sent to ${piles.length} connected pile${piles.length > 1 ? "s" : ""}` +
+    (bad.length ? `, ${bad.map(([p, r]) => `${p} ${outcomeText(r)}`).join(", ")}` : ": accepted"), bad.length > 0);
+  return !bad.length;
+}
+// A pile id as the gateway keeps it: 20 digits, a 16-digit id left-padded with zeros
+// (protocol.normalize_pile_id); anything else is left for the API to refuse with its reason.
+const pileIdOf = (text) => (/^\d{16}$/.test(text.trim()) ? `0000${text.trim()}` : text.trim());
 
 // --- dialog ---------------------------------------------------------------------------------
 
@@ -464,7 +484,7 @@ pages.bills = async (_, params) => {
   });
   const ask_ = h("form", { class: "toolbar", onsubmit: async (ev) => {
     ev.preventDefault();
-    const id = qpile.value.trim();
+    const id = pileIdOf(qpile.value);
     if (id) await pileCommand(id, "query_bills", { gun: Number(qgun.value) || 0 });
   } });
   const qpile = h("input", { id: "query-pile", placeholder: "pile id", value: params.pile || "" });
@@ -627,10 +647,14 @@ const PERIODS = ["sharp", "peak", "flat", "valley"];
 const e4 = (v) => (v / 10000).toFixed(4);
 const minute = (m) => `${pad(Math.floor(m / 60))}:${pad(m % 60)}`;
 
+function scopeText(kind, id) {
+  return kind === "default" ? "default" : `${kind} ${id}`;
+}
+
 function tariffView(t, current) {
   return h("div", { class: "card", "data-tariff": t.tariff_id },
     h("strong", {}, t.tariff_id), current ? [" ", badge("in force", "available")] : null,
-    h("span", { class: "muted" }, ` ${t.scope_kind} ${t.scope_id} · from ${time(t.effective_from_ms) || "always"} · UTC${t.utc_offset_minutes >= 0 ? "+" : ""}${t.utc_offset_minutes / 60}`),
+    h("span", { class: "muted" }, ` assigned to ${scopeText(t.scope_kind, t.scope_id)} · from ${t.effective_from_ms ? time(t.effective_from_ms) : "always"}${t.set_ms ? ` · set ${time(t.set_ms)}` : ""} · UTC${t.utc_offset_minutes >= 0 ? "+" : ""}${t.utc_offset_minutes / 60}`),
     table([
       { label: "Period", value: (r) => r },
       { label: "Energy ¥/kWh", num: true, value: (r) => (t.prices[r] ? e4(t.prices[r].energy_e4) : "") },
@@ -639,9 +663,14 @@ function tariffView(t, current) {
     h("p", { class: "mono" }, t.segments.map(([m, k]) => `${minute(m)} ${k}`).join(" · ")));
 }
 
+// A tariff id is one definition (prices and segments) shared by every scope it is assigned
+// to: assigning a known id gives that scope the same prices; other prices under a known id
+// are refused (409 tariff_conflict), so new prices need a new id.
 function tariffForm(pileId, base) {
   const id = h("input", { id: "tariff-id", value: base ? `${base.tariff_id}-new` : "", required: true });
-  const scope = h("select", { id: "tariff-scope" }, ["pile", "station"].map((x) => h("option", { value: x }, x)));
+  const scope = h("select", { id: "tariff-scope" },
+    [["pile", "this pile"], ["station", "the pile's station"], ["default", "default (piles with no tariff of their own or their station's)"]]
+      .map(([v, label]) => h("option", { value: v }, label)));
   const prices = {};
   const grid = h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Period"), h("th", {}, "Energy ¥/kWh"), h("th", {}, "Service ¥/kWh"))),
     h("tbody", {}, PERIODS.map((p) => {
@@ -650,9 +679,11 @@ function tariffForm(pileId, base) {
       return h("tr", {}, h("td", {}, p), h("td", {}, prices[p][0]), h("td", {}, prices[p][1]));
     })));
   const segments = h("input", { id: "tariff-segments", size: 60, value: base ? base.segments.map(([m, k]) => `${minute(m)}=${k}`).join(" ") : "00:00=flat" });
+  const error = h("p", { class: "error", id: "tariff-error" });
   const toE4 = (text) => Math.round(Number(text) * 10000);
   return h("form", { class: "card", id: "tariff-form", onsubmit: async (ev) => {
     ev.preventDefault();
+    error.textContent = "";
     const body = { tariff_id: id.value.trim(), scope_kind: scope.value, prices: {}, segments: [] };
     for (const p of PERIODS) {
       const [en, sv] = prices[p];
@@ -664,50 +695,83 @@ function tariffForm(pileId, base) {
       body.segments.push([hh * 60 + (mm || 0), kind]);
     }
     try {
-      const result = await api("PUT", `/piles/${pileId}/tariff`, body);
-      commandToast(`tariff ${body.tariff_id} sent`, result);
+      if (body.scope_kind === "default") {
+        fanoutToast(`default tariff ${body.tariff_id}`, await api("PUT", "/tariffs/default", body));
+      } else {
+        commandToast(`tariff ${body.tariff_id} sent`, await api("PUT", `/piles/${pileId}/tariff`, body));
+      }
       route();
-    } catch (err) { toast(err.message, true); }
+    } catch (err) {
+      if (err.message.startsWith("409")) {
+        error.textContent = `Tariff id ${body.tariff_id} already names other prices; nothing was stored or sent. ` +
+          "A tariff id is one definition shared by every pile and station using it: give new prices a new id, " +
+          `or the same prices to assign it. (${err.message})`;
+      }
+      toast(err.message, true);
+    }
   } },
   h("h2", {}, "Set a tariff"),
-  h("div", { class: "toolbar" }, field("Tariff id", id), field("Scope", scope)), grid,
+  h("p", { class: "muted" }, "A tariff id names one set of prices: reusing an id assigns the same tariff; new prices need a new id."),
+  h("div", { class: "toolbar" }, field("Tariff id", id), field("Assign to", scope)), grid,
   field("Segments of the local day (HH:MM=period ...)", segments),
-  h("p", {}, h("button", { id: "tariff-send" }, "Store and send to the pile")));
+  error,
+  h("p", {}, h("button", { id: "tariff-send" }, "Store and send to the piles it applies to")));
 }
 
+const IDLE_PATH = { default: () => "/idle-fee/default", station: (id) => `/idle-fee/stations/${id}`, pile: (id) => `/idle-fee/piles/${id}` };
+const ruleCells = [
+  { label: "Grace min", num: true, value: (r) => (r.rule ? r.rule.grace_minutes : h("span", { class: "muted" }, r.fallback)) },
+  { label: "¥ per min", num: true, value: (r) => (r.rule ? yuan(r.rule.rate_fen_per_minute) : "") },
+  { label: "Cap ¥", num: true, value: (r) => (r.rule ? (r.rule.cap_fen === null ? "none" : yuan(r.rule.cap_fen)) : "") },
+];
+const idleButton = (r) => h("button", { class: "small secondary", "data-idle": `${r.kind}/${r.id}`, onclick: () => idleDialog(r) }, r.rule ? "Edit" : "Set");
+
 pages.tariffs = async (_, params) => {
-  const pileInput = h("input", { id: "tariff-pile", placeholder: "pile id", value: params.pile || "" });
+  const pileInput = h("input", { id: "tariff-pile", placeholder: "pile id", size: 22, value: params.pile || "" });
   const parts = [h("h1", {}, "Tariffs & idle-fee rules"),
-    h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/tariffs?pile=${pileInput.value.trim()}`; } },
+    h("form", { class: "toolbar", onsubmit: (ev) => { ev.preventDefault(); location.hash = `#/tariffs?pile=${pileIdOf(pileInput.value)}`; } },
       field("Pile", pileInput), h("button", {}, "Show"))];
   if (params.pile) {
-    const t = await get(`/piles/${params.pile}/tariff`);
-    parts.push(h("h2", {}, `In force on ${params.pile} now`), tariffView(t.current, true),
-      h("h2", {}, "All tariffs of the pile and its station"), ...t.tariffs.map((x) => tariffView(x, false)),
-      tariffForm(params.pile, t.current));
+    const [t, idle] = await Promise.all([get(`/piles/${params.pile}/tariff`), get(`/piles/${params.pile}/idle-fee`)]);
+    const pileId = t.pile_id;
+    const from = idle.builtin ? "the built-in default (none stored)" : `the ${scopeText(idle.scope_kind, idle.scope_id)} rule`;
+    parts.push(h("h2", {}, `In force on ${pileId} now`), tariffView(t.current, true),
+      h("p", { id: "pile-idle-fee" }, `Idle fee: ${idle.grace_minutes} min free, then ${yuan(idle.rate_fen_per_minute)} ¥/min` +
+        `${idle.cap_fen === null ? ", no cap" : `, at most ${yuan(idle.cap_fen)} ¥`} — ${from}.`),
+      h("h2", {}, "Tariffs of the pile, its station and the default"), ...t.tariffs.map((x) => tariffView(x, false)),
+      tariffForm(pileId, t.current));
   }
-  const stations = await get("/stations");
-  parts.push(h("h2", {}, "Idle-fee rules per station"), h("div", { id: "idle-fees" }, table([
-    { label: "Station", value: (r) => `${r.id} ${r.name !== r.id ? `(${r.name})` : ""}` },
-    { label: "Piles", num: true, value: (r) => r.piles },
-    { label: "Grace min", num: true, value: (r) => (r.idle_fee ? r.idle_fee.grace_minutes : h("span", { class: "muted" }, "default")) },
-    { label: "¥ per min", num: true, value: (r) => (r.idle_fee ? yuan(r.idle_fee.rate_fen_per_minute) : "") },
-    { label: "Cap ¥", num: true, value: (r) => (r.idle_fee && r.idle_fee.cap_fen !== null ? yuan(r.idle_fee.cap_fen) : "") },
-    { label: "", value: (r) => h("button", { class: "small secondary", "data-idle": r.id, onclick: () => idleDialog(r) }, "Edit") },
-  ], stations)));
+  const [stations, rules] = await Promise.all([get("/stations"), get("/idle-fee")]);
+  const ruleOf = (kind, id) => rules.find((r) => r.scope_kind === kind && r.scope_id === id) || null;
+  const def = { kind: "default", id: "", label: "Default", rule: ruleOf("default", ""), fallback: "built-in" };
+  const rows = [def,
+    ...stations.map((st) => ({ kind: "station", id: st.id, label: `Station ${st.id}${st.name !== st.id ? ` (${st.name})` : ""} · ${st.piles} piles`, rule: ruleOf("station", st.id), fallback: "default" })),
+    ...rules.filter((r) => r.scope_kind === "pile").map((r) => ({ kind: "pile", id: r.scope_id, label: `Pile ${r.scope_id}`, rule: r, fallback: "" }))];
+  if (params.pile && !ruleOf("pile", pileIdOf(params.pile))) {
+    rows.push({ kind: "pile", id: pileIdOf(params.pile), label: `Pile ${pileIdOf(params.pile)}`, rule: null, fallback: "its station's or the default" });
+  }
+  parts.push(h("h2", {}, "Idle-fee rules"),
+    h("p", { class: "muted" }, "A pile's own rule beats its station's, which beats the default. A change is stored and sent to the connected piles it applies to; the others get it at their next login."),
+    h("div", { id: "idle-fees" }, table([
+      { label: "Applies to", value: (r) => r.label },
+      ...ruleCells,
+      { label: "", value: idleButton },
+    ], rows)));
   return h("div", {}, ...parts);
 };
 
-async function idleDialog(station) {
-  const rule = await get(`/stations/${station.id}/idle_fee`);
+function idleDialog(row) {
+  const rule = row.rule || { grace_minutes: 0, rate_fen_per_minute: 0, cap_fen: null };
   const grace = h("input", { id: "idle-grace", type: "number", min: 0, value: rule.grace_minutes });
   const rate = h("input", { id: "idle-rate", value: yuan(rule.rate_fen_per_minute) });
   const cap = h("input", { id: "idle-cap", value: rule.cap_fen === null ? "" : yuan(rule.cap_fen), placeholder: "none" });
-  ask(`Idle fee of station ${station.id}`, [["Grace minutes", grace], ["¥ per minute after the grace", rate], ["Cap ¥ per service (empty: none)", cap]], async () => {
-    await api("PUT", `/stations/${station.id}/idle_fee`, {
+  const name = row.kind === "default" ? "the default idle fee" : `idle fee of ${row.kind} ${row.id}`;
+  ask(`Set ${name}`, [["Grace minutes", grace], ["¥ per minute after the grace", rate], ["Cap ¥ per service (empty: none)", cap]], async () => {
+    const result = await api("PUT", IDLE_PATH[row.kind](row.id), {
       grace_minutes: Number(grace.value), rate_fen_per_minute: Math.round(Number(rate.value) * 100),
       cap_fen: cap.value.trim() === "" ? null : Math.round(Number(cap.value) * 100) });
-    toast(`idle fee of ${station.id} saved`);
+    if (row.kind === "pile") commandToast(name, result);
+    else fanoutToast(name, result);
     route();
   });
 }
@@ -837,10 +901,10 @@ function importBox(kind, example) {
 pages.registry = async () => {
   const [piles, accounts] = await Promise.all([get("/piles"), get("/accounts")]);
   const addPile = () => {
-    const id = h("input", { id: "new-pile-id", required: true, pattern: "[0-9]{1,32}" });
+    const id = h("input", { id: "new-pile-id", required: true, pattern: "[0-9]{16}|[0-9]{20}", title: "16 or 20 digits" });
     const station = h("input", { id: "new-pile-station" });
     const guns = h("input", { id: "new-pile-guns", type: "number", min: 1, max: 255, value: 2 });
-    ask("Register a pile", [["Pile id (digits)", id], ["Station id", station], ["Guns", guns]], async () => {
+    ask("Register a pile", [["Pile id (16 or 20 digits)", id], ["Station id", station], ["Guns", guns]], async () => {
       await api("POST", "/piles", { pile_id: id.value.trim(), station_id: station.value.trim() || null, gun_count: Number(guns.value) });
       route();
     });
