@@ -19,6 +19,7 @@ from gateway.mapping import (
     channel_code,
     channel_name,
     result_name,
+    stop_reason_name,
 )
 from protocol import (
     AuthRequest,
@@ -207,7 +208,13 @@ class PileRuntime:
             self.log.info("vin", gun=m.gun, transaction=m.transaction_id, vin=m.vin)
         elif isinstance(m, Logout):
             guns = list(self.guns) if m.gun == 0 else [m.gun]
-            self.log.info("pile_logout", gun=m.gun, transaction=m.transaction_id, reason=m.reason)
+            self.log.info(
+                "pile_logout",
+                gun=m.gun,
+                transaction=m.transaction_id,
+                reason=stop_reason_name(m.reason),  # by name, as everywhere else
+                reason_code=m.reason,
+            )
             for gun in guns:
                 state = self.guns.get(gun)
                 if state is not None and state.session is not None:
