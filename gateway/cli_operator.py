@@ -583,62 +583,42 @@ def _mqtt_configured(args: argparse.Namespace) -> bool:
 
 
 def cmd_bill_correct(args: argparse.Namespace) -> int:
-    from billing.store import BillNotFound
     from gateway.app import wall_clock_ms
+    from gateway.corrections import CorrectionRefused, UnknownBill, correct_bill
     from gateway.logs import TextAsBytes, configure_logging, get_logger
-    from gateway.northbound.corrections import KIND, correction_event, correction_payload
+    from gateway.northbound.corrections import KIND
 
     energy = _kwh_to_dwh(args.energy)
     if not args.reason.strip():
         raise ValueError("--reason must not be empty")
 
     async def go() -> int:
-        from billing.correction import implausible_correction
-        from gateway.storage import queries
-
         async with open_storage(args) as storage:
-            bill = await queries.get_bill(storage.reader, args.bill_id)
-            if bill is None:
-                raise OperatorError(f"no bill {args.bill_id}")
-            charge_ms = max(0, (bill["charge_end_ms"] or 0) - (bill["charge_start_ms"] or 0))
-            why = implausible_correction(bill["energy_dwh"], energy, charge_ms, _max_power_kw(args))
-            if why and not args.force:
-                raise OperatorError(
-                    f"refused: {why}; check the figure (kWh, not Wh?) or add --force"
-                )
-            # What the driver was charged: the pile's energy + service amounts, until a
-            # correction replaced them (then both bases are that correction's total).
-            first = not bill["corrections"]
-            pile_charged = bill["energy_amount_fen"] + bill["service_amount_fen"]
-            base = pile_charged if args.refund_from == "pile" and first else None
-            at_ms = wall_clock_ms()
             try:
-                c = await storage.correct_bill(
-                    args.bill_id, energy, args.reason, args.who, at_ms, refund_base_fen=base
-                )
-            except BillNotFound:
+                done = await correct_bill(
+                    storage, args.bill_id, energy, reason=args.reason, who=args.who,
+                    at_ms=wall_clock_ms(), refund_from=args.refund_from, force=args.force,
+                    max_power_kw=_max_power_kw(args), publish=_mqtt_configured(args),
+                )  # fmt: skip
+            except UnknownBill:
                 raise OperatorError(f"no bill {args.bill_id}") from None
-            ours = c.original_total_fen - c.corrected_total_fen
-            theirs = pile_charged - c.corrected_total_fen if first else ours
-            payload = correction_payload(
-                c, who=args.who, reason=args.reason, refund_from=args.refund_from,
-                pile_refund_fen=theirs, pilegate_refund_fen=ours,
-            )  # fmt: skip
-            if _mqtt_configured(args):  # the gateway's bridge publishes it from the outbox
-                storage.publish(*correction_event(bill["pile_id"], payload, at_ms), at_ms=at_ms)
+            except CorrectionRefused as exc:
+                raise OperatorError(str(exc).replace("or force it", "or add --force")) from None
         # The gateway's JSON log line, on stderr: stdout is the operator's answer.
         configure_logging("info", TextAsBytes(sys.stderr))  # type: ignore[arg-type]
-        get_logger().info(KIND, pile=bill["pile_id"], **payload)
+        get_logger().info(KIND, pile=done.pile_id, **done.payload)
+        p, pile_charged = done.payload, done.pile_charged_fen
+        theirs, ours = p["pile_refund_fen"], p["pilegate_refund_fen"]
         row = {
-            "bill_id": c.bill_id,
-            "correction_id": c.correction_id,
-            "tariff_id": c.tariff_id,
-            "old_energy_kwh": c.original_energy_dwh / 10_000,
-            "new_energy_kwh": c.corrected_energy_dwh / 10_000,
-            "old_total_fen": c.original_total_fen,
-            "new_total_fen": c.corrected_total_fen,
+            "bill_id": p["bill_id"],
+            "correction_id": p["correction_id"],
+            "tariff_id": p["tariff_id"],
+            "old_energy_kwh": p["original_energy_dwh"] / 10_000,
+            "new_energy_kwh": p["corrected_energy_dwh"] / 10_000,
+            "old_total_fen": p["original_total_fen"],
+            "new_total_fen": p["corrected_total_fen"],
             "pile_charged_fen": pile_charged,
-            "refund_fen": c.refund_fen,
+            "refund_fen": p["refund_fen"],
             "refund_from": args.refund_from,
             "pile_refund_fen": theirs,
             "pilegate_refund_fen": ours,
@@ -646,19 +626,23 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             "reason": args.reason,
         }
         if args.format == "table":
-            print(f"bill {c.bill_id} corrected (audit row {c.correction_id}, by {args.who})")
+            print(f"bill {p['bill_id']} corrected (audit row {p['correction_id']}, by {args.who})")
             print(f"  energy  {row['old_energy_kwh']:.4f} kWh -> {row['new_energy_kwh']:.4f} kWh")
             print(
-                f"  amount  {c.original_total_fen / 100:.2f} CNY -> "
-                f"{c.corrected_total_fen / 100:.2f} CNY (energy + service, tariff {c.tariff_id})"
+                f"  amount  {p['original_total_fen'] / 100:.2f} CNY -> "
+                f"{p['corrected_total_fen'] / 100:.2f} CNY (energy + service, "
+                f"tariff {p['tariff_id']})"
             )
             print(
                 f"  the pile charged {pile_charged / 100:.2f} CNY: refund "
                 f"{theirs / 100:.2f} CNY counted from the pile's amount, "
                 f"{ours / 100:.2f} CNY from pilegate's"
             )
-            verb = "refund" if c.refund_fen >= 0 else "charge extra"
-            print(f"  {verb}  {abs(c.refund_fen) / 100:.2f} CNY (from {args.refund_from}'s amount)")
+            verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
+            print(
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
+                f"(from {args.refund_from}'s amount)"
+            )
         else:
             reports.render([row], list(row), args.format, _out(args))
         return 0
