@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -295,7 +296,8 @@ class Gateway:
             pile.went_offline()
             self._keep_meters(pile)
             now = self.now_ms()
-            self.spawn(self.storage.pile_offline(pile.pile_id, now))
+            offline = functools.partial(self.storage.pile_offline, pile.pile_id, now)
+            self.spawn(self.until_written("pile_offline", offline, pile_id=pile.pile_id))
             self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
             self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
@@ -611,7 +613,17 @@ class Gateway:
         self, pile: PileRuntime, gun: int, claim: AccountClaimed, now_ms: int
     ) -> None:
         """Queue the claim at once (it is ordered now); nobody waits for its outcome."""
-        claiming = self._claim(claim.account, claim.session_id, pile, gun, now_ms)
+        # Energy is flowing on this account (a late charge): the claim must land, even
+        # through an outage, so the account's next service is refused meanwhile.
+        claim_op = functools.partial(
+            self.storage.claim_account, claim.account, claim.session_id, pile.pile_id, gun, now_ms
+        )
+        claiming = self._account_op(
+            claim.account,
+            lambda: self.until_written(
+                "account_claim", claim_op, account=claim.account, session=claim.session_id
+            ),
+        )
 
         def check(done: asyncio.Task[str | None]) -> None:
             if done.cancelled() or done.exception() is not None:
@@ -643,27 +655,33 @@ class Gateway:
         )
 
     def release_account(self, account: str, session_id: str) -> None:
-        self._account_op(account, lambda: self._release(account, session_id))
+        """Released once the database has it: a claim left behind would refuse the
+        account's next service."""
+        release = functools.partial(self.storage.release_account, account, session_id)
+        self._account_op(
+            account,
+            lambda: self.until_written(
+                "account_release", release, account=account, session=session_id
+            ),
+        )
 
-    async def _release(self, account: str, session_id: str) -> None:
-        """Retried until the database has it (through an outage): a claim left behind would
-        refuse the account's next service. One still unwritten at shutdown is released by
-        the sweep once stale (Storage.release_stale_claims)."""
+    async def until_written(self, what: str, op: Callable[[], Awaitable[T]], **ctx: Any) -> T:
+        """Run a database write the gateway has decided to keep, retrying it (with back-off)
+        through an outage until the database takes it or the gateway stops. The write must
+        be idempotent. One still unwritten at shutdown is repaired at the next start (stale
+        claims by the sweep; a pile's online flag at its next login)."""
         delay = 0.05
         for attempt in itertools.count():
             try:
-                await self.storage.release_account(account, session_id)
-                return
+                return await op()
             except Exception as exc:
                 if self.stopping:
                     raise
                 if attempt == 0:
-                    self.log.warning(
-                        "account_release_retrying", account=account, session=session_id,
-                        error=repr(exc)[:200],
-                    )  # fmt: skip
+                    self.log.warning(f"{what}_retrying", error=repr(exc)[:200], **ctx)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
 
     async def find_account(self, channel: str, token: str, password: str) -> Any:
         return await self.storage.find_account(channel, token, password)

@@ -229,3 +229,24 @@ async def test_the_admin_api_answers_503_while_the_database_is_away(postgres_url
                     raise AssertionError("the admin API did not come back")
         finally:
             await gateway.stop(grace_s=2)
+
+
+async def test_a_pile_that_leaves_during_an_outage_is_marked_offline_after_it(
+    postgres_url: str,
+) -> None:
+    async with fresh_database(postgres_url) as url, FaultProxy.to_url(url) as proxy:
+        gateway = await start_gateway(proxy.url, gateway_config())
+        pile = ScriptedPile()
+        try:
+            await pile.login(gateway.tcp_port)
+            await gateway.storage.flush()
+            assert (await gateway.storage.get_pile(PILE_ID)).online  # type: ignore[union-attr]
+            proxy.cut()
+            await pile.close()
+            await until(lambda: not gateway.piles[PILE_ID].online)
+            await asyncio.sleep(0.3)  # a few failed attempts
+            proxy.restore()
+            await gateway.background_done()  # retried until it got through
+            assert not (await gateway.storage.get_pile(PILE_ID)).online  # type: ignore[union-attr]
+        finally:
+            await gateway.stop(grace_s=2)
