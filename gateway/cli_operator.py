@@ -508,8 +508,8 @@ def _kwh_to_dwh(text: str) -> int:
 
 
 def cmd_bill_correct(args: argparse.Namespace) -> int:
-    from billing.store import BillNotFound
     from gateway.app import wall_clock_ms
+    from gateway.storage.bills import BillNotFound
 
     energy = _kwh_to_dwh(args.energy)
     if not args.reason.strip():

@@ -34,10 +34,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from billing.store import BillNotFound
 from gateway import reports
 from gateway.admin import access, imports, live
 from gateway.storage import queries, registry
+from gateway.storage.bills import BillNotFound
 from protocol import PileIdError, normalize_pile_id
 
 LOCAL = timezone(timedelta(hours=8))  # the operators' local time, as in gateway/reports.py

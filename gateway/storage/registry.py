@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.schema import accounts, active_services, firmware_history, guns, piles, stations
+from gateway.storage.schema import (
+    accounts,
+    active_services,
+    firmware_history,
+    guns,
+    piles,
+    stations,
+)
 from protocol import normalize_pile_id
 
 PILE_FIELDS = ("station_id", "vendor", "model", "gun_count", "enabled")

@@ -21,15 +21,35 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billing import store as bill_store
 from billing.anomalies import AnomalyCode
 from billing.idle_fee import IdleFeeRule
 from billing.reconcile import Settlement
 from billing.records import PileBill
-from billing.schema import (
+from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffScope
+from billing.tariff import select_tariff as _select_tariff
+from gateway.storage import bills as bill_store
+from gateway.storage import migrate, pile_secrets, pricing
+from gateway.storage.bills import Correction, StoredBill
+from gateway.storage.engine import create_engine, is_sqlite, resolve_url
+from gateway.storage.inserts import dialect_insert
+from gateway.storage.pile_secrets import PileSecrets
+from gateway.storage.records import (
+    CLOSED_STATE,
+    ENDED_EARLY_STATES,
+    TERMINAL_STATES,
+    AccountRecord,
+    ActiveService,
+    AnomalyEvent,
+    AnomalyRecord,
+    FirmwareSeen,
+    JournalEntry,
+    PileRecord,
+    SessionRow,
+    TransitionRecord,
+)
+from gateway.storage.schema import (
     accounts,
     active_services,
     anomalies,
@@ -47,26 +67,6 @@ from billing.schema import (
     sessions,
     stations,
     tariff_assignments,
-)
-from billing.store import Correction, StoredBill
-from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffScope
-from billing.tariff import select_tariff as _select_tariff
-from gateway.storage import migrate, pile_secrets
-from gateway.storage.engine import create_engine, is_sqlite, resolve_url
-from gateway.storage.pile_secrets import PileSecrets
-from gateway.storage.records import (
-    CLOSED_STATE,
-    ENDED_EARLY_STATES,
-    TERMINAL_STATES,
-    AccountRecord,
-    ActiveService,
-    AnomalyEvent,
-    AnomalyRecord,
-    FirmwareSeen,
-    JournalEntry,
-    PileRecord,
-    SessionRow,
-    TransitionRecord,
 )
 from gateway.storage.writer import (
     DEFAULT_BATCH_ROWS,
@@ -293,7 +293,7 @@ class Storage:
         """Create or rename a station."""
         at = self.clock() if at_ms is None else at_ms
         async with self.engine.begin() as conn:
-            stmt = self._insert(conn, stations).values(id=station_id, name=name, created_ms=at)
+            stmt = dialect_insert(conn, stations).values(id=station_id, name=name, created_ms=at)
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name})
             )
@@ -590,7 +590,7 @@ class Storage:
         svc = active_services.c
         for _ in range(5):  # a holder may release between our insert and our look
             async with self.engine.begin() as conn:
-                stmt = self._insert(conn, active_services).values(row)
+                stmt = dialect_insert(conn, active_services).values(row)
                 stmt = stmt.on_conflict_do_nothing(index_elements=["account_id"])
                 result = await conn.execute(stmt.returning(svc.account_id))
                 if result.first() is not None:
@@ -850,7 +850,7 @@ class Storage:
             ).scalar()
             if tariff_id is None:
                 raise bill_store.BillNotFound(bill_id)
-            tariff = await bill_store.load_tariff(conn, tariff_id)
+            tariff = await pricing.load_tariff(conn, tariff_id)
             if tariff is None:
                 tariff = self.default_tariff
             return await bill_store.correct_bill(
@@ -984,9 +984,9 @@ class Storage:
     async def put_tariff(self, tariff: Tariff, *, at_ms: int | None = None) -> None:
         """Assign a tariff to its scope from its effective_from_ms (defining its id on first
         use). Piles and stations already using the id keep it. Raises
-        bill_store.TariffConflict if the id already names other prices."""
+        pricing.TariffConflict if the id already names other prices."""
         async with self.engine.begin() as conn:
-            await bill_store.assign_tariff(conn, tariff, self.clock() if at_ms is None else at_ms)
+            await pricing.assign_tariff(conn, tariff, self.clock() if at_ms is None else at_ms)
         self._tariff_cache.clear()
 
     async def put_idle_rule(
@@ -1004,7 +1004,7 @@ class Storage:
         elif scope_kind is ScopeKind.DEFAULT:
             scope_id = ""
         async with self.engine.begin() as conn:
-            await bill_store.upsert_idle_rule(
+            await pricing.upsert_idle_rule(
                 conn, scope_kind, scope_id, rule, self.clock() if at_ms is None else at_ms
             )
         self._tariff_cache.clear()
@@ -1020,7 +1020,7 @@ class Storage:
                 )
             ).mappings()
             return [
-                (ScopeKind(r["scope_kind"]), r["scope_id"], bill_store.idle_rule_from_row(r))
+                (ScopeKind(r["scope_kind"]), r["scope_id"], pricing.idle_rule_from_row(r))
                 for r in rows
             ]
 
@@ -1042,11 +1042,11 @@ class Storage:
                 *(and_(a.c.scope_kind == k.value, a.c.scope_id == i) for k, i in scopes)
             )
             # Assignment order: select_tariff gives equal start dates to the one set last.
-            q = bill_store.ASSIGNED_TARIFFS.where(tariff_scope).order_by(
+            q = pricing.ASSIGNED_TARIFFS.where(tariff_scope).order_by(
                 a.c.effective_from_ms, a.c.id
             )
             rows = (await conn.execute(q)).mappings()
-            found = [bill_store.tariff_from_row(r) for r in rows]
+            found = [pricing.tariff_from_row(r) for r in rows]
             rule_scope = or_(
                 *(
                     and_(idle_fee_rules.c.scope_kind == k.value, idle_fee_rules.c.scope_id == i)
@@ -1063,7 +1063,7 @@ class Storage:
         for kind, scope_id in scopes:  # most specific first
             row = rule_rows.get((kind.value, scope_id))
             if row is not None:
-                rule = bill_store.idle_rule_from_row(row)
+                rule = pricing.idle_rule_from_row(row)
                 rule_scope_used = IdleFeeScope(kind, scope_id, False)
                 break
         self._tariff_cache[pile_id] = (now + self._tariff_cache_s, found, rule, rule_scope_used)
@@ -1198,9 +1198,3 @@ class Storage:
                 await conn.execute(
                     update(outbox).where(outbox.c.id.in_(ids)).values(published_at_ms=at_ms)
                 )
-
-    # --- helpers -----------------------------------------------------------------------
-
-    @staticmethod
-    def _insert(conn: AsyncConnection, table: Any) -> Any:
-        return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)

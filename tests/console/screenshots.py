@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from billing.schema import piles
+from gateway.storage.schema import piles
 from protocol import FaultCode, GunStatus, Logout, Result, StartResult, StopReason, StopResult
 from tests.console.harness import TOKEN, LiveGateway, make_driver, missing_browser_reason
 from tests.gateway.conftest import ACCOUNT

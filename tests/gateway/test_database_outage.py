@@ -18,11 +18,11 @@ import httpx
 import orjson
 from sqlalchemy import select
 
-from billing.schema import outbox
 from gateway.admin.app import create_app
 from gateway.app import Gateway
 from gateway.commands import Outcome
 from gateway.storage import Storage
+from gateway.storage.schema import outbox
 from protocol import (
     BillAckStatus,
     FaultCode,

@@ -11,9 +11,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from billing.schema import accounts, bills, guns, piles
 from gateway.cli import main
 from gateway.storage import Storage
+from gateway.storage.schema import accounts, bills, guns, piles
 from tests.billing.fixtures import TARIFF
 from tests.operator.seed import P1, P3, P4
 from tests.storage.support import RECEIVED, bill, settled

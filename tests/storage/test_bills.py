@@ -8,9 +8,15 @@ from sqlalchemy import event, func, select, text
 
 from billing.anomalies import AnomalyCode
 from billing.records import GatewayObservation
-from billing.schema import anomalies, bill_lines, bills
-from billing.store import LATE, STATUS_CORRECTED, STATUS_FLAGGED, STATUS_STORED, UNKNOWN_SESSION
 from gateway.storage import Storage, WriteFailed
+from gateway.storage.bills import (
+    LATE,
+    STATUS_CORRECTED,
+    STATUS_FLAGGED,
+    STATUS_STORED,
+    UNKNOWN_SESSION,
+)
+from gateway.storage.schema import anomalies, bill_lines, bills
 from tests.billing.fixtures import TARIFF
 from tests.db import fresh_database
 from tests.storage.support import RECEIVED, bill, pile_id, settled
@@ -221,7 +227,7 @@ async def test_correction_keeps_the_original_and_writes_an_audit_row(storage: St
 
 
 async def test_correction_of_unknown_bill_raises(storage: Storage) -> None:
-    from billing.store import BillNotFound
+    from gateway.storage.bills import BillNotFound
 
     with pytest.raises(BillNotFound):
         await storage.correct_bill("nope", 0, "x", "y", 1)

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import func, select
 
-from billing.schema import outbox
 from gateway.metrics import Metrics, render_prometheus
 from gateway.storage import JournalEntry, SessionRow, Storage, WriteFailed
+from gateway.storage.schema import outbox
 from gateway.storage.writer import Kind
 from tests.db import database_url, postgresql_url  # noqa: F401
 from tests.faultproxy import FaultProxy

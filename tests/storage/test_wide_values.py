@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from billing.schema import bills
 from gateway.storage import SessionRow, Storage
+from gateway.storage.schema import bills
 from tests.storage.support import RECEIVED, bill, pile_id, settled, uid
 
 U64 = 2**64 - 1
