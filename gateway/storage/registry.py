@@ -143,7 +143,7 @@ async def _exists(storage: Any, table: Any, key: str) -> bool:
 
 
 async def _upsert_account(conn: AsyncConnection, row: Mapping[str, Any], at: int) -> bool:
-    from gateway.storage.storage import hash_password
+    from gateway.storage.areas.accounts import hash_password
 
     account_id = row["account"]
     values: dict[str, Any] = {}
