@@ -1,7 +1,8 @@
 """pilegate's storage layer: `Storage` (the facade the gateway holds), migrations, records.
 
-Schema: ``schema/`` (tables by area); bill rows and corrections: ``bills.py``; tariffs
-and idle-fee rules: ``pricing.py``; every INSERT with ON CONFLICT or in bulk: ``inserts.py``.
+Schema: ``schema/`` (tables by area); `Storage`'s methods by area: ``areas/``; bill rows
+and corrections: ``bills.py``; tariffs and idle-fee rules: ``pricing.py``; every INSERT with
+ON CONFLICT or in bulk: ``inserts.py``.
 """
 
 from gateway.storage.bills import Correction, StoredBill
