@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from billing.anomalies import AnomalyCode
 from billing.idle_fee import IdleFeeRule
-from billing.store import TariffConflict
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
 from gateway.admin import live
@@ -29,6 +28,7 @@ from gateway.pile_auth import LoginRefused, PileAuthenticator
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
+from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import (
     TARIFF_CONFLICT,
     idle_fee_message,

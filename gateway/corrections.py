@@ -46,7 +46,7 @@ async def correct_bill(
     publish: bool,
 ) -> Corrected:
     """Correct the bill's energy; raises UnknownBill, CorrectionRefused (unless force)."""
-    from billing.store import BillNotFound
+    from gateway.storage.bills import BillNotFound
 
     reason = reason.strip()
     if not reason:

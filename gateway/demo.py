@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from billing.schema import anomalies, bills, sessions
 from billing.tariff import ScopeKind
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
 from gateway.logs import configure_logging
 from gateway.storage import Storage
+from gateway.storage.schema import anomalies, bills, sessions
 from gateway.tariffs import tariff_from_message
 from protocol import FrameDecoder, MsgType, encode
 from protocol.examples import EXAMPLES

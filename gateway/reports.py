@@ -352,7 +352,7 @@ def csv_cell(value: Any, column: str, utc_offset_minutes: int = DEFAULT_UTC_OFFS
 async def _latest_corrections(engine: AsyncEngine, bill_ids: Sequence[str]) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from billing.schema import bill_corrections as c
+    from gateway.storage.schema import bill_corrections as c
 
     if not bill_ids:
         return {}

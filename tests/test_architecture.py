@@ -31,6 +31,8 @@ FORBIDDEN_IN_CORE = {
     "websockets",
 }
 CLOCK_CALLS = {"now", "utcnow", "time", "monotonic", "perf_counter", "today"}
+# billing/ is arithmetic: the database schema and its SQL live in gateway/storage/.
+FORBIDDEN_IN_BILLING = {"sqlalchemy", "asyncio", "asyncpg", "aiosqlite", "socket", "orjson"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -62,3 +64,14 @@ def test_core_does_no_io_and_reads_no_clock(layer: str) -> None:
                 if isinstance(target, ast.Name) and target.id in {"datetime", "time", "date"}:
                     call = f"{target.id}.{node.func.attr}()"
                     assert node.func.attr not in CLOCK_CALLS, f"{path}: {call}"
+
+
+def test_billing_is_arithmetic_without_database_or_asyncio() -> None:
+    paths = sorted((ROOT / "billing").rglob("*.py"))
+    assert paths
+    for path in paths:
+        found = _imports(path) & FORBIDDEN_IN_BILLING
+        assert not found, f"{path.relative_to(ROOT)} imports {sorted(found)}"
+        tree = ast.parse(path.read_text(), str(path))
+        coroutines = [n.name for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef)]
+        assert not coroutines, f"{path.relative_to(ROOT)} defines coroutines {coroutines}"

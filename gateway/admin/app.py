@@ -58,7 +58,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from billing.idle_fee import IdleFeeRule
-from billing.store import TariffConflict
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
 from gateway.admin import console, manage
@@ -68,6 +67,7 @@ from gateway.mapping import channel_code
 from gateway.metrics import render_prometheus
 from gateway.pile_auth import generate_secret
 from gateway.storage import queries
+from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import TARIFF_CONFLICT
 from protocol import PileIdError, normalize_pile_id
 from protocol.login_auth import parse_secret

@@ -1,9 +1,11 @@
 """pilegate's storage layer: `Storage` (the facade the gateway holds), migrations, records.
 
-Schema: ``billing/schema.py``; bill rows and corrections: ``billing/store.py``.
+Schema: ``schema/`` (tables by area); `Storage`'s methods by area: ``areas/``; bill rows
+and corrections: ``bills.py``; tariffs and idle-fee rules: ``pricing.py``; every INSERT with
+ON CONFLICT or in bulk: ``inserts.py``.
 """
 
-from billing.store import Correction, StoredBill
+from gateway.storage.bills import Correction, StoredBill
 from gateway.storage.migrate import SchemaOutOfDate, check_current, upgrade
 from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import (

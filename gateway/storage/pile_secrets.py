@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.schema import pile_secrets, piles
+from gateway.storage.schema import pile_secrets, piles
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.schema import (
+from gateway.storage.schema import (
     accounts,
     anomalies,
     bill_corrections,

@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from billing.schema import accounts, active_services, firmware_history, guns, piles, stations
+from gateway.storage.schema import (
+    accounts,
+    active_services,
+    firmware_history,
+    guns,
+    piles,
+    stations,
+)
 from protocol import normalize_pile_id
 
 PILE_FIELDS = ("station_id", "vendor", "model", "gun_count", "enabled")
@@ -136,7 +143,7 @@ async def _exists(storage: Any, table: Any, key: str) -> bool:
 
 
 async def _upsert_account(conn: AsyncConnection, row: Mapping[str, Any], at: int) -> bool:
-    from gateway.storage.storage import hash_password
+    from gateway.storage.areas.accounts import hash_password
 
     account_id = row["account"]
     values: dict[str, Any] = {}

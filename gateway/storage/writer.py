@@ -38,10 +38,12 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import bindparam, exc, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from billing.schema import (
+from gateway.metrics import Histogram
+from gateway.storage.bills import PreparedBill, StoredBill, write_bills
+from gateway.storage.inserts import dialect_insert, insert_rows
+from gateway.storage.schema import (
     anomalies,
     anomaly_events,
     frame_journal,
@@ -50,8 +52,6 @@ from billing.schema import (
     session_transitions,
     sessions,
 )
-from billing.store import PreparedBill, StoredBill, insert_rows, write_bills
-from gateway.metrics import Histogram
 
 log = logging.getLogger("pilegate.storage.writer")
 
@@ -123,10 +123,6 @@ class WriterStats:
     # For /metrics: how long a batch takes from BEGIN to COMMIT, and how many rows it carries.
     commit_seconds: Histogram = field(default_factory=Histogram)
     batch_sizes: Histogram = field(default_factory=lambda: Histogram(BATCH_SIZE_BUCKETS))
-
-
-def _dialect_insert(conn: AsyncConnection, table: Any) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def _blames_the_rows(error: BaseException) -> bool:
@@ -508,7 +504,7 @@ class BatchWriter:
             for it in items:  # the last upsert of a session in the batch wins
                 latest.pop(it.payload["id"], None)
                 latest[it.payload["id"]] = it.payload
-            stmt = _dialect_insert(conn, sessions)
+            stmt = dialect_insert(conn, sessions)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["id"], set_={c: stmt.excluded[c] for c in _SESSION_COLS}
             )

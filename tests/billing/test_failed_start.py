@@ -19,6 +19,7 @@ from gateway.storage import Storage
 from protocol import AnomalyBit, BillAckStatus, Channel, FaultCode, MsgType, Result, StopReason
 from protocol.messages import Bill, StartResult
 from sessions import Phase
+from tests import reads
 from tests.db import fresh_database
 from tests.gateway.conftest import ACCOUNT, gateway_config
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -95,7 +96,7 @@ async def test_failed_start_without_logout_then_a_bill_ten_hours_late(
     assert ack.anomalies == 0x01210040  # the value §8.2 documents for this flow
 
     await gw.storage.flush()
-    stored = await gw.storage.find_bill(PILE_ID, tx)
+    stored = await reads.find_bill(gw.storage, PILE_ID, tx)
     assert stored is not None  # stored, never dropped
     assert stored["service_end_ms"] == UPLOAD  # the pile's figure, kept as uploaded
     assert stored["idle_fee_fen"] == 14_250 and stored["our_idle_fee_fen"] == 0

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import update
 
-from billing.schema import piles
+from gateway.storage.schema import piles
 from protocol import FaultCode, GunStatus, Logout, Result, StartResult, StopReason, StopResult
+from tests import reads
 from tests.console.harness import TOKEN, LiveGateway, make_driver, missing_browser_reason
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import PILE_ID
@@ -62,7 +63,7 @@ def prepare(env: LiveGateway) -> str:
         await pile.heartbeat()
         pile.send(bill_for(tx, energy=120_000))  # the pile claims more than the meter showed
         for _ in range(300):
-            found = await gw.storage.find_bill(PILE_ID, tx)
+            found = await reads.find_bill(gw.storage, PILE_ID, tx)
             if found is not None:
                 break
             await _sleep()

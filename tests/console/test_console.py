@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from protocol import FaultCode, GunStatus, Logout, Result, StartResult, StopReason, StopResult
+from tests import reads
 from tests.console.harness import TOKEN, LiveGateway, missing_browser_reason
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import PILE_ID
@@ -190,7 +191,7 @@ def test_stop_then_the_bill_appears_live_and_is_corrected(env: LiveGateway, brow
 
     async def stored() -> list[dict[str, Any]]:
         assert env.gateway is not None
-        return await env.gateway.storage.corrections(bill_id)
+        return await reads.corrections(env.gateway.storage, bill_id)
 
     [row] = env.run(stored())
     assert (row["who"], row["corrected_energy_dwh"]) == ("operator", 50_000)

@@ -12,10 +12,11 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from billing.schema import outbox
 from gateway.admin import AdminServer
 from gateway.app import Gateway
 from gateway.config import AdminConfig
+from gateway.storage.schema import outbox
+from tests import reads
 from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.storage.support import bill, settled
@@ -49,7 +50,7 @@ async def test_an_api_correction_is_checked_counted_and_published(
     absurd = {"energy_kwh": "99999", "reason": "typo"}
     refused = await client.post(path, json=absurd)
     assert refused.status_code == 422 and "refused" in refused.json()["detail"]
-    assert await gw.storage.corrections(bill_id) == []
+    assert await reads.corrections(gw.storage, bill_id) == []
 
     fix = {"energy_kwh": "0", "reason": "meter replaced", "refund_from": "pile"}
     done = (await client.post(path, json=fix)).json()

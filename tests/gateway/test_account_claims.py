@@ -10,6 +10,7 @@ import pytest
 from gateway.app import Gateway
 from protocol import AuthRequest, Channel, Logout, MsgType, Result, StopReason
 from sessions import Phase
+from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import ScriptedPile
 from tests.gateway.test_end_to_end import T0, phase, wait_for
@@ -32,4 +33,4 @@ async def test_a_slow_claim_does_not_outlive_the_release_of_a_short_service(
     pile.send(Logout(1, auth.transaction_id, StopReason.USER, T0))
     await wait_for(lambda: phase(gateway) is Phase.CANCELLED)
     await gateway.background_done()
-    assert await gateway.storage.active_service(ACCOUNT) is None
+    assert await reads.active_service(gateway.storage, ACCOUNT) is None

@@ -15,6 +15,7 @@ import pytest
 from billing.anomalies import AnomalyCode
 from gateway.app import Gateway
 from protocol import Bill, BillAckStatus, MsgType
+from tests import reads
 from tests.db import KINDS, fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -93,7 +94,7 @@ async def test_every_readable_bill_is_stored_with_its_raw_values_and_acknowledge
         await pile.close()
     assert ack.message.transaction_id == bill.transaction_id
     assert ack.message.status == BillAckStatus.FLAGGED  # impossible values are flagged
-    row = await gateway.storage.find_bill(PILE_ID, bill.transaction_id)
+    row = await reads.find_bill(gateway.storage, PILE_ID, bill.transaction_id)
     assert row is not None
     sent = asdict(bill)
     assert {f: row[f] for f in PILE_FIELDS} == {f: sent[f] for f in PILE_FIELDS}
@@ -115,5 +116,5 @@ async def test_a_resent_extreme_bill_is_a_duplicate_not_a_failure(gateway: Gatew
         await pile.close()
     assert first.message.status == BillAckStatus.FLAGGED
     assert again.message.status == BillAckStatus.DUPLICATE
-    assert await gateway.storage.count_bills(PILE_ID) == 1
+    assert await reads.count_bills(gateway.storage, PILE_ID) == 1
     assert gateway.storage.stats.failed_batches == 0

@@ -18,11 +18,11 @@ import httpx
 import orjson
 from sqlalchemy import select
 
-from billing.schema import outbox
 from gateway.admin.app import create_app
 from gateway.app import Gateway
 from gateway.commands import Outcome
 from gateway.storage import Storage
+from gateway.storage.schema import outbox
 from protocol import (
     BillAckStatus,
     FaultCode,
@@ -38,6 +38,7 @@ from protocol import (
     StopResult,
 )
 from sessions import Phase
+from tests import reads
 from tests.db import fresh_database
 from tests.faultproxy import FaultProxy
 from tests.gateway.conftest import ACCOUNT, gateway_config, start_gateway
@@ -114,10 +115,10 @@ async def test_nothing_is_lost_or_acknowledged_early_through_a_database_outage(
             await gateway.storage.flush()
             storage = gateway.storage
 
-            assert await storage.count_bills(PILE_ID) == 1
-            row = await storage.get_session(session.session_id)
+            assert await reads.count_bills(storage, PILE_ID) == 1
+            row = await reads.get_session(storage, session.session_id)
             assert row is not None and row.state == "settled"
-            transitions = await storage.transitions(session.session_id)
+            transitions = await reads.transitions(storage, session.session_id)
             states = [t.to_state for t in transitions]
             assert len(states) == len(set(states)), states  # each transition once
             assert "closed" in states and states[-1] == "settled"
@@ -139,7 +140,7 @@ async def test_nothing_is_lost_or_acknowledged_early_through_a_database_outage(
                 ]
             bills = [e for e in events if e["kind"] == "bill"]
             assert len(bills) == 1 and bills[0]["transaction_id"] == tx
-            stored = await storage.find_bill(PILE_ID, tx)
+            stored = await reads.find_bill(storage, PILE_ID, tx)
             assert stored is not None and bills[0]["bill_id"] == stored["id"]
             payloads = Counter(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) for e in events)
             assert max(payloads.values()) == 1  # no event written twice
@@ -204,7 +205,7 @@ async def test_an_account_released_during_an_outage_is_released_when_it_returns(
             await asyncio.sleep(0.3)  # a few failed attempts
             proxy.restore()
             await until(lambda: not gateway._account_ops)  # retried until it got through
-            assert await storage.active_service(ACCOUNT) is None
+            assert await reads.active_service(storage, ACCOUNT) is None
         finally:
             await gateway.stop(grace_s=2)
 

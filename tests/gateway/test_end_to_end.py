@@ -30,6 +30,7 @@ from protocol import (
     encode,
 )
 from sessions import Phase
+from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD, FakeClock, gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile
 
@@ -86,21 +87,21 @@ async def test_remote_start_charge_stop_unplug_bill(gateway: Gateway, pile: Scri
     pile.send(Logout(1, tx, StopReason.REMOTE, T0 + 660_000))
     await wait_for(lambda: phase(gateway) is Phase.CLOSED)
     await gateway.background_done()
-    assert await gateway.storage.active_service(ACCOUNT) is None  # the account is free again
+    assert await reads.active_service(gateway.storage, ACCOUNT) is None  # the account is free again
 
     seq = pile.send(bill_for(tx))
     ack = await pile.expect(MsgType.BILL_ACK, seq=seq)
     assert ack.message.transaction_id == tx
     assert ack.message.status in (BillAckStatus.ACCEPTED, BillAckStatus.FLAGGED)
     assert phase(gateway) is Phase.SETTLED
-    stored = await gateway.storage.find_bill(PILE_ID, tx)
+    stored = await reads.find_bill(gateway.storage, PILE_ID, tx)
     assert stored is not None and stored["energy_dwh"] == 100_000
 
     # A re-sent bill is acknowledged as a duplicate and stored once.
     seq = pile.send(bill_for(tx))
     again = await pile.expect(MsgType.BILL_ACK, seq=seq)
     assert again.message.status == BillAckStatus.DUPLICATE
-    assert await gateway.storage.count_bills(PILE_ID) == 1
+    assert await reads.count_bills(gateway.storage, PILE_ID) == 1
 
 
 async def test_start_timeout_stops_and_frees_the_account(
@@ -117,7 +118,7 @@ async def test_start_timeout_stops_and_frees_the_account(
     session = gateway.piles[PILE_ID].guns[1].session
     assert session is not None and session.end_reason == "start_timeout"
     await gateway.background_done()
-    assert await gateway.storage.active_service(ACCOUNT) is None
+    assert await reads.active_service(gateway.storage, ACCOUNT) is None
     # The account can start elsewhere now.
     assert (await gateway.start_charge(PILE_ID, 2, ACCOUNT, "own_app")).ok
 
@@ -137,7 +138,7 @@ async def test_stop_not_honoured_resends_stop_and_alarms(
     assert gateway.metrics.alarms["charging_without_session"] >= 1
     # The account is held again while the pile reports charging: no second start elsewhere.
     await gateway.background_done()
-    holder = await gateway.storage.active_service(ACCOUNT)
+    holder = await reads.active_service(gateway.storage, ACCOUNT)
     assert holder is not None and holder.session_id == result.transaction_id
     second = await gateway.start_charge(PILE_ID, 2, ACCOUNT, "own_app")
     assert second.outcome is Outcome.REJECTED and second.reason == "account_busy"
@@ -185,7 +186,7 @@ async def test_start_failure_with_device_fault_ends_the_session_at_once(
     ack = (await pile.expect(MsgType.BILL_ACK, seq=seq)).message
     assert ack.status == BillAckStatus.FLAGGED
     assert ack.anomalies & (1 << 6)  # code 6: idle duration anomaly
-    stored = await gateway.storage.find_bill(PILE_ID, tx)
+    stored = await reads.find_bill(gateway.storage, PILE_ID, tx)
     assert stored is not None and stored["our_idle_fee_fen"] == 0
 
 

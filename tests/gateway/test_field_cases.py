@@ -6,6 +6,7 @@ from billing.anomalies import AnomalyCode
 from gateway.app import Gateway
 from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
 from sessions import Phase
+from tests import reads
 from tests.gateway.conftest import ACCOUNT, FakeClock
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import T0, bill_for, phase, wait_for
@@ -75,7 +76,7 @@ async def test_lost_bill_gets_code_1_and_a_late_bill_resolves_it(
     assert phase(gateway) is Phase.SETTLED
     (resolved,) = await gateway.storage.anomalies(session_id=session_id, code=1)
     assert resolved.status == "resolved" and resolved.resolution is not None
-    history = await gateway.storage.anomaly_history(resolved.anomaly_id)
+    history = await reads.anomaly_history(gateway.storage, resolved.anomaly_id)
     assert len(history) >= 2  # opened, then resolved by the late bill
 
 
@@ -112,7 +113,7 @@ async def test_case7_sessions_survive_a_gateway_restart(db_url: str) -> None:
         await pile.heartbeat()
         await wait_for(lambda: phase(second) is Phase.CLOSED)
         await second.background_done()
-        assert await second.storage.active_service(ACCOUNT) is None  # account freed
+        assert await reads.active_service(second.storage, ACCOUNT) is None  # account freed
         seq = pile.send(bill_for(tx))
         await pile.expect(MsgType.BILL_ACK, seq=seq)
         assert phase(second) is Phase.SETTLED
@@ -131,4 +132,4 @@ async def test_frames_queued_behind_a_bill_are_processed_after_the_pile_hangs_up
     pile.send(Logout(1, tx, StopReason.USER, T0 + 700_000))
     await pile.close()
     await wait_for(lambda: phase(gateway) is Phase.SETTLED)
-    assert await gateway.storage.find_bill(PILE_ID, tx) is not None
+    assert await reads.find_bill(gateway.storage, PILE_ID, tx) is not None

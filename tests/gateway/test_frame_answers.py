@@ -40,6 +40,7 @@ from protocol import (
 )
 from protocol.codes import REPLIES
 from sessions import Authorised, StartConfirmed
+from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import T0, bill_for
@@ -178,7 +179,7 @@ async def test_a_failing_authorisation_is_answered_and_frees_the_account(
         NackReason.INTERNAL_ERROR,
     )
     await gateway.background_done()
-    assert await gateway.storage.active_service(ACCOUNT) is None  # the claim was released
+    assert await reads.active_service(gateway.storage, ACCOUNT) is None  # the claim was released
     monkeypatch.undo()
     seq = pile.send(AuthRequest(1, Channel.CARD, CARD, ""))
     ok = await pile.expect(MsgType.AUTH_RESULT, seq=seq)

@@ -17,6 +17,7 @@ from gateway.app import Gateway
 from gateway.storage import Storage
 from protocol import AuthRequest, Channel, FaultCode, GunStatus, MsgType, Result, StartResult
 from sessions import Phase, Tick
+from tests import reads
 from tests.db import fresh_database
 from tests.gateway.conftest import ACCOUNT, CARD, gateway_config
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -96,7 +97,7 @@ async def test_a_charge_after_an_acknowledged_stop_keeps_the_account_busy(kind: 
                 assert (result, tx) == (Result.ACCOUNT_BUSY, "")
                 await charging_report(first, charging=False)  # the pile gives up at last
                 await gateway.background_done()
-                assert await gateway.storage.active_service(ACCOUNT) is None
+                assert await reads.active_service(gateway.storage, ACCOUNT) is None
                 clock.now += MIN
         finally:
             await first.close()
@@ -111,7 +112,7 @@ async def test_the_claim_holds_across_gateway_instances(postgres_url: str) -> No
             tx = await start_then_time_out(a, first, clock)
             await charging_report(first)
             await a.background_done()  # gateway A's claim is committed: B must see it
-            holder = await b.storage.active_service(ACCOUNT)
+            holder = await reads.active_service(b.storage, ACCOUNT)
             assert holder is not None and holder.session_id == tx
             assert await authorise_card(second) == (Result.ACCOUNT_BUSY, "")
         finally:
@@ -142,7 +143,7 @@ async def overlapping_services(first_gw: Gateway, second_gw: Gateway, clock: Clo
             clock.now += MIN
             seq = pile.send(bill_for(tx, start=clock.now - 11 * MIN, end=clock.now - MIN))
             await pile.expect(MsgType.BILL_ACK, seq=seq)
-            stored = await second_gw.storage.find_bill(pile.pile_id, tx)
+            stored = await reads.find_bill(second_gw.storage, pile.pile_id, tx)
             assert stored is not None
             codes.add(f"{pile.pile_id[-1]}:{stored['anomaly_codes']}")
         return codes

@@ -22,6 +22,7 @@ from protocol import (
     StopResult,
 )
 from sessions import Phase
+from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import T0, bill_for, phase, wait_for
@@ -82,7 +83,7 @@ async def test_a_reconnected_pile_starts_at_once_remotely_and_at_the_pile(
         assert reply.result == Result.OK and reply.account == ACCOUNT
         assert phase(gateway, 1) is Phase.AUTHORISED
         await gateway.background_done()
-        holder = await gateway.storage.active_service(ACCOUNT)
+        holder = await reads.active_service(gateway.storage, ACCOUNT)
         assert holder is not None and holder.session_id == reply.transaction_id
 
         # The first heartbeat reconciles; availability is what the pile reports.

@@ -20,6 +20,7 @@ from gateway.storage import Storage
 from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
 from protocol import StopResult as PileStopResult
 from sessions import Tick, pending
+from tests import reads
 from tests.db import fresh_database
 from tests.gateway.conftest import ACCOUNT, CARD, gateway_config
 from tests.gateway.piles import PILE_ID, ScriptedPile
@@ -261,14 +262,14 @@ async def play(
                     await run.p.heartbeat()  # the same reports reach the gateway in both runs
                 await run.gw.background_done()
                 seen.deadlines.append(run.deadlines())
-                seen.holders.append(await run.gw.storage.active_service(ACCOUNT) is not None)
+                seen.holders.append(await reads.active_service(run.gw.storage, ACCOUNT) is not None)
             await run.gw.storage.flush()
             storage = run.gw.storage
             for a in await storage.anomalies():
                 reason = a.reason.replace(run.tx, "<tx>")
                 seen.anomalies.append((a.kind, a.code, a.status, a.created_ms - T0, reason))
             seen.anomalies.sort(key=lambda a: (a[3], a[0], str(a[1]), a[4]))  # ids are random
-            row = await storage.find_session(PILE_ID, run.tx)
+            row = await reads.find_session(storage, PILE_ID, run.tx)
             assert row is not None
             seen.session = {
                 k: v for k, v in vars_of(row).items() if k not in {"session_id", "transaction_id"}

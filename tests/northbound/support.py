@@ -24,12 +24,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import select
 
-from billing.schema import outbox
 from gateway.app import Gateway
 from gateway.config import MqttConfig
 from gateway.logs import configure_logging
 from gateway.northbound import MqttBridge, parse_url
 from gateway.storage import Storage
+from gateway.storage.schema import outbox
 from protocol import (
     Bill,
     Channel,

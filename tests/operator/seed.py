@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from billing.schema import bills, firmware_history, piles, sessions, stations
+from gateway.storage.schema import bills, firmware_history, piles, sessions, stations
 
 CST = timezone(timedelta(hours=8))
 

@@ -270,8 +270,8 @@ async def test_tariff_set_and_show(env: Env) -> None:
 async def test_reports_and_export_through_the_api(env: Env) -> None:
     from sqlalchemy import insert
 
-    from billing.schema import bills
     from gateway.storage.engine import create_engine
+    from gateway.storage.schema import bills
     from tests.operator.seed import bill_row, local
 
     engine = create_engine(env.url)

@@ -11,9 +11,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from billing.schema import accounts, bills, guns, piles
 from gateway.cli import main
 from gateway.storage import Storage
+from gateway.storage.schema import accounts, bills, guns, piles
+from tests import reads
 from tests.billing.fixtures import TARIFF
 from tests.operator.seed import P1, P3, P4
 from tests.storage.support import RECEIVED, bill, settled
@@ -134,7 +135,7 @@ def test_bill_correction_is_recomputed_and_audited(database_url: str) -> None:
                     await conn.execute(select(bills.c.energy_dwh).where(bills.c.id == bill_id))
                 ).scalar()
                 assert energy == 100_000  # the original is kept
-            return await storage.corrections(bill_id)
+            return await reads.corrections(storage, bill_id)
         finally:
             await storage.close()
 

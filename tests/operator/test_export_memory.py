@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from billing.schema import bills
 from gateway.storage.engine import create_engine
+from gateway.storage.schema import bills
 from tests.operator.seed import bill_row
 
 ROOT = Path(__file__).resolve().parents[2]

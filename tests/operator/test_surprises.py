@@ -269,7 +269,7 @@ def test_no_link_leaves_the_repository() -> None:
 def test_a_correction_shows_both_refunds_is_published_and_logged(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    from billing.schema import bills as bills_table
+    from gateway.storage.schema import bills as bills_table
 
     bill_id = _stored_bill(sqlite_url)  # ours: 16.80 CNY for 10 kWh
 

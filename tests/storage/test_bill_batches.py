@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from billing.schema import bill_lines, bills
 from gateway.storage import Storage, WriteFailed
+from gateway.storage.schema import bill_lines, bills
 from tests.storage.support import RECEIVED, bill, pile_id, settled
 
 

@@ -8,9 +8,16 @@ from sqlalchemy import event, func, select, text
 
 from billing.anomalies import AnomalyCode
 from billing.records import GatewayObservation
-from billing.schema import anomalies, bill_lines, bills
-from billing.store import LATE, STATUS_CORRECTED, STATUS_FLAGGED, STATUS_STORED, UNKNOWN_SESSION
 from gateway.storage import Storage, WriteFailed
+from gateway.storage.bills import (
+    LATE,
+    STATUS_CORRECTED,
+    STATUS_FLAGGED,
+    STATUS_STORED,
+    UNKNOWN_SESSION,
+)
+from gateway.storage.schema import anomalies, bill_lines, bills
+from tests import reads
 from tests.billing.fixtures import TARIFF
 from tests.db import fresh_database
 from tests.storage.support import RECEIVED, bill, pile_id, settled
@@ -29,7 +36,7 @@ async def test_clean_bill_is_stored_with_lines_and_our_amounts(storage: Storage)
     s = settled(b)
     stored = await storage.store_bill(p, b, s, received_ms=RECEIVED, session_id="S-1")
     assert not stored.duplicate and stored.status == STATUS_STORED and stored.anomaly_mask == 0
-    row = await storage.get_bill(stored.bill_id)
+    row = await reads.get_bill(storage, stored.bill_id)
     assert row is not None
     assert (row["pile_id"], row["transaction_id"], row["session_id"]) == (
         p,
@@ -38,11 +45,11 @@ async def test_clean_bill_is_stored_with_lines_and_our_amounts(storage: Storage)
     )
     assert (row["total_amount_fen"], row["our_total_fen"], row["difference_fen"]) == (1680, 1680, 0)
     assert row["valid"] and row["anomaly_codes"] == "" and row["tariff_id"] == TARIFF.tariff_id
-    lines = await storage.bill_lines(stored.bill_id)
+    lines = await reads.bill_lines(storage, stored.bill_id)
     assert [x["kind"] for x in lines] == ["flat", "peak"]
     assert sum(x["energy_dwh"] for x in lines) == b.energy_dwh
     assert sum(x["energy_amount_fen"] + x["service_amount_fen"] for x in lines) == 1680
-    assert await storage.find_bill(p, b.transaction_id) == row
+    assert await reads.find_bill(storage, p, b.transaction_id) == row
 
 
 async def test_same_bill_twice_is_stored_once_and_acknowledged_as_duplicate(
@@ -52,7 +59,7 @@ async def test_same_bill_twice_is_stored_once_and_acknowledged_as_duplicate(
     first = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED)
     again = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED + 5000)
     assert not first.duplicate and again.duplicate and again.bill_id == first.bill_id
-    assert await storage.count_bills(p) == 1
+    assert await reads.count_bills(storage, p) == 1
     assert await _count(storage, bill_lines, bill_id=first.bill_id) == 2
 
 
@@ -63,7 +70,7 @@ async def test_copies_in_one_batch_dedupe(storage: Storage) -> None:
     )
     assert sum(not r.duplicate for r in results) == 1
     assert len({r.bill_id for r in results}) == 1
-    assert await storage.count_bills(p) == 1
+    assert await reads.count_bills(storage, p) == 1
     bid = results[0].bill_id
     codes = [a.code for a in await storage.anomalies(bill_id=bid) if a.code is not None]
     assert len(codes) == len(set(codes)) and AnomalyCode.ENERGY in codes
@@ -81,7 +88,7 @@ async def test_unknown_session_bill_is_stored_and_flagged(storage: Storage) -> N
     r = await storage.store_bill(
         p, b, settled(b), received_ms=RECEIVED, flags=[UNKNOWN_SESSION, LATE]
     )
-    row = await storage.get_bill(r.bill_id)
+    row = await reads.get_bill(storage, r.bill_id)
     assert row is not None and row["session_id"] is None
     assert row["status"] == STATUS_FLAGGED and row["flags"] == '["late","unknown_session"]'
 
@@ -105,7 +112,7 @@ async def test_anomalies_one_row_per_code_with_reasons(storage: Storage) -> None
     rows = await storage.anomalies(bill_id=r.bill_id)
     assert {a.code for a in rows} == want
     assert all(a.status == "open" and a.reason and a.pile_id == p for a in rows)
-    row = await storage.get_bill(r.bill_id)
+    row = await reads.get_bill(storage, r.bill_id)
     assert row is not None and row["anomaly_codes"] == "8,9,10" and row["status"] == STATUS_FLAGGED
 
 
@@ -113,7 +120,7 @@ async def test_invalid_bill_is_still_stored_flagged(storage: Storage) -> None:
     p = pile_id()
     b = bill(total_amount_fen=-100, charge_start_ms=0)
     r = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED)
-    row = await storage.get_bill(r.bill_id)
+    row = await reads.get_bill(storage, r.bill_id)
     assert row is not None and not row["valid"] and row["status"] == STATUS_FLAGGED
     kinds = {a.kind for a in await storage.anomalies(bill_id=r.bill_id)}
     assert {"amount_negative", "anomaly"} <= kinds
@@ -137,7 +144,7 @@ async def test_group_commit_batches_concurrent_bills(storage: Storage) -> None:
     finally:
         event.remove(storage.engine.sync_engine, "commit", on_commit)
     assert not any(r.duplicate for r in results)
-    assert await storage.count_bills(p) == 1000
+    assert await reads.count_bills(storage, p) == 1000
     batches = storage.stats.batches - before
     assert commits == batches
     assert batches <= 10, batches  # 1000 bills, batches of up to 500
@@ -160,10 +167,10 @@ async def test_failed_commit_fails_the_awaiting_callers_and_stores_nothing(
     finally:
         event.remove(storage.engine.sync_engine, "commit", fail)
     assert all(isinstance(r, WriteFailed) for r in results), results
-    assert await storage.count_bills(p) == 0
+    assert await reads.count_bills(storage, p) == 0
     # the same bills go through once the database is healthy again: not duplicates
     r = await storage.store_bill(p, bs[0], settled(bs[0]), received_ms=RECEIVED)
-    assert not r.duplicate and await storage.count_bills(p) == 1
+    assert not r.duplicate and await reads.count_bills(storage, p) == 1
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -191,7 +198,7 @@ async def test_bad_row_does_not_fail_the_bills_of_its_batch(storage: Storage) ->
     results = await asyncio.gather(
         *(storage.store_bill(p, b, settled(b), received_ms=RECEIVED) for b in bs)
     )
-    assert len(results) == 10 and await storage.count_bills(p) == 10
+    assert len(results) == 10 and await reads.count_bills(storage, p) == 10
 
 
 async def test_correction_keeps_the_original_and_writes_an_audit_row(storage: Storage) -> None:
@@ -201,7 +208,7 @@ async def test_correction_keeps_the_original_and_writes_an_audit_row(storage: St
     c = await storage.correct_bill(r.bill_id, 0, "refund: car never charged", "ops-7", RECEIVED)
     assert (c.original_total_fen, c.corrected_total_fen, c.refund_fen) == (1680, 0, 1680)
     assert c.original_energy_dwh == 100_000 and c.corrected_energy_dwh == 0
-    row = await storage.get_bill(r.bill_id)
+    row = await reads.get_bill(storage, r.bill_id)
     assert row is not None and row["status"] == STATUS_CORRECTED
     assert (row["energy_dwh"], row["total_amount_fen"], row["our_total_fen"]) == (
         100_000,
@@ -209,7 +216,7 @@ async def test_correction_keeps_the_original_and_writes_an_audit_row(storage: St
         1680,
     )
     assert await _count(storage, bill_lines, bill_id=r.bill_id) == 2
-    (audit,) = await storage.corrections(r.bill_id)
+    (audit,) = await reads.corrections(storage, r.bill_id)
     assert (audit["who"], audit["reason"], audit["refund_fen"]) == (
         "ops-7", "refund: car never charged", 1680)  # fmt: skip
     assert audit["original_total_fen"] == 1680 and audit["corrected_total_fen"] == 0
@@ -217,11 +224,11 @@ async def test_correction_keeps_the_original_and_writes_an_audit_row(storage: St
     c2 = await storage.correct_bill(r.bill_id, 50_000, "half after all", "ops-7", RECEIVED + 1)
     assert (c2.original_total_fen, c2.refund_fen) == (0, -c2.corrected_total_fen)
     assert c2.corrected_total_fen == 840
-    assert len(await storage.corrections(r.bill_id)) == 2
+    assert len(await reads.corrections(storage, r.bill_id)) == 2
 
 
 async def test_correction_of_unknown_bill_raises(storage: Storage) -> None:
-    from billing.store import BillNotFound
+    from gateway.storage.bills import BillNotFound
 
     with pytest.raises(BillNotFound):
         await storage.correct_bill("nope", 0, "x", "y", 1)

@@ -4,10 +4,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from billing.schema import metadata
 from gateway.storage import SchemaOutOfDate, Storage, check_current, upgrade
 from gateway.storage.engine import create_engine, resolve_url
 from gateway.storage.migrate import current_revision, head_revision
+from gateway.storage.schema import metadata
 from tests.db import KINDS, fresh_database
 
 

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from sqlalchemy import func, select
 
-from billing.schema import outbox
 from gateway.metrics import Metrics, render_prometheus
 from gateway.storage import JournalEntry, SessionRow, Storage, WriteFailed
+from gateway.storage.schema import outbox
 from gateway.storage.writer import Kind
+from tests import reads
 from tests.db import database_url, postgresql_url  # noqa: F401
 from tests.faultproxy import FaultProxy
 from tests.storage.support import RECEIVED, bill, pile_id, settled, uid
@@ -83,8 +84,8 @@ async def test_rows_submitted_during_an_outage_are_written_once_after_it(
         stored = await storage.store_bill(p, b, settled(b), received_ms=RECEIVED)
         assert not stored.duplicate
         assert [e.at_ms async for e in storage.frames(p)] == list(range(1, 202))
-        assert await storage.get_session(sid) == row
-        assert [t.to_state for t in await storage.transitions(sid)] == [
+        assert await reads.get_session(storage, sid) == row
+        assert [t.to_state for t in await reads.transitions(storage, sid)] == [
             "authorised", "starting", "charging"]  # fmt: skip
     finally:
         await storage.close()
@@ -219,7 +220,8 @@ async def test_a_row_the_database_refuses_is_set_aside_and_the_rest_is_written(
                     "session_id": sid, "from_state": None, "to_state": None,
                     "reason": "bad", "at_ms": i})  # fmt: skip
         await storage.flush()
-        assert [t.to_state for t in await storage.transitions(sid)] == [f"s{i}" for i in range(10)]
+        states = [t.to_state for t in await reads.transitions(storage, sid)]
+        assert states == [f"s{i}" for i in range(10)]
         assert storage.stats.lost == {"transition": 1} and storage.stats.pending == 0
         assert not storage.stats.outage and storage.stats.outages == 0
     finally:

@@ -6,6 +6,7 @@ import pytest
 
 from gateway.storage import Storage
 from gateway.storage.writer import Kind
+from tests import reads
 from tests.storage.support import pile_id, uid
 
 
@@ -37,7 +38,7 @@ async def test_offline_enable_and_listing(storage: Storage) -> None:
     assert rec is not None and not rec.online and rec.last_seen_ms == 5000
     assert await storage.set_pile_enabled(p, False)
     assert not await storage.set_pile_enabled(pile_id(), False)
-    (listed,) = await storage.list_piles(station_id=station)
+    (listed,) = await reads.list_piles(storage, station_id=station)
     assert listed.pile_id == p and not listed.enabled and listed.station_id == station
 
 
@@ -92,7 +93,7 @@ async def test_claim_is_exclusive_and_released(storage: Storage) -> None:
     assert await storage.claim_account(a, "S1", p, 1, 1001) is None  # idempotent
     assert await storage.claim_account(a, "S2", p, 2, 1002) == "S1"
     assert not await storage.release_account(a, "S2")
-    svc = await storage.active_service(a)
+    svc = await reads.active_service(storage, a)
     assert svc is not None and (svc.session_id, svc.gun, svc.since_ms) == ("S1", 1, 1001)  # renewed
     assert await storage.release_account(a, "S1")
     assert await storage.claim_account(a, "S2", p, 2, 1003) is None

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.storage import SessionRow, Storage
-from gateway.storage.storage import STALE_CLAIM_AGE_MS
+from gateway.storage.areas.accounts import STALE_CLAIM_AGE_MS
+from tests import reads
 from tests.storage.support import pile_id, uid
 
 T = 1_800_000_000_000
@@ -27,7 +28,7 @@ async def test_a_claim_of_an_ended_session_is_replaced_once_old_enough(storage: 
     assert await storage.claim_account(a, "S-new", p, 2, T + 1_000) == ended.session_id
     later = T + STALE_CLAIM_AGE_MS + 1
     assert await storage.claim_account(a, "S-new", p, 2, later) is None
-    held = await storage.active_service(a)
+    held = await reads.active_service(storage, a)
     assert held is not None and (held.session_id, held.gun) == ("S-new", 2)
 
 
@@ -49,11 +50,12 @@ async def test_live_sessions_and_running_late_charges_keep_their_claims(storage:
     storage.record_session(replace(live, state="closed"))
     await storage.flush()
     assert await storage.release_stale_claims(much_later) == 2
-    assert await storage.active_service(a) is None and await storage.active_service(b) is None
+    assert await reads.active_service(storage, a) is None
+    assert await reads.active_service(storage, b) is None
 
 
 async def test_a_claim_without_a_session_row_yet_is_kept(storage: Storage) -> None:
     a, p = uid("A"), pile_id()
     assert await storage.claim_account(a, "S-unwritten", p, 1, T) is None
     assert await storage.release_stale_claims(T + 10 * STALE_CLAIM_AGE_MS) == 0
-    assert await storage.active_service(a) is not None
+    assert await reads.active_service(storage, a) is not None

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from billing.store import TariffConflict
 from billing.tariff import PeriodPrice, ScopeKind
 from gateway.storage import Storage
+from gateway.storage.pricing import TariffConflict
 from tests.billing.fixtures import PRICES, station_tariff
 from tests.storage.support import pile_id, uid
 

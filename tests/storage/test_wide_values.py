@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from billing.schema import bills
 from gateway.storage import SessionRow, Storage
+from gateway.storage.schema import bills
+from tests import reads
 from tests.storage.support import RECEIVED, bill, pile_id, settled, uid
 
 U64 = 2**64 - 1
@@ -22,7 +23,7 @@ async def test_session_rows_keep_u64_meters_and_pile_times(storage: Storage) -> 
     )  # fmt: skip
     storage.record_session(row)
     await storage.flush()
-    assert await storage.get_session(row.session_id) == row
+    assert await reads.get_session(storage, row.session_id) == row
     assert not storage.stats.lost and storage.stats.failed_batches == 0
 
 
@@ -39,4 +40,4 @@ async def test_wide_bill_times_sort_after_every_real_time(storage: Storage) -> N
         assert set((await conn.execute(later)).scalars()) == {
             ids["edge"], ids["wide"], ids["wider"]}  # fmt: skip
     assert order == [ids["real"], ids["edge"], ids["wider"], ids["wide"]]
-    assert (await storage.get_bill(ids["wide"]))["service_end_ms"] == U64  # type: ignore[index]
+    assert (await reads.get_bill(storage, ids["wide"]))["service_end_ms"] == U64  # type: ignore[index]

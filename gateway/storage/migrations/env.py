@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from billing.schema import metadata
+from gateway.storage.schema import metadata
 
 config = context.config
 

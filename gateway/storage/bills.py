@@ -1,6 +1,6 @@
 """Persistence of bills: rows from a (PileBill, Settlement), idempotent batch insert, corrections.
 
-The gateway's batch writer (``gateway/storage/writer.py``) calls `write_bills` inside the
+The batch writer (``gateway/storage/writer.py``) calls `write_bills` inside the
 transaction of a batch and resolves each caller's future only after that transaction
 committed. A bill is identified by (pile id, transaction id): a second copy, in a later batch
 or in the same one, is not stored again and is reported as a duplicate. Bill lines and one
@@ -13,31 +13,22 @@ copy that was stored). A bill that fails validation is stored all the same, with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from billing.amounts import BillLine, ComputedBill
 from billing.anomalies import AnomalyCode
 from billing.correction import correct_energy, refund_fen
-from billing.idle_fee import IdleFeeRule
 from billing.reconcile import Settlement
 from billing.records import PileBill
-from billing.schema import (
-    anomalies,
-    bill_corrections,
-    bill_lines,
-    bills,
-    idle_fee_rules,
-    tariff_assignments,
-    tariffs,
-)
-from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, same_definition
+from billing.tariff import PeriodKind, Tariff
+from gateway.storage.inserts import dialect_insert, pg_array_type, unnest_insert_sql
+from gateway.storage.schema import anomalies, bill_corrections, bill_lines, bills
 
 
 class BillNotFound(LookupError):
@@ -194,52 +185,6 @@ def prepare_bill(
     return PreparedBill((pile_id, bill.transaction_id), row, lines, rows)
 
 
-_PG_TYPES = {"BIGINT": "int8", "INTEGER": "int4", "BOOLEAN": "bool", "TEXT": "text"}
-
-
-def _pg_array_type(column: Any) -> str:
-    name = column.type.compile(dialect=postgresql.dialect())
-    if name.startswith("NUMERIC"):  # WideInt: the pile's u64 times and meter readings
-        return "numeric"
-    return _PG_TYPES.get(name, "text")  # VARCHAR(n) -> text (the column's cast checks length)
-
-
-_UNNEST_SQL: dict[tuple[str, tuple[str, ...], str], str] = {}
-
-
-def _unnest_insert_sql(table: Any, cols: tuple[str, ...], suffix: str) -> str:
-    key = (table.name, cols, suffix)
-    sql = _UNNEST_SQL.get(key)
-    if sql is None:
-        arrays = ", ".join(f"${n}::{_pg_array_type(table.c[c])}[]" for n, c in enumerate(cols, 1))
-        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays})"
-        sql = _UNNEST_SQL[key] = f"{sql} {suffix}".rstrip()
-    return sql
-
-
-async def insert_rows(
-    conn: AsyncConnection, table: Any, rows: Sequence[Mapping[str, Any]], suffix: str = ""
-) -> Any:
-    """Insert many rows in one statement. PostgreSQL: one INSERT ... SELECT FROM unnest()
-    of one array per column (a single prepared statement, whatever the batch size: far
-    cheaper than multi-row VALUES); elsewhere executemany (insertmanyvalues). `suffix`
-    (PostgreSQL only, e.g. ON CONFLICT/RETURNING) is appended to the statement."""
-    if conn.dialect.name != "postgresql":
-        return await conn.execute(insert(table), list(rows))
-    cols = tuple(rows[0])
-    arrays = tuple([r[c] for r in rows] for c in cols)
-    return await conn.exec_driver_sql(_unnest_insert_sql(table, cols, suffix), arrays)
-
-
-def _insert(conn: AsyncConnection, table: Any) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"unsupported database dialect {name}")
-
-
 async def write_bills(conn: AsyncConnection, prepared: Sequence[PreparedBill]) -> list[StoredBill]:
     """Insert a batch of bills inside the caller's transaction; one result per input, in
     order. Copies already stored, or repeated within the batch, are duplicates."""
@@ -251,7 +196,7 @@ async def write_bills(conn: AsyncConnection, prepared: Sequence[PreparedBill]) -
         new = await _write_bills_pg(conn, candidates)
     else:
         stmt = (
-            _insert(conn, bills)
+            dialect_insert(conn, bills)
             .on_conflict_do_nothing(index_elements=["pile_id", "transaction_id"])
             .returning(bills.c.id)
         )
@@ -296,7 +241,7 @@ async def _write_bills_pg(
     if sql is None:
         n, m = len(cols), len(_LINE_COLS)
         sql = _CTE_SQL[cols] = (
-            f"WITH new AS ({_unnest_insert_sql(bills, cols, '')} "
+            f"WITH new AS ({unnest_insert_sql(bills, cols, '')} "
             "ON CONFLICT (pile_id, transaction_id) DO NOTHING RETURNING id), "
             f"l AS ({_unnest_children(bill_lines, _LINE_COLS, n)}), "
             f"a AS ({_unnest_children(anomalies, _ANOMALY_COLS, n + m)}) "
@@ -320,132 +265,12 @@ _CTE_SQL: dict[tuple[str, ...], str] = {}
 def _unnest_children(table: Any, cols: tuple[str, ...], offset: int) -> str:
     """INSERT of child rows whose bill_id was inserted by the `new` CTE."""
     arrays = ", ".join(
-        f"${offset + n}::{_pg_array_type(table.c[c])}[]" for n, c in enumerate(cols, 1)
+        f"${offset + n}::{pg_array_type(table.c[c])}[]" for n, c in enumerate(cols, 1)
     )
     return (
         f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT u.* FROM unnest({arrays}) "
         f"AS u({', '.join(cols)}) WHERE u.bill_id IN (SELECT id FROM new)"
     )
-
-
-# --- tariffs and idle rules ----------------------------------------------------------------
-
-
-class TariffConflict(ValueError):
-    """The tariff id already names a different definition (prices, day table, offset)."""
-
-
-def tariff_row(t: Tariff, created_ms: int) -> dict[str, Any]:
-    """The definition row of a tariff (its scope and start date are an assignment)."""
-    row: dict[str, Any] = {
-        "id": t.tariff_id,
-        "segments": orjson.dumps([[s.start_minute, str(s.kind)] for s in t.segments]).decode(),
-        "utc_offset_minutes": t.utc_offset_minutes,
-        "created_ms": created_ms,
-    }
-    for kind in PeriodKind:
-        p = t.price(kind)
-        row[f"{kind}_energy_e4"] = p.energy_e4
-        row[f"{kind}_service_e4"] = p.service_e4
-    return row
-
-
-def tariff_from_row(row: Mapping[str, Any]) -> Tariff:
-    """A Tariff from a definition row joined with one of its assignments (TARIFF_COLUMNS);
-    a definition alone gets an unassigned pile scope."""
-    prices = {
-        kind: PeriodPrice(row[f"{kind}_energy_e4"], row[f"{kind}_service_e4"])
-        for kind in PeriodKind
-    }
-    segments = tuple(Segment(m, PeriodKind(k)) for m, k in orjson.loads(row["segments"]))
-    return Tariff(
-        row["id"],
-        ScopeKind(row.get("scope_kind") or ScopeKind.PILE),
-        row.get("scope_id") or "",
-        row.get("effective_from_ms") or 0,
-        prices,
-        segments,
-        row["utc_offset_minutes"],
-        set_ms=row.get("assigned_ms") or 0,
-    )
-
-
-#: A definition with one of its assignments, ordered so that ties go to the later one.
-TARIFF_COLUMNS = (
-    *tariffs.c,
-    tariff_assignments.c.scope_kind,
-    tariff_assignments.c.scope_id,
-    tariff_assignments.c.effective_from_ms,
-    tariff_assignments.c.assigned_ms,
-)
-ASSIGNED_TARIFFS = select(*TARIFF_COLUMNS).join_from(
-    tariff_assignments, tariffs, tariffs.c.id == tariff_assignments.c.tariff_id
-)
-
-
-async def assign_tariff(conn: AsyncConnection, t: Tariff, at_ms: int) -> None:
-    """Define t's id if new, then assign it to t's scope from t.effective_from_ms. Other
-    piles and stations using the same id keep it. Raises TariffConflict if the id already
-    names other prices: piles were told those prices under that id."""
-    await conn.execute(
-        _insert(conn, tariffs)
-        .values(tariff_row(t, at_ms))
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    stored = (
-        (await conn.execute(select(tariffs).where(tariffs.c.id == t.tariff_id))).mappings().one()
-    )
-    if not same_definition(tariff_from_row(stored), t):
-        raise TariffConflict(
-            f"tariff {t.tariff_id} is already defined with other prices or periods; "
-            "give the new definition a new tariff id"
-        )
-    await conn.execute(
-        insert(tariff_assignments).values(
-            tariff_id=t.tariff_id,
-            scope_kind=str(t.scope_kind),
-            scope_id=t.scope_id,
-            effective_from_ms=t.effective_from_ms,
-            assigned_ms=at_ms,
-        )
-    )
-
-
-async def load_tariff(conn: AsyncConnection, tariff_id: str) -> Tariff | None:
-    """The definition of tariff_id (with its latest assignment, if any)."""
-    q = (
-        select(*TARIFF_COLUMNS)
-        .select_from(
-            tariffs.outerjoin(tariff_assignments, tariffs.c.id == tariff_assignments.c.tariff_id)
-        )
-        .where(tariffs.c.id == tariff_id)
-        .order_by(tariff_assignments.c.id.desc())
-        .limit(1)
-    )
-    row = (await conn.execute(q)).mappings().first()
-    return None if row is None else tariff_from_row(row)
-
-
-async def upsert_idle_rule(
-    conn: AsyncConnection, scope_kind: ScopeKind, scope_id: str, rule: IdleFeeRule, at_ms: int
-) -> None:
-    row = {
-        "scope_kind": str(scope_kind),
-        "scope_id": scope_id,
-        "grace_minutes": rule.grace_minutes,
-        "rate_fen_per_minute": rule.rate_fen_per_minute,
-        "cap_fen": rule.cap_fen,
-        "updated_ms": at_ms,
-    }
-    stmt = _insert(conn, idle_fee_rules).values(row)
-    changed = {k: stmt.excluded[k] for k in row if k not in ("scope_kind", "scope_id")}
-    await conn.execute(
-        stmt.on_conflict_do_update(index_elements=["scope_kind", "scope_id"], set_=changed)
-    )
-
-
-def idle_rule_from_row(row: Mapping[str, Any]) -> IdleFeeRule:
-    return IdleFeeRule(row["grace_minutes"], row["rate_fen_per_minute"], row["cap_fen"])
 
 
 # --- corrections (field case 12) --------------------------------------------------------------
@@ -574,7 +399,3 @@ async def correct_bill(
         idle_fee,
         corrected.lines,
     )
-
-
-async def count_bills(conn: AsyncConnection) -> int:
-    return (await conn.execute(select(func.count()).select_from(bills))).scalar_one()

@@ -1,0 +1,1 @@
+"""The areas `Storage` is composed of, one class each (see base.py)."""
