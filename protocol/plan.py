@@ -141,8 +141,12 @@ def compile_body(decl: Struct, cls: type, element_classes: dict[str, type]) -> B
         return _flat_codec(segments[0], cls)
     general = _general_codec(segments, cls)
     only = segments[0]
-    counted_ints = isinstance(only, _Array) and only.fixed is None and not only.element.decoders
-    if len(segments) == 1 and counted_ints:
+    if (
+        len(segments) == 1
+        and isinstance(only, _Array)
+        and only.fixed is None
+        and not only.element.decoders
+    ):
         return BodyCodec(_counted_ints_decoder(only, cls), general.encode)
     return general
 

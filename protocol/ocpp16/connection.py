@@ -259,6 +259,7 @@ class OcppConnection:
         """Answer ``call``; None when sent, else why not (the charge point then got an error)."""
         if self._handling.get(call.unique_id) is not call:
             return OcppError(ErrorCode.GENERIC_ERROR, "call already answered", call.unique_id)
+        error: OcppError | None
         if isinstance(response, Response) and response.action != call.action:
             error = OcppError(
                 ErrorCode.INTERNAL_ERROR, f"{response.action} answer to {call.action}"

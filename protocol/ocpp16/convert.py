@@ -89,7 +89,7 @@ def _converters(hint: Any) -> tuple[Convert, Convert]:
         if dec is _same:
             return list, list
         return (lambda xs: [dec(x) for x in xs]), (lambda xs: [enc(x) for x in xs])
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         cls = hint
         return (lambda d: from_payload(cls, d)), to_payload
     if hint is float:

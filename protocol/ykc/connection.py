@@ -200,7 +200,7 @@ class YkcConnection:
             c for c in self._pending if c.reply_type == frame.frame_type and _key(c.message) == key
         ]
         by_seq = [c for c in candidates if c.seq == frame.seq]
-        command = (by_seq or candidates or [None])[0]
+        command = next(iter(by_seq or candidates), None)
         if command is None:
             self._events.append(UnexpectedFrame(frame, "no command awaits this reply"))
             return

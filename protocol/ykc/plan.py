@@ -92,7 +92,8 @@ def _decoder(
     }
     namespace |= {f"c{i}": convert for i, convert in converters.items()}
     exec(source, namespace)  # source built above from field positions only
-    return namespace["decode"]
+    decode: Callable[[bytes], Any] = namespace["decode"]
+    return decode
 
 
 def _encoder(
