@@ -350,7 +350,7 @@ def tariff_row(t: Tariff, created_ms: int) -> dict[str, Any]:
     return row
 
 
-def tariff_from_row(row: Mapping[str, Any]) -> Tariff:
+def tariff_from_row(row: Mapping[Any, Any]) -> Tariff:
     """A Tariff from a definition row joined with one of its assignments (TARIFF_COLUMNS);
     a definition alone gets an unassigned pile scope."""
     prices = {
@@ -444,7 +444,7 @@ async def upsert_idle_rule(
     )
 
 
-def idle_rule_from_row(row: Mapping[str, Any]) -> IdleFeeRule:
+def idle_rule_from_row(row: Mapping[Any, Any]) -> IdleFeeRule:
     return IdleFeeRule(row["grace_minutes"], row["rate_fen_per_minute"], row["cap_fen"])
 
 

@@ -25,8 +25,15 @@ import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from simulators.faults import FAULT_FLAGS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from simulators.fleet import Fleet, Summary
+    from simulators.stats import FleetStats
 
 
 def package_version() -> str:
@@ -218,7 +225,7 @@ def _accounts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _apply_forced(fleet: Fleet, specs: list[str]) -> None:
     for spec in specs:
         name, _, where = spec.partition("@")
         if not where:
@@ -229,7 +236,7 @@ def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-d
         fleet.pile(int(index)).force_fault(name, gun=int(gun) if gun else None)
 
 
-def _table(title: str, d: dict[str, object]):  # type: ignore[no-untyped-def]
+def _table(title: str, d: dict[str, object]) -> Table:
     from rich.table import Table
 
     table = Table(title=title, show_header=True)
@@ -240,7 +247,7 @@ def _table(title: str, d: dict[str, object]):  # type: ignore[no-untyped-def]
     return table
 
 
-def _live_table(stats) -> object:  # type: ignore[no-untyped-def]
+def _live_table(stats: FleetStats) -> Table:
     from rich.table import Table
 
     lat = stats.latency
@@ -290,7 +297,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     live = not args.json and sys.stdout.isatty()
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main() -> Summary:
         await fleet.start()
         try:
             if live:
