@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
@@ -33,7 +33,7 @@ _LEVELS = {
 RESERVED_KEYS = frozenset({"event", "self", "level", "timestamp", "exception"})
 
 
-def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> None:
+def configure_logging(level: str = "info", stream: BinaryIO | None = None) -> None:
     structlog.configure(
         cache_logger_on_first_use=True,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level.lower()]),

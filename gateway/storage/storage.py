@@ -326,7 +326,7 @@ class Storage:
                     .values(station_id=station_id, enabled=enabled)
                 )
             self._tariff_cache.pop(pile_id, None)
-            return PileRecord.from_row(await self._pile_row(conn, pile_id))  # type: ignore[arg-type]
+            return PileRecord.from_row(await self._pile_row(conn, pile_id))
 
     async def login_pile(
         self,
@@ -1137,7 +1137,9 @@ class Storage:
                 yield e
             if len(entries) < page:
                 return
-            after = (entries[-1].at_ms, entries[-1].id)  # type: ignore[assignment]
+            last = entries[-1]
+            assert last.id is not None  # read back from the table: every row has its id
+            after = (last.at_ms, last.id)
 
     async def purge_journal(self, older_than_ms: int, *, chunk: int = 10_000) -> int:
         """Delete journal frames older than older_than_ms (retention), in chunks."""
