@@ -38,9 +38,10 @@ from billing.schema import (
     tariffs,
 )
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, same_definition
+from protocol.error_root import PilegateError
 
 
-class BillNotFound(LookupError):
+class BillNotFound(PilegateError, LookupError):
     pass
 
 
@@ -331,7 +332,7 @@ def _unnest_children(table: Any, cols: tuple[str, ...], offset: int) -> str:
 # --- tariffs and idle rules ----------------------------------------------------------------
 
 
-class TariffConflict(ValueError):
+class TariffConflict(PilegateError, ValueError):
     """The tariff id already names a different definition (prices, day table, offset)."""
 
 

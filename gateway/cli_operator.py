@@ -54,12 +54,13 @@ from typing import Any
 
 from gateway import reports
 from gateway.config import DEFAULT_GRACE_S
+from protocol.error_root import PilegateError
 
 DEFAULT_ADMIN_URL = "http://127.0.0.1:8406"
 PERIODS = ("sharp", "peak", "flat", "valley")
 
 
-class OperatorError(Exception):
+class OperatorError(PilegateError):
     """A failure to report in one line (exit status 1)."""
 
 
@@ -566,7 +567,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
                 until = window["last_ms"] + 1
             if pile is None and args.transaction is None and since is None:
                 raise ValueError("give --pile, --bill, --transaction or --from")
-            rows = []
+            rows: list[dict[str, Any]] = []
             async for e in storage.frames(
                 pile, transaction_id=args.transaction, gun=args.gun, since_ms=since,
                 until_ms=until,
@@ -623,8 +624,8 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
             "gun_count": record.gun_count,
             "enabled": record.enabled,
         }
-        if generated:  # shown once: the database keeps it, but no command prints it again
-            row["secret"] = secret.hex()  # type: ignore[union-attr]
+        if generated and secret is not None:  # shown once: the database keeps it, not printed again
+            row["secret"] = secret.hex()
         reports.render([row], list(row), args.format, _out(args))
         return 0
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from construct import Adapter, Bytes, Construct, Int8ub, ListContainer, stream_read, stream_write
 
+from protocol.error_root import PilegateError
+
 PILE_ID_DIGITS = 20
 PILE_ID_BYTES = 10
 TXID_BYTES = 16
 
 
-class PileIdError(ValueError):
+class PileIdError(PilegateError, ValueError):
     """Not a pile id: the message says what a pile id is and repeats what was given."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from construct import Bytes, Construct, FormatField, Renamed, Struct
 
+from protocol.error_root import PilegateError
 from protocol.fields import (
     Counted,
     PileId,
@@ -34,7 +35,7 @@ Decode = Callable[[bytes], Any]
 Encode = Callable[[Any], bytes]
 
 
-class BodyError(ValueError):
+class BodyError(PilegateError, ValueError):
     """A body that does not match its declaration; ``truncated`` when it is too short."""
 
     def __init__(self, detail: str, *, truncated: bool = False) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.error_root import PilegateError
+
 from .vocab import Phase
 
 
-class SessionError(Exception):
+class SessionError(PilegateError):
     """Base of every error step() raises. The gateway logs it and carries on."""
 
     def __init__(self, message: str, event: Any) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+from protocol.error_root import PilegateError
+
 ISO_TIME = "ocpp16.date-time"
 EpochMs = Annotated[int, ISO_TIME]
 """UTC milliseconds since 1970; an ISO-8601 date-time in the JSON."""
@@ -28,7 +30,7 @@ T = TypeVar("T")
 Convert = Callable[[Any], Any]
 
 
-class ConversionError(ValueError):
+class ConversionError(PilegateError, ValueError):
     """A value the schema let through but that has no typed meaning (e.g. 2026-02-31)."""
 
 

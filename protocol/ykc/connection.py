@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
+from protocol.error_root import PilegateError
 from protocol.ykc.codec import CrcOrder, YkcFrame, encode
 from protocol.ykc.cp56 import CHINA
 from protocol.ykc.decoder import YkcFrameDecoder
@@ -73,7 +74,7 @@ def _key(message: Any) -> tuple[str, ...]:
     return (message.pile,)
 
 
-class YkcUsageError(RuntimeError):
+class YkcUsageError(PilegateError, RuntimeError):
     """The caller used the connection wrongly (not the pile's fault)."""
 
 

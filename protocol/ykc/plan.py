@@ -15,10 +15,11 @@ from typing import Any
 
 from construct import FormatField, Struct
 
+from protocol.error_root import PilegateError
 from protocol.ykc.fields import _Field
 
 
-class BodyError(ValueError):
+class BodyError(PilegateError, ValueError):
     """A body whose size is not its layout's; ``truncated`` when it is too short."""
 
     def __init__(self, detail: str, *, truncated: bool = False) -> None:

@@ -1,0 +1,18 @@
+"""The root of pilegate's exceptions.
+
+Every exception class pilegate defines derives from ``PilegateError``, so a caller can catch
+"anything pilegate raised on purpose" in one clause while a bug (a ``KeyError`` from our own
+code, say) still goes through. It lives in ``protocol/`` because that layer imports nothing of
+ours, so every layer above may import it. A class that was raised as a built-in error before
+keeps that built-in as its second base (``class TariffError(PilegateError, ValueError)``):
+existing ``except ValueError`` clauses still catch it.
+
+The decoders' problems (``protocol.errors.DecodeError`` and its YKC and OCPP kin) are values,
+not exceptions: they are returned in stream order, never raised, so they are not in this tree.
+"""
+
+from __future__ import annotations
+
+
+class PilegateError(Exception):
+    """Base of every exception pilegate defines."""
