@@ -28,12 +28,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check protocol
 	$(BIN)/mypy
 
+# The benchmarks find PostgreSQL the way `make test` does (tests/services.py).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,fast,bench]"
+	$(BIN)/python -m tests.services
 	$(BIN)/python bench/run_all.py
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[dev,fast,bench]"
+	$(BIN)/python -m tests.services
 	$(BIN)/python bench/run_all.py --quick
 
 clean:

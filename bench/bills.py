@@ -80,15 +80,17 @@ async def run_level(storage: Storage, piles: int, seconds: float) -> dict[str, f
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default=services.load()["database_url"])
+    ap.add_argument("--url", help="PostgreSQL URL (default: found as `make test` finds it)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--levels", default="100,1000")
     ap.add_argument("--batch-rows", type=int, default=500)
     ap.add_argument("--flush-ms", type=float, default=5.0)
     ap.add_argument("--pipeline", type=int, default=2, help="bill batches committing at once")
     args = ap.parse_args()
+    args.url = args.url or services.find_database_url()
     if not args.url:
-        print("no PostgreSQL URL (run `python -m tests.services` or pass --url)")
+        print("no PostgreSQL found (none answers on 127.0.0.1:5432 and none could be started;"
+              " pass --url or set PILEGATE_TEST_DATABASE_URL)")  # fmt: skip
         return 1
     base = make_url(args.url)
     name = f"pilegate_bench_{uuid.uuid4().hex[:8]}"

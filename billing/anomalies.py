@@ -8,7 +8,7 @@ from enum import IntEnum, StrEnum
 
 
 class AnomalyCode(IntEnum):
-    """Numbered exactly as the operator's monthly reports (field-cases.md)."""
+    """Numbered exactly as the operator's monthly reports (docs/field-cases.md)."""
 
     BILL_LOST = 1
     BILL_LOST_OFFLINE = 2

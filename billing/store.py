@@ -532,13 +532,17 @@ async def correct_bill(
     who: str,
     at_ms: int,
     tariff: Tariff,
+    refund_base_fen: int | None = None,
 ) -> Correction:
     """Recompute our amounts for corrected energy (billing.correction.correct_energy) and
     write an audit row. The bill row keeps the pile's and our original amounts; its status
-    becomes "corrected". Runs inside the caller's transaction."""
+    becomes "corrected". Runs inside the caller's transaction. refund_base_fen: the amount
+    the refund is counted from (the pile's, when the operator says so); default ours."""
     original, idle_fee = await current_computed(conn, bill_id)
     corrected = correct_energy(original, new_energy_dwh, tariff)
     refund = refund_fen(original, corrected)
+    if refund_base_fen is not None:
+        refund = refund_base_fen - corrected.total_fen
     row = {
         "bill_id": bill_id,
         "at_ms": at_ms,

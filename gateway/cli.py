@@ -32,14 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("--config", metavar="FILE")
+    db.add_argument("--config", metavar="FILE", help="TOML file (default config/gateway.toml)")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply the migrations").set_defaults(handler=_db)
     db_commands.add_parser("current", help="show the schema revision").set_defaults(handler=_db)
 
     demo = commands.add_parser("demo", help="run the main job: a short demonstration")
-    demo.add_argument("--piles", type=int, default=4)
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--piles", type=int, default=4, help="simulated piles (default 4)")
+    demo.add_argument(
+        "--seconds", type=float, default=60.0, help="how long the demo runs (default 60)"
+    )
     demo.add_argument("--codec", action="store_true", help="only show every message encoded")
     demo.set_defaults(handler=_run_demo)
 
@@ -57,10 +59,26 @@ def _config(args: argparse.Namespace) -> GatewayConfig:
         raise SystemExit(2) from None
 
 
+def _database_unusable(url: str | None, exc: Exception) -> int:
+    """One line naming the database (password hidden) and the cause, instead of the
+    traceback of a connection attempt; other errors are bugs and keep theirs."""
+    from gateway.storage.engine import connect_failure, resolve_url
+
+    line = connect_failure(resolve_url(url or None), exc)
+    if line is None:
+        raise exc
+    print(f"pilegate: {line}", file=sys.stderr)
+    return 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     from gateway.serve import run, serve
 
-    return run(serve(_config(args)))
+    config = _config(args)
+    try:
+        return run(serve(config))
+    except Exception as exc:
+        return _database_unusable(config.database.url, exc)
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -69,12 +87,16 @@ def _db(args: argparse.Namespace) -> int:
     from gateway.storage.engine import resolve_url
     from gateway.storage.migrate import current_revision, head_revision, upgrade
 
-    url = resolve_url(_config(args).database.url or None)
-    if args.db_command == "upgrade":
-        asyncio.run(upgrade(url))
-        print(f"database at revision {head_revision()}")
-        return 0
-    current = asyncio.run(current_revision(url))
+    configured = _config(args).database.url or None
+    url = resolve_url(configured)
+    try:
+        if args.db_command == "upgrade":
+            asyncio.run(upgrade(url))
+            print(f"database at revision {head_revision()}")
+            return 0
+        current = asyncio.run(current_revision(url))
+    except Exception as exc:
+        return _database_unusable(configured, exc)
     print(f"database revision {current or 'none'}; this pilegate needs {head_revision()}")
     return 0 if current == head_revision() else 1
 

@@ -26,10 +26,10 @@ Commands that read or correct stored data go straight to the database (`--config
     piles secret PILE_ID [--set HEX] [--grace SECONDS] | --status | --clear
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
     accounts import FILE                                  (CSV or JSON, all rows or none)
-    report anomalies --from D --to D [--by channel|firmware|station|pile]
+    report anomalies (--from D --to D | --month YYYY-MM) [--by channel|firmware|station|pile]
     report firmware --expected VERSION [--station S] [--list]
-    report completions --from D --to D [--pile P]
-    export bills --from D --to D [--output FILE]          (CSV, streamed)
+    report completions (--from D --to D | --month YYYY-MM) [--pile P]
+    export bills (--from D --to D | --month YYYY-MM) [--output FILE]   (CSV, streamed)
 
 Listings print a table by default, `--format csv|json` otherwise. Times: epoch ms, ISO date
 (local midnight, UTC+8; as --to the whole day is included) or ISO date-time.
@@ -92,6 +92,23 @@ def _api(p: argparse.ArgumentParser) -> None:
         "--token",
         default=os.environ.get("PILEGATE_ADMIN_TOKEN", ""),
         help="admin API bearer token (env PILEGATE_ADMIN_TOKEN)",
+    )
+
+
+PILE_HELP = "pile id: 16 or 20 digits (16 are padded to 20)"
+SEGMENT_HELP = (
+    "day table: period KIND from HH:MM on; repeat (default 00:00=flat); every period it "
+    "uses needs a --price"
+)
+FROM_HELP = "from this time on: epoch ms, ISO date (local midnight) or ISO date-time"
+TO_HELP = "up to this time (exclusive; an ISO date includes that whole day)"
+
+
+def _month_or_range(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="from_", metavar="TIME", help=FROM_HELP)
+    p.add_argument("--to", metavar="TIME", help=TO_HELP)
+    p.add_argument(
+        "--month", metavar="YYYY-MM", help="a whole calendar month (local time), for --from/--to"
     )
 
 
@@ -186,10 +203,19 @@ async def open_storage(args: argparse.Namespace) -> AsyncIterator[Any]:
             url = load_config(getattr(args, "config", None)).database.url or None
         except ConfigError as exc:
             raise OperatorError(str(exc)) from None
+    from gateway.storage.engine import connect_failure, resolve_url, url_problem
+
+    if url and (problem := url_problem(url)):
+        raise OperatorError(problem.replace("database.url", "--database"))
     try:
         storage = await Storage.open(url)
     except SchemaOutOfDate as exc:
         raise OperatorError(str(exc)) from None
+    except Exception as exc:
+        line = connect_failure(resolve_url(url), exc)
+        if line is None:
+            raise
+        raise OperatorError(line) from None
     try:
         yield storage
     finally:
@@ -219,7 +245,8 @@ def cmd_piles(args: argparse.Namespace) -> int:
     rows = []
     for p in piles:
         live = [
-            f"{gun}:{g['session']['phase']}:{g['session']['transaction_id'][:8]}"
+            # Whole: the ids are time-ordered (UUIDv7), so any prefix is alike for all.
+            f"{gun}:{g['session']['phase']}:{g['session']['transaction_id']}"
             for gun, g in sorted(p.get("guns", {}).items())
             if g.get("session")
         ]
@@ -248,6 +275,12 @@ SESSION_COLUMNS = (
 def cmd_sessions(args: argparse.Namespace) -> int:
     if args.live:
         rows = request(args, "GET", "/sessions/live")
+        if args.pile:
+            rows = [r for r in rows if r.get("pile_id") == args.pile]
+        if args.account:
+            rows = [r for r in rows if r.get("account") == args.account]
+        if args.state:
+            rows = [r for r in rows if r.get("phase") == args.state]
         cols = ["pile_id", "gun", "transaction_id", "phase", "account", "since_ms"]
         reports.render(rows, cols, args.format, _out(args))
         return 0
@@ -339,30 +372,54 @@ def _e4(text: str) -> int:
     return int(value)
 
 
+def segment_arg(item: str) -> list[Any]:
+    """--segment HH:MM=KIND: [minute of the day, kind]; a clear message otherwise."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*=\s*([A-Za-z]+)\s*", item)
+    if m is None:
+        raise ValueError(f"--segment wants HH:MM=KIND (e.g. 08:00=peak), got {item}")
+    hh, mm, kind = int(m.group(1)), int(m.group(2)), m.group(3).lower()
+    if hh > 23 or mm > 59:
+        raise ValueError(f"--segment {item}: the time must be 00:00..23:59")
+    if kind not in PERIODS:
+        raise ValueError(f"--segment {item}: KIND must be one of {', '.join(PERIODS)}")
+    return [hh * 60 + mm, kind]
+
+
 def tariff_body(args: argparse.Namespace) -> dict[str, Any]:
-    """--price KIND=ENERGY[/SERVICE] (CNY/kWh), --segment HH:MM=KIND; periods without a
-    price take the flat one (or the first one given)."""
+    """--price KIND=ENERGY[/SERVICE] (CNY/kWh), --segment HH:MM=KIND (default 00:00=flat).
+    Every period the day table uses needs its price; periods it never enters get the flat
+    price, else that of the first one it uses (the pile's frame carries four; never charged)."""
     prices: dict[str, dict[str, int]] = {}
     for item in args.price:
         kind, sep, value = item.partition("=")
         kind = kind.strip().lower()
         if not sep or kind not in PERIODS:
-            raise ValueError(f"--price wants KIND=ENERGY[/SERVICE] with KIND in {PERIODS}")
+            raise ValueError(
+                f"--price wants KIND=ENERGY[/SERVICE] with KIND one of {', '.join(PERIODS)}, "
+                f"got {item}"
+            )
         energy, _, service = value.partition("/")
         prices[kind] = {"energy_e4": _e4(energy), "service_e4": _e4(service or "0")}
     if not prices:
         raise ValueError("give at least one --price")
-    fallback = prices.get("flat") or next(iter(prices.values()))
+    segments = [segment_arg(item) for item in args.segment or ["00:00=flat"]]
+    segments.sort()
+    used = {kind for _, kind in segments}
+    unpriced = [k for k in PERIODS if k in used and k not in prices]
+    if unpriced:
+        table = "the day table" if args.segment else "the default day table (00:00=flat)"
+        raise ValueError(
+            f"{table} uses {', '.join(unpriced)} but no --price "
+            + " ".join(f"{k}=ENERGY[/SERVICE]" for k in unpriced)
+            + " was given"
+        )
+    # The pile's tariff frame carries four prices; a period the day table never enters is
+    # never charged, so it gets the flat price (or that of the first period the table uses).
+    fallback = prices.get("flat") or prices[next(k for k in PERIODS if k in used)]
     for kind in PERIODS:
         prices.setdefault(kind, dict(fallback))
-    segments = []
-    for item in args.segment or ["00:00=flat"]:
-        at, sep, kind = item.partition("=")
-        hh, _, mm = at.partition(":")
-        if not sep or kind.strip().lower() not in PERIODS or not hh.isdigit():
-            raise ValueError(f"--segment wants HH:MM=KIND, got {item!r}")
-        segments.append([int(hh) * 60 + int(mm or 0), kind.strip().lower()])
-    segments.sort()
     body: dict[str, Any] = {
         "tariff_id": args.id,
         "scope_kind": args.scope,
@@ -508,9 +565,29 @@ def _kwh_to_dwh(text: str) -> int:
     return int(value)
 
 
+def _max_power_kw(args: argparse.Namespace) -> int:
+    from gateway.config import ConfigError, LimitsConfig, load_config
+
+    try:
+        return load_config(getattr(args, "config", None)).limits.default_max_power_kw
+    except ConfigError:
+        return LimitsConfig().default_max_power_kw
+
+
+def _mqtt_configured(args: argparse.Namespace) -> bool:
+    from gateway.config import ConfigError, load_config
+
+    try:
+        return bool(load_config(getattr(args, "config", None)).mqtt.url)
+    except ConfigError:
+        return False
+
+
 def cmd_bill_correct(args: argparse.Namespace) -> int:
-    from billing.store import BillNotFound
     from gateway.app import wall_clock_ms
+    from gateway.corrections import CorrectionRefused, UnknownBill, correct_bill
+    from gateway.logs import TextAsBytes, configure_logging, get_logger
+    from gateway.northbound.corrections import KIND
 
     energy = _kwh_to_dwh(args.energy)
     if not args.reason.strip():
@@ -519,32 +596,54 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
     async def go() -> int:
         async with open_storage(args) as storage:
             try:
-                c = await storage.correct_bill(
-                    args.bill_id, energy, args.reason, args.who, wall_clock_ms()
-                )
-            except BillNotFound:
+                done = await correct_bill(
+                    storage, args.bill_id, energy, reason=args.reason, who=args.who,
+                    at_ms=wall_clock_ms(), refund_from=args.refund_from, force=args.force,
+                    max_power_kw=_max_power_kw(args), publish=_mqtt_configured(args),
+                )  # fmt: skip
+            except UnknownBill:
                 raise OperatorError(f"no bill {args.bill_id}") from None
+            except CorrectionRefused as exc:
+                raise OperatorError(str(exc).replace("or force it", "or add --force")) from None
+        # The gateway's JSON log line, on stderr: stdout is the operator's answer.
+        configure_logging("info", TextAsBytes(sys.stderr))  # type: ignore[arg-type]  # duck-typed write/flush
+        get_logger().info(KIND, pile=done.pile_id, **done.payload)
+        p, pile_charged = done.payload, done.pile_charged_fen
+        theirs, ours = p["pile_refund_fen"], p["pilegate_refund_fen"]
         row = {
-            "bill_id": c.bill_id,
-            "correction_id": c.correction_id,
-            "tariff_id": c.tariff_id,
-            "old_energy_kwh": c.original_energy_dwh / 10_000,
-            "new_energy_kwh": c.corrected_energy_dwh / 10_000,
-            "old_total_fen": c.original_total_fen,
-            "new_total_fen": c.corrected_total_fen,
-            "refund_fen": c.refund_fen,
+            "bill_id": p["bill_id"],
+            "correction_id": p["correction_id"],
+            "tariff_id": p["tariff_id"],
+            "old_energy_kwh": p["original_energy_dwh"] / 10_000,
+            "new_energy_kwh": p["corrected_energy_dwh"] / 10_000,
+            "old_total_fen": p["original_total_fen"],
+            "new_total_fen": p["corrected_total_fen"],
+            "pile_charged_fen": pile_charged,
+            "refund_fen": p["refund_fen"],
+            "refund_from": args.refund_from,
+            "pile_refund_fen": theirs,
+            "pilegate_refund_fen": ours,
             "who": args.who,
             "reason": args.reason,
         }
         if args.format == "table":
-            print(f"bill {c.bill_id} corrected (audit row {c.correction_id}, by {args.who})")
+            print(f"bill {p['bill_id']} corrected (audit row {p['correction_id']}, by {args.who})")
             print(f"  energy  {row['old_energy_kwh']:.4f} kWh -> {row['new_energy_kwh']:.4f} kWh")
             print(
-                f"  amount  {c.original_total_fen / 100:.2f} CNY -> "
-                f"{c.corrected_total_fen / 100:.2f} CNY (energy + service, tariff {c.tariff_id})"
+                f"  amount  {p['original_total_fen'] / 100:.2f} CNY -> "
+                f"{p['corrected_total_fen'] / 100:.2f} CNY (energy + service, "
+                f"tariff {p['tariff_id']})"
             )
-            verb = "refund" if c.refund_fen >= 0 else "charge extra"
-            print(f"  {verb}  {abs(c.refund_fen) / 100:.2f} CNY")
+            print(
+                f"  the pile charged {pile_charged / 100:.2f} CNY: refund "
+                f"{theirs / 100:.2f} CNY counted from the pile's amount, "
+                f"{ours / 100:.2f} CNY from pilegate's"
+            )
+            verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
+            print(
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
+                f"(from {args.refund_from}'s amount)"
+            )
         else:
             reports.render([row], list(row), args.format, _out(args))
         return 0
@@ -602,19 +701,28 @@ def cmd_frames(args: argparse.Namespace) -> int:
 
 
 def cmd_pile_add(args: argparse.Namespace) -> int:
+    """Register a pile, or update an existing one: only the options given change it."""
+
     async def go() -> int:
         async with open_storage(args) as storage:
-            if args.station:
-                existing = await storage.get_pile(args.pile_id)
-                if args.station_name or existing is None or existing.station_id != args.station:
-                    await storage.add_station(args.station, args.station_name or args.station)
+            existing = await storage.get_pile(args.pile_id)
+            station = args.station
+            if station is None and existing is not None:
+                station = existing.station_id  # not given: keep the pile's station
+            if args.enabled is not None:
+                enabled = args.enabled
+            else:
+                enabled = existing.enabled if existing is not None else True
+            new_station = existing is None or existing.station_id != args.station
+            if args.station and (args.station_name or new_station):
+                await storage.add_station(args.station, args.station_name or args.station)
             record = await storage.register_pile(
                 args.pile_id,
-                station_id=args.station,
-                vendor=args.vendor,
-                model=args.model,
-                gun_count=args.guns,
-                enabled=not args.disabled,
+                station_id=station,
+                vendor=args.vendor or "",
+                model=args.model or "",
+                gun_count=args.guns or 1,
+                enabled=enabled,
             )
             if secret is not None:
                 await storage.set_pile_secret(record.pile_id, secret, grace_ms=0)
@@ -623,13 +731,26 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
             "station_id": record.station_id,
             "gun_count": record.gun_count,
             "enabled": record.enabled,
+            "result": "added" if existing is None else "updated",
         }
         if generated and secret is not None:  # shown once: the database keeps it, not printed again
             row["secret"] = secret.hex()
+        if args.format == "table":
+            station_text = f"station {record.station_id}" if record.station_id else "no station"
+            state = "enabled" if record.enabled else "disabled"
+            print(
+                f"pile {record.pile_id} {row['result']} ({station_text}, "
+                f"{record.gun_count} gun(s), {state})"
+            )
+            if existing is not None and args.guns and args.guns != record.gun_count:
+                print("  (the gun count of a known pile comes from its login)")
+            if generated:
+                print(f"  login secret (shown once): {row['secret']}")
+            return 0
         reports.render([row], list(row), args.format, _out(args))
         return 0
 
-    if args.guns < 1 or args.guns > 255:
+    if args.guns is not None and not 1 <= args.guns <= 255:
         raise ValueError("--guns must be 1..255")
     generated = args.secret == "generate"
     secret = _secret_arg(args.secret)
@@ -748,10 +869,28 @@ def cmd_import(args: argparse.Namespace) -> int:
 # --- reports and export ---------------------------------------------------------------------
 
 
+def month_range(text: str) -> tuple[str, str]:
+    """--month 2026-12: the first and the last day of that month, as ISO dates."""
+    import calendar
+    import re
+
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", text.strip())
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"--month wants YYYY-MM, got {text!r}")
+    year, month = int(m.group(1)), int(m.group(2))
+    last = calendar.monthrange(year, month)[1]
+    return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
+
+
 def _range(args: argparse.Namespace) -> tuple[int, int]:
-    start, end = _when(args.from_), _when(args.to, end=True)
+    from_text, to_text = args.from_, args.to
+    if getattr(args, "month", None):
+        if from_text or to_text:
+            raise ValueError("give --month or --from/--to, not both")
+        from_text, to_text = month_range(args.month)
+    start, end = _when(from_text), _when(to_text, end=True)
     if start is None or end is None:
-        raise ValueError("--from and --to are required")
+        raise ValueError("give --from and --to (or --month YYYY-MM)")
     if end <= start:
         raise ValueError("--to must be after --from")
     return start, end
@@ -823,8 +962,9 @@ def cmd_export_bills(args: argparse.Namespace) -> int:
     async def go(out: Any) -> int:
         async with open_storage(args) as storage:
             chunks = reports.export_bills_csv(
-                storage.reader, start, end, pile_id=args.pile, chunk=args.chunk
-            )
+                storage.reader, start, end, pile_id=args.pile, chunk=args.chunk,
+                utc_offset_minutes=args.utc_offset,
+            )  # fmt: skip
             rows = await reports.write_export(chunks, out)
         if to_file:
             print(f"{rows} bills written to {args.output}", file=sys.stderr)
@@ -850,13 +990,21 @@ def register(commands: Any) -> None:
     piles.set_defaults(handler=H(cmd_piles))
     piles_sub = piles.add_subparsers(dest="piles_command", metavar="ACTION")
     add = piles_sub.add_parser("add", help="register a pile (database)")
-    add.add_argument("pile_id", type=pile_arg)
-    add.add_argument("--station", help="station id (created if new)")
+    add.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
+    add.add_argument("--station", help="station id (created if new); kept if not given")
     add.add_argument("--station-name", help="station name (default: the id)")
-    add.add_argument("--guns", type=int, default=1)
-    add.add_argument("--vendor", default="")
-    add.add_argument("--model", default="")
-    add.add_argument("--disabled", action="store_true", help="register it disabled")
+    add.add_argument("--guns", type=int, metavar="N", help="gun count of a new pile (default 1)")
+    add.add_argument("--vendor", help="vendor of a new pile (its login reports it later)")
+    add.add_argument("--model", help="model of a new pile (its login reports it later)")
+    onoff = add.add_mutually_exclusive_group()
+    onoff.add_argument(
+        "--disabled", dest="enabled", action="store_false", default=None,
+        help="register it disabled (or disable it)",
+    )  # fmt: skip
+    onoff.add_argument(
+        "--enabled", dest="enabled", action="store_true", default=None,
+        help="enable it (a new pile is enabled unless --disabled)",
+    )  # fmt: skip
     add.add_argument(
         "--secret",
         metavar="HEX|generate",
@@ -874,7 +1022,7 @@ def register(commands: Any) -> None:
         "secret",
         help="set or rotate a pile's login secret (database); default: generate a new one",
     )
-    secret.add_argument("pile_id", type=pile_arg)
+    secret.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
     what = secret.add_mutually_exclusive_group()
     what.add_argument("--set", metavar="HEX", help="use this secret (64 hex digits)")
     what.add_argument("--status", action="store_true", help="show the secret's dates only")
@@ -894,32 +1042,34 @@ def register(commands: Any) -> None:
     _api(sessions)
     _fmt(sessions)
     sessions.add_argument("--live", action="store_true", help="live gun sessions only")
-    sessions.add_argument("--pile", type=pile_arg)
-    sessions.add_argument("--state")
-    sessions.add_argument("--account")
+    sessions.add_argument("--pile", type=pile_arg, help="only this pile's sessions")
+    sessions.add_argument("--state", help="only sessions in this state (with --live: phase)")
+    sessions.add_argument("--account", help="only this account's sessions")
     sessions.add_argument("--since", help="updated since")
-    sessions.add_argument("--limit", type=int, default=100)
+    sessions.add_argument("--limit", type=int, default=100, help="most rows (default 100)")
     sessions.set_defaults(handler=H(cmd_sessions))
 
     start = commands.add_parser("start", help="start a charge (admin API)")
-    start.add_argument("pile", type=pile_arg)
-    start.add_argument("gun", type=int)
-    start.add_argument("--account", required=True)
-    start.add_argument("--channel", default="operator")
+    start.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
+    start.add_argument("gun", type=int, metavar="GUN", help="gun number (1, 2, ...)")
+    start.add_argument("--account", required=True, help="account the charge is billed to")
+    start.add_argument(
+        "--channel", default="operator", help="start channel recorded (default operator)"
+    )
     _api(start)
     _fmt(start)
     start.set_defaults(handler=H(cmd_start))
 
     stop = commands.add_parser("stop", help="stop a charge (admin API)")
-    stop.add_argument("pile", type=pile_arg)
-    stop.add_argument("gun", type=int)
+    stop.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
+    stop.add_argument("gun", type=int, metavar="GUN", help="gun number (1, 2, ...)")
     _api(stop)
     _fmt(stop)
     stop.set_defaults(handler=H(cmd_stop))
 
     for name in ("enable", "disable"):
         p = commands.add_parser(name, help=f"{name} a pile (admin API)")
-        p.add_argument("pile", type=pile_arg)
+        p.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
         _api(p)
         _fmt(p)
         p.set_defaults(handler=H(cmd_enable))
@@ -927,7 +1077,7 @@ def register(commands: Any) -> None:
     tariff = commands.add_parser("tariff", help="show or set a pile's tariff (admin API)")
     tariff_sub = tariff.add_subparsers(dest="tariff_command", metavar="ACTION", required=True)
     show = tariff_sub.add_parser("show", help="the pile's tariffs and the one in force")
-    show.add_argument("pile", type=pile_arg)
+    show.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     _api(show)
     _fmt(show)
     show.set_defaults(handler=H(cmd_tariff_show))
@@ -938,7 +1088,7 @@ def register(commands: Any) -> None:
         "--price flat=0.70/0.4 --price valley=0.27/0.4 --segment 00:00=valley "
         "--segment 08:00=peak --segment 12:00=flat --from 2020-06-01",
     )
-    put.add_argument("pile", type=pile_arg)
+    put.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     put.add_argument("--id", required=True, help="tariff id")
     put.add_argument(
         "--price",
@@ -947,8 +1097,11 @@ def register(commands: Any) -> None:
         metavar="KIND=ENERGY[/SERVICE]",
         help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
     )
-    put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table; repeat")
-    put.add_argument("--scope", choices=("pile", "station"), default="pile")
+    put.add_argument("--segment", action="append", metavar="HH:MM=KIND", help=SEGMENT_HELP)
+    put.add_argument(
+        "--scope", choices=("pile", "station"), default="pile",
+        help="store it for the pile or for its whole station (default pile)",
+    )  # fmt: skip
     put.add_argument("--scope-id", help="default: the pile, or its station")
     put.add_argument("--from", dest="effective", help="effective from (default: always)")
     put.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
@@ -966,7 +1119,7 @@ def register(commands: Any) -> None:
         "--price", action="append", default=[], metavar="KIND=ENERGY[/SERVICE]",
         help="CNY/kWh per period (sharp, peak, flat, valley); repeat",
     )  # fmt: skip
-    tdef.add_argument("--segment", action="append", metavar="HH:MM=KIND", help="day table")
+    tdef.add_argument("--segment", action="append", metavar="HH:MM=KIND", help=SEGMENT_HELP)
     tdef.add_argument("--from", dest="effective", help="effective from (default: always)")
     tdef.add_argument("--utc-offset", type=int, default=480, help="minutes (default 480)")
     tdef.set_defaults(scope="default", scope_id=None)
@@ -975,7 +1128,7 @@ def register(commands: Any) -> None:
     tdef.set_defaults(handler=H(cmd_tariff_set_default))
 
     sync = commands.add_parser("time-sync", help="send TIME_SYNC to a connected pile (admin API)")
-    sync.add_argument("pile", type=pile_arg)
+    sync.add_argument("pile", type=pile_arg, metavar="PILE", help=PILE_HELP)
     _api(sync)
     _fmt(sync)
     sync.set_defaults(handler=H(cmd_time_sync))
@@ -983,7 +1136,9 @@ def register(commands: Any) -> None:
     idle = commands.add_parser("idle-fee", help="show or set idle-fee rules (admin API)")
     idle_sub = idle.add_subparsers(dest="idle_command", metavar="ACTION", required=True)
     ishow = idle_sub.add_parser("show", help="every stored rule, or the one in force for PILE")
-    ishow.add_argument("pile", nargs="?", type=pile_arg)
+    ishow.add_argument(
+        "pile", nargs="?", type=pile_arg, metavar="PILE", help="the rule in force for this pile"
+    )
     _api(ishow)
     _fmt(ishow)
     ishow.set_defaults(handler=H(cmd_idle_fee_show))
@@ -994,8 +1149,8 @@ def register(commands: Any) -> None:
         "free minutes 0.50 CNY per whole minute, at most 30.00 CNY per service",
     )
     scope = iset.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--pile", type=pile_arg)
-    scope.add_argument("--station")
+    scope.add_argument("--pile", type=pile_arg, help="the rule of one pile")
+    scope.add_argument("--station", help="the rule of every pile of a station")
     scope.add_argument("--default", action="store_true", help="piles with no other rule")
     iset.add_argument("--grace", type=int, required=True, metavar="MIN", help="free minutes")
     iset.add_argument("--rate", type=int, required=True, metavar="FEN", help="fen per minute")
@@ -1007,26 +1162,37 @@ def register(commands: Any) -> None:
     bills = commands.add_parser("bills", help="stored bills (database)")
     bills.add_argument("--since", help="received since")
     bills.add_argument("--until", help="received before (a date: through that day)")
-    bills.add_argument("--pile", type=pile_arg)
+    bills.add_argument("--pile", type=pile_arg, help="only this pile's bills")
     bills.add_argument("--anomaly", type=int, metavar="CODE", help="bills with this code")
-    bills.add_argument("--status", choices=("stored", "flagged", "corrected"))
-    bills.add_argument("--limit", type=int, default=100)
+    bills.add_argument(
+        "--status", choices=("stored", "flagged", "corrected"), help="only bills in this status"
+    )
+    bills.add_argument("--limit", type=int, default=100, help="most rows (default 100)")
     _db(bills)
     _fmt(bills)
     bills.set_defaults(handler=H(cmd_bills))
     bills_sub = bills.add_subparsers(dest="bills_command", metavar="ACTION")
     bshow = bills_sub.add_parser("show", help="one bill with its corrections")
-    bshow.add_argument("bill_id")
+    bshow.add_argument("bill_id", metavar="BILL_ID", help="the bill's id (see `pilegate bills`)")
     _db(bshow)
     _fmt(bshow)
     bshow.set_defaults(handler=H(cmd_bill_show))
     correct = bills_sub.add_parser(
         "correct", help="correct a bill's energy; amounts recomputed from the tariff, audited"
     )
-    correct.add_argument("bill_id")
-    correct.add_argument("--energy", required=True, metavar="KWH")
-    correct.add_argument("--reason", required=True)
-    correct.add_argument("--who", default=_user())
+    correct.add_argument("bill_id", metavar="BILL_ID", help="the bill's id (see `pilegate bills`)")
+    correct.add_argument("--energy", required=True, metavar="KWH", help="the right energy, kWh")
+    correct.add_argument("--reason", required=True, help="why (kept in the audit row)")
+    correct.add_argument("--who", default=_user(), help="who corrects (default: your login)")
+    correct.add_argument(
+        "--force", action="store_true", help="store a correction beyond the sane bound anyway"
+    )
+    correct.add_argument(
+        "--refund-from",
+        choices=("pilegate", "pile"),
+        default="pilegate",
+        help="count the refund from pilegate's amount (default) or from what the pile charged",
+    )
     _db(correct)
     _fmt(correct)
     correct.set_defaults(handler=H(cmd_bill_correct))
@@ -1034,12 +1200,12 @@ def register(commands: Any) -> None:
     frames = commands.add_parser(
         "frames", help="journal frames in order with their meaning (database)"
     )
-    frames.add_argument("--pile", type=pile_arg)
+    frames.add_argument("--pile", type=pile_arg, help="the frames of one pile")
     frames.add_argument("--bill", help="the frames of one bill: login .. bill ack")
-    frames.add_argument("--transaction")
-    frames.add_argument("--gun", type=int)
-    frames.add_argument("--from", dest="from_")
-    frames.add_argument("--to")
+    frames.add_argument("--transaction", help="the frames of one transaction id")
+    frames.add_argument("--gun", type=int, help="the frames of one gun")
+    frames.add_argument("--from", dest="from_", metavar="TIME", help=FROM_HELP)
+    frames.add_argument("--to", metavar="TIME", help=TO_HELP)
     frames.add_argument("--heartbeats", action="store_true", help="include heartbeats")
     _db(frames)
     _fmt(frames)
@@ -1048,12 +1214,14 @@ def register(commands: Any) -> None:
     accounts = commands.add_parser("accounts", help="accounts (database)")
     acc_sub = accounts.add_subparsers(dest="accounts_command", metavar="ACTION", required=True)
     aadd = acc_sub.add_parser("add", help="create an account")
-    aadd.add_argument("account")
+    aadd.add_argument("account", metavar="ACCOUNT", help="account id (e.g. a phone number)")
     aadd.add_argument("--card", help="card token")
-    aadd.add_argument("--vin")
-    aadd.add_argument("--password")
-    aadd.add_argument("--balance", type=int, default=0, metavar="FEN")
-    aadd.add_argument("--disabled", action="store_true")
+    aadd.add_argument("--vin", help="vehicle VIN that identifies the account (plug and charge)")
+    aadd.add_argument("--password", help="password for account+password starts")
+    aadd.add_argument(
+        "--balance", type=int, default=0, metavar="FEN", help="opening balance (default 0)"
+    )
+    aadd.add_argument("--disabled", action="store_true", help="create it disabled")
     _db(aadd)
     _fmt(aadd)
     aadd.set_defaults(handler=H(cmd_account_add))
@@ -1066,23 +1234,24 @@ def register(commands: Any) -> None:
     report = commands.add_parser("report", help="operator reports (database)")
     rep_sub = report.add_subparsers(dest="report_command", metavar="REPORT", required=True)
     ra = rep_sub.add_parser("anomalies", help="bills and anomaly codes per channel/firmware/...")
-    ra.add_argument("--from", dest="from_", required=True)
-    ra.add_argument("--to", required=True)
-    ra.add_argument("--by", choices=("channel", "firmware", "station", "pile"), default="channel")
+    _month_or_range(ra)
+    ra.add_argument(
+        "--by", choices=("channel", "firmware", "station", "pile"), default="channel",
+        help="one row per (default channel)",
+    )  # fmt: skip
     _db(ra)
     _fmt(ra)
     ra.set_defaults(handler=H(cmd_report_anomalies))
     rf = rep_sub.add_parser("firmware", help="piles not on the expected firmware")
-    rf.add_argument("--expected", required=True)
-    rf.add_argument("--station")
+    rf.add_argument("--expected", required=True, metavar="VERSION", help="the firmware wanted")
+    rf.add_argument("--station", help="only this station's piles")
     rf.add_argument("--list", action="store_true", help="list the pile ids")
     _db(rf)
     _fmt(rf)
     rf.set_defaults(handler=H(cmd_report_firmware))
     rc = rep_sub.add_parser("completions", help="completed charges per pile")
-    rc.add_argument("--from", dest="from_", required=True)
-    rc.add_argument("--to", required=True)
-    rc.add_argument("--pile", type=pile_arg)
+    _month_or_range(rc)
+    rc.add_argument("--pile", type=pile_arg, help="only this pile")
     _db(rc)
     _fmt(rc)
     rc.set_defaults(handler=H(cmd_report_completions))
@@ -1090,11 +1259,17 @@ def register(commands: Any) -> None:
     export = commands.add_parser("export", help="streamed exports (database)")
     exp_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
     eb = exp_sub.add_parser("bills", help="bills received in a range, as CSV")
-    eb.add_argument("--from", dest="from_", required=True)
-    eb.add_argument("--to", required=True)
-    eb.add_argument("--pile", type=pile_arg)
-    eb.add_argument("--format", choices=("csv",), default="csv")
+    _month_or_range(eb)
+    eb.add_argument("--pile", type=pile_arg, help="only this pile's bills")
+    eb.add_argument("--format", choices=("csv",), default="csv", help="output format (csv)")
     eb.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
+    eb.add_argument(
+        "--utc-offset",
+        type=int,
+        default=reports.DEFAULT_UTC_OFFSET_MINUTES,
+        metavar="MINUTES",
+        help="time zone of the exported times, minutes east of UTC (default 480: UTC+8)",
+    )
     eb.add_argument("--chunk", type=int, default=5000, help=argparse.SUPPRESS)
     _db(eb)
     eb.set_defaults(handler=H(cmd_export_bills))

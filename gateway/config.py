@@ -7,6 +7,7 @@ configuration raises ConfigError with a message that names the key and what is w
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -199,22 +200,81 @@ def _model_table(where: str, value: Any) -> dict[str, int]:
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "dict[str, int]": dict}
 
 
-def _section_with(section: Any, values: Mapping[str, Any], origin: str, name: str) -> Any:
+def _section_with(
+    section: Any, values: Mapping[str, Any], origin: str, name: str, problems: list[str]
+) -> Any:
+    """`section` with `values` applied; every bad key or value is added to `problems` (the
+    good ones still apply, so validation can report on the rest too)."""
     known = {f.name: _TYPES[str(f.type)] for f in fields(section)}
     changes = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"{origin}: unknown key [{name}] {key} (known: {', '.join(known)})")
-        changes[key] = _coerce(f"{origin} [{name}] {key}", known[key], value)
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+            problems.append(f"{origin}: unknown key [{name}] {key} ({hint})")
+            continue
+        try:
+            changes[key] = _coerce(f"{origin} [{name}] {key}", known[key], value)
+        except ConfigError as exc:
+            problems.append(str(exc))
     return replace(section, **changes)
+
+
+# PILEGATE_* variables that other parts of pilegate read, not the gateway's configuration:
+# accepted as they are, so that a misspelt configuration variable can be refused.
+OTHER_ENV: dict[str, str] = {
+    "PILEGATE_ADMIN_OPERATORS": "admin operators file (gateway/admin/access.py)",
+    "PILEGATE_ADMIN_URL": "the operator CLI's admin API URL",
+    "PILEGATE_TEST_DATABASE_URL": "the test suite's PostgreSQL (tests/services.py)",
+    "PILEGATE_TEST_MQTT_URL": "the test suite's broker (tests/services.py)",
+    "PILEGATE_SKIP_BROWSER_INSTALL": "the test suite's browser (tests/services.py)",
+    "PILEGATE_CHROMIUM": "the console tests' browser (tests/console/browser.py)",
+    "PILEGATE_CHROMEDRIVER": "the console tests' driver (tests/console/browser.py)",
+    "PILEGATE_SOAK_PG_BASE": "the soak's PostgreSQL (bench/soak_services.py)",
+    "PILEGATE_BENCH_DATABASE_URL": "the benchmarks' PostgreSQL (bench/common.py)",
+    "PILEGATE_BENCH_SERVE_ARGV": "the benchmarks' gateway command (bench/common.py)",
+}
+
+
+def environment_names() -> dict[str, tuple[str, str]]:
+    """Every configuration variable: PILEGATE_<SECTION>_<KEY> and the short names."""
+    names = {
+        f"PILEGATE_{section}_{key}".upper(): (section, key)
+        for section, kind in GatewayConfig.__dataclass_fields__.items()
+        for key in _section_type(kind.type).__dataclass_fields__
+    }
+    names.update(SHORT_NAMES)
+    return names
+
+
+def _section_type(annotation: Any) -> Any:
+    return globals()[annotation] if isinstance(annotation, str) else annotation
+
+
+def _unknown_environment(environ: Mapping[str, str], known: Mapping[str, Any]) -> list[str]:
+    """A problem per PILEGATE_* variable that nothing reads, with the closest real name."""
+    problems = []
+    allowed = [*known, *OTHER_ENV]
+    for name in sorted(environ):
+        if not name.startswith("PILEGATE_") or name in known or name in OTHER_ENV:
+            continue
+        # Compared without the common prefix, which would make every name look alike.
+        tails = {n.removeprefix("PILEGATE_"): n for n in allowed}
+        close = difflib.get_close_matches(name.removeprefix("PILEGATE_"), tails, n=1, cutoff=0.7)
+        hint = f"did you mean {tails[close[0]]}?" if close else "see docs/configuration.md"
+        problems.append(f"environment: unknown variable {name} ({hint})")
+    return problems
 
 
 def load_config(
     path: str | Path | None = None, environ: Mapping[str, str] | None = None
 ) -> GatewayConfig:
-    """The configuration from ``path`` (default config/gateway.toml) and the environment."""
+    """The configuration from ``path`` (default config/gateway.toml) and the environment.
+    Every problem (unknown key or variable, bad value, inconsistent values) is reported in
+    one ConfigError."""
     environ = os.environ if environ is None else environ
     config = GatewayConfig()
+    problems: list[str] = []
     file = Path(path) if path is not None else DEFAULT_FILE
     if path is not None or file.exists():
         try:
@@ -225,23 +285,28 @@ def load_config(
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         for name, values in data.items():
             if name not in GatewayConfig.__dataclass_fields__ or not isinstance(values, dict):
-                raise ConfigError(f"{file}: unknown section [{name}]")
-            section = _section_with(getattr(config, name), values, str(file), name)
+                close = difflib.get_close_matches(name, GatewayConfig.__dataclass_fields__, n=1)
+                hint = f" (did you mean [{close[0]}]?)" if close else ""
+                problems.append(f"{file}: unknown section [{name}]{hint}")
+                continue
+            section = _section_with(getattr(config, name), values, str(file), name, problems)
             config = replace(config, **{name: section})
 
+    known = environment_names()
+    problems += _unknown_environment(environ, known)
     overrides: dict[str, dict[str, str]] = {}
-    for section in GatewayConfig.__dataclass_fields__:
-        for key in getattr(config, section).__dataclass_fields__:
-            env = f"PILEGATE_{section}_{key}".upper()
-            if env in environ:
-                overrides.setdefault(section, {})[key] = environ[env]
-    for env, (section, key) in SHORT_NAMES.items():
+    for env, (section, key) in known.items():
         if env in environ:
             overrides.setdefault(section, {})[key] = environ[env]
     for name, values in overrides.items():
-        section = _section_with(getattr(config, name), values, "environment", name)
+        section = _section_with(getattr(config, name), values, "environment", name, problems)
         config = replace(config, **{name: section})
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError as exc:
+        problems.append(str(exc).removeprefix("bad configuration: "))
+    if problems:
+        raise ConfigError("bad configuration: " + "; ".join(problems))
     return config
 
 
@@ -280,11 +345,12 @@ def validate(config: GatewayConfig) -> None:
         problems.append("database.max_pending_rows must be >= 1 and close_timeout_s >= 0")
     if d.journal_heartbeats not in {"all", "changes", "none"}:
         problems.append("database.journal_heartbeats must be all, changes or none")
-    if d.url and not d.url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-        problems.append(
-            "database.url must start with postgresql+asyncpg:// or sqlite+aiosqlite:// "
-            f"(got {d.url.split('://')[0]}://...)"
-        )
+    if d.url:
+        from gateway.storage.engine import url_problem  # the one table of accepted schemes
+
+        problem = url_problem(d.url)
+        if problem:
+            problems.append(problem)
     if config.mqtt.url and not config.mqtt.url.startswith(("mqtt://", "mqtts://")):
         problems.append("mqtt.url must start with mqtt:// or mqtts://")
     if config.log.level.lower() not in {"debug", "info", "warning", "error", "critical"}:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select
 
-from billing.schema import bills, sessions
+from billing.schema import anomalies, bills, sessions
 from billing.tariff import ScopeKind
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
 DEMO_DIR = Path("var/demo")
+DEMO_URL = f"sqlite+aiosqlite:///{DEMO_DIR / 'pilegate.sqlite3'}"
 TIME_SCALE = 60.0
+ADMIN_PORT = 8406
 
 
 def _show(value: Any) -> str:
@@ -107,6 +109,76 @@ def _money(fen: int) -> str:
     return f"{fen / 100:.2f}"
 
 
+FIGURES = (
+    ("energy kWh", "energy_dwh", "our_energy_dwh"),
+    ("energy CNY", "energy_amount_fen", "our_energy_amount_fen"),
+    ("service CNY", "service_amount_fen", "our_service_amount_fen"),
+    ("idle fee CNY", "idle_fee_fen", "our_idle_fee_fen"),
+    ("total CNY", "total_amount_fen", "our_total_fen"),
+)
+
+
+def _figure(column: str, value: int) -> str:
+    return f"{value / 10_000:.2f}" if column.endswith("_dwh") else _money(value)
+
+
+def _print_flagged(rows: list[Any]) -> None:
+    """One flagged bill in full: the pile's figures beside pilegate's, and why it is flagged."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from billing.anomalies import AnomalyCode
+
+    flagged = [r for r in rows if r.anomaly_codes]
+    if not flagged:
+        print("no bill was flagged this time")
+        return
+    # The most telling one: the largest difference between the two totals.
+    r = max(flagged, key=lambda b: abs(b.total_amount_fen - b.our_total_fen))
+    codes = [int(c) for c in r.anomaly_codes.split(",") if c]
+    names = ", ".join(f"{c} {AnomalyCode(c).name.lower()}" for c in codes)
+    from gateway.reports import format_duration
+
+    table = Table(title=f"A flagged bill: pile {r.pile_id[-6:]} gun {r.gun}, anomalies {names}")
+    table.add_column("")
+    table.add_column("the pile says", justify="right")
+    table.add_column("pilegate computed", justify="right")
+    for label, theirs, ours in FIGURES:
+        a, b = getattr(r, theirs), getattr(r, ours)
+        mark = "" if a == b else "  <"
+        table.add_row(label, _figure(theirs, a), _figure(ours, b) + mark)
+    # The pile's idle time is from its own times; pilegate bills idle only up to the end it
+    # knows (and none after a failed start).
+    pile_idle = max(0, int(r.service_end_ms) - int(r.charge_end_ms))
+    billable = f"{r.idle_billable_minutes} min billable"
+    if r.idle_waived:
+        billable += f" ({r.idle_waived})"
+    elif r.idle_capped:
+        billable += " (capped at the end pilegate knows)"
+    table.add_row("idle time", format_duration(pile_idle), billable + "  <")
+    Console(width=120).print(table)
+    print(f"  see it whole: pilegate bills show {r.id} --database {DEMO_URL}")
+
+
+def _print_alarms(alarms: list[Any]) -> None:
+    if not alarms:
+        print("alarms: none")
+        return
+    print(f"alarms ({len(alarms)}):")
+    seen: dict[tuple[str, str], list[Any]] = {}
+    for a in alarms:
+        seen.setdefault((a.pile_id or "", a.kind), []).append(a)
+    for (pile_id, kind), group in list(seen.items())[:8]:
+        times = f" (x{len(group)})" if len(group) > 1 else ""
+        print(f"  pile {pile_id[-6:]}  {kind.removeprefix('alarm:'):<26} {group[0].reason}{times}")
+    rogue = [a for a in alarms if a.kind == "alarm:charging_without_session"]
+    if rogue:
+        print(
+            f"  -> pile {(rogue[0].pile_id or '')[-6:]} charged with nobody's authorisation "
+            "(field case 4): pilegate raised the alarm and sent STOP at the first report"
+        )
+
+
 def _print_bills(rows: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -149,7 +221,7 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     def clock() -> int:
         return sim_start + int((time.time_ns() // 1_000_000 - wall0) * TIME_SCALE)
 
-    url = f"sqlite+aiosqlite:///{DEMO_DIR / 'pilegate.sqlite3'}"
+    url = DEMO_URL
     # The simulated piles bill with the example tariff: the gateway uses the same one, so
     # amounts that differ are real anomalies.
     tariff = tariff_from_message(
@@ -159,7 +231,10 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     registered = await _register_drivers(storage, drivers)
     gateway = Gateway(config, storage, clock=clock, time_scale=TIME_SCALE)
     await gateway.start()
+    admin = await _start_admin(gateway)
     print(f"pilegate gateway listening on tcp://127.0.0.1:{gateway.tcp_port}")
+    if admin is not None:
+        print(f"  web console, live while the demo runs: {admin.url}/console/")
     print(f"  database: {url} ({registered} driver accounts registered)")
     print(f"  log: {log_path} (JSON lines)")
     print(
@@ -175,6 +250,9 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
         # Two field cases on purpose: energy nobody authorised (case 4) and a start that
         # fails with fault 98 and no logout (case 1).
         "--fault", "unauthorised_charge@2:1", "--fault", "start_fails@3:1",
+        # The failed start's bill comes half an hour later (pile clock) instead of ten hours,
+        # so that the minute shows pilegate flag it and refuse its idle fee.
+        "--late-bill-after", "25",
         "--state-dir", str(DEMO_DIR / "piles"), "--json",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -189,7 +267,16 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
             .tuples()
             .all()
         )
+        alarms = list(
+            await conn.execute(
+                select(anomalies)
+                .where(anomalies.c.kind.like("alarm:%"))
+                .order_by(anomalies.c.created_ms)
+            )
+        )
     metrics = gateway.metrics.snapshot()
+    if admin is not None:
+        await admin.stop()
     await gateway.stop()
     log_file.close()
 
@@ -207,8 +294,34 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     print(
         "services by how far they got: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items()))
     )
-    print(f"anomaly codes: see docs/protocol.md and field-cases.md; every event is in {log_path}")
+    print()
+    _print_flagged(rows)
+    print()
+    _print_alarms(alarms)
+    print()
+    print("anomaly codes and field cases: docs/field-cases.md; every event is in " + str(log_path))
+    print(
+        "browse these bills, alarms and frames in the web console:\n"
+        f"  PILEGATE_DATABASE_URL={DEMO_URL} pilegate serve\n"
+        f"  then open http://127.0.0.1:{ADMIN_PORT}/console/"
+    )
     return 0 if sim.returncode == 0 else 1
+
+
+async def _start_admin(gateway: Gateway) -> Any:
+    """The admin server (and its web console) on loopback: the usual port, else any free one;
+    the demo goes on without it if neither works."""
+    from gateway.admin import AdminServer, AdminStartError
+    from gateway.config import AdminConfig
+
+    for port in (ADMIN_PORT, 0):
+        admin = AdminServer(gateway, AdminConfig(host="127.0.0.1", port=port))
+        try:
+            await admin.start()
+            return admin
+        except (AdminStartError, OSError, TimeoutError):
+            await admin.stop()
+    return None
 
 
 def main_job(piles: int = 4, seconds: float = 60.0) -> int:

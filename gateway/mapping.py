@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from protocol import Channel, GunStatus, Result, StopReason
 from sessions import GunStatus as Neutral
-from sessions import Phase, Reason
+from sessions import Reason, Refusal
 from sessions import StopReason as NeutralStop
 
 GUN_STATUS: dict[int, Neutral] = {
@@ -66,7 +66,19 @@ STOP_REASON_CODE: dict[str, int] = {
     Reason.CHARGING_WITHOUT_SESSION: StopReason.REMOTE,
 }
 
-#: Phases in which a gun is busy for a new start.
-BUSY_PHASES = frozenset(
-    {Phase.AUTHORISED, Phase.STARTING, Phase.CHARGING, Phase.STOPPING, Phase.FINISHED}
-)
+#: Why a new service cannot start (sessions.Refusal), as AUTH_RESULT's result (§4.6). Total:
+#: every refusal has its code, so none is turned into another on the way to the pile. The
+#: protocol has no code of its own for an offline gun or an operator start under way: both
+#: mean "not now, the gun is taken" to the pile, GUN_BUSY.
+AUTH_RESULT_CODE: dict[Refusal, Result] = {
+    Refusal.PILE_DISABLED: Result.PILE_DISABLED,
+    Refusal.GUN_DISABLED: Result.PILE_DISABLED,  # §4.6: "pile (or gun) disabled"
+    Refusal.PILE_OFFLINE: Result.GUN_BUSY,
+    Refusal.GUN_FAULTED: Result.GUN_FAULTED,
+    Refusal.GUN_BUSY: Result.GUN_BUSY,
+    Refusal.COMMAND_IN_PROGRESS: Result.GUN_BUSY,
+    Refusal.UNKNOWN_GUN: Result.OTHER,
+    Refusal.UNKNOWN_ACCOUNT: Result.UNKNOWN_ACCOUNT,
+    Refusal.ACCOUNT_DISABLED: Result.AUTH_FAILED,  # known, and refused
+    Refusal.ACCOUNT_BUSY: Result.ACCOUNT_BUSY,
+}

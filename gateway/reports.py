@@ -71,9 +71,36 @@ def format_ms(ms: int | None, utc_offset_minutes: int = DEFAULT_UTC_OFFSET_MINUT
 # --- output ---------------------------------------------------------------------------------
 
 
+# Columns ending in _ms that are lengths of time, not instants: shown as durations.
+DURATION_COLUMNS = frozenset({"idle_ms", "duration_ms", "idle_duration_ms"})
+# Columns where 0 means "since ever" (a tariff effective from the beginning).
+ALWAYS_AT_ZERO = frozenset({"effective_from_ms"})
+
+
+def format_duration(ms: int) -> str:
+    """17 min, 1 h 05 min, 2 h 00 min 30 s, 45 s, 0.250 s: what an operator reads."""
+    if ms < 1000:
+        return f"{ms / 1000:.3f} s"
+    total_s, rest_ms = divmod(ms, 1000)
+    h, rem = divmod(total_s, 3600)
+    m, s = divmod(rem, 60)
+    parts = []
+    if h:
+        parts.append(f"{h} h")
+    if m or (h and s):
+        parts.append(f"{m:02d} min" if h else f"{m} min")
+    if s or rest_ms or not parts:
+        parts.append(f"{s + rest_ms / 1000:g} s")
+    return " ".join(parts)
+
+
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return ""
+    if column in DURATION_COLUMNS and isinstance(value, int):
+        return format_duration(value)
+    if column in ALWAYS_AT_ZERO and value == 0:
+        return "always"
     if column.endswith("_ms") and isinstance(value, int):
         return format_ms(value)
     if isinstance(value, bool):
@@ -293,6 +320,53 @@ COMPLETION_COLUMNS = (
 # --- export ---------------------------------------------------------------------------------
 
 
+#: Appended to every bill export: the bill's latest correction, empty when it has none.
+CORRECTION_EXPORT_COLUMNS = (
+    "corrected_energy_dwh", "corrected_total_fen", "refund_fen", "corrected_at_ms",
+    "corrected_by",
+)  # fmt: skip
+
+
+def csv_cell(value: Any, column: str, utc_offset_minutes: int = DEFAULT_UTC_OFFSET_MINUTES) -> Any:
+    """A plain CSV value: instants as ISO-8601 in the operator's time zone, booleans as
+    true/false, lists as `a;b`, nothing as an empty cell; numbers and text as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if column == "flags" and isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if column.endswith("_ms") and column not in DURATION_COLUMNS and isinstance(value, int):
+        try:
+            return format_ms(value, utc_offset_minutes)
+        except (OverflowError, OSError, ValueError):  # a pile's impossible time: as sent
+            return value
+    return value
+
+
+async def _latest_corrections(engine: AsyncEngine, bill_ids: Sequence[str]) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from billing.schema import bill_corrections as c
+
+    if not bill_ids:
+        return {}
+    q = (
+        select(c.c.bill_id, c.c.corrected_energy_dwh, c.c.corrected_total_fen, c.c.refund_fen,
+               c.c.at_ms, c.c.who)
+        .where(c.c.bill_id.in_(list(bill_ids)))
+        .order_by(c.c.id)
+    )  # fmt: skip
+    async with engine.connect() as conn:
+        rows = (await conn.execute(q)).all()
+    return {r[0]: tuple(r[1:]) for r in rows}  # the last one of each bill wins
+
+
 async def export_bills_csv(
     engine: AsyncEngine,
     from_ms: int,
@@ -301,17 +375,35 @@ async def export_bills_csv(
     pile_id: str | None = None,
     columns: Sequence[str] = queries.EXPORT_COLUMNS,
     chunk: int = 5000,
+    utc_offset_minutes: int = DEFAULT_UTC_OFFSET_MINUTES,
 ) -> AsyncIterator[str]:
-    """CSV text chunks (header first): one chunk per database chunk, in constant memory."""
+    """CSV text chunks (header first): one chunk per database chunk, in constant memory.
+    Values are plain (csv_cell); the bill's latest correction follows its columns."""
+    with_corrections = "id" in columns
+    header = [*columns, *(CORRECTION_EXPORT_COLUMNS if with_corrections else ())]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
+    w.writerow(header)
     yield buf.getvalue()
+    id_at = list(columns).index("id") if with_corrections else -1
     async for rows in queries.stream_bills(
         engine, from_ms, to_ms, pile_id=pile_id, columns=columns, chunk=chunk
     ):
+        fixes = await _latest_corrections(engine, [r[id_at] for r in rows]) if id_at >= 0 else {}
         buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
+        w = csv.writer(buf, lineterminator="\n")
+        for r in rows:
+            cells = [
+                csv_cell(v, col, utc_offset_minutes) for v, col in zip(r, columns, strict=True)
+            ]
+            if with_corrections:
+                fix = fixes.get(r[id_at])
+                extra = fix if fix is not None else (None,) * len(CORRECTION_EXPORT_COLUMNS)
+                cells += [
+                    csv_cell(v, col, utc_offset_minutes)
+                    for v, col in zip(extra, CORRECTION_EXPORT_COLUMNS, strict=True)
+                ]
+            w.writerow(cells)
         yield buf.getvalue()
 
 

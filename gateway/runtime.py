@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from gateway import commands
 from gateway.commands import CommandResult
-from gateway.mapping import GUN_STATUS, STOP_REASON_CODE, channel_code, channel_name, result_name
+from gateway.mapping import (
+    AUTH_RESULT_CODE,
+    GUN_STATUS,
+    STOP_REASON_CODE,
+    channel_code,
+    channel_name,
+    result_name,
+    stop_reason_name,
+)
 from protocol import (
     AuthRequest,
     AuthResult,
@@ -51,6 +59,7 @@ from sessions import (
     PileOffline,
     PileOnline,
     RaiseAlarm,
+    Refusal,
     ReportSource,
     SendQueryBills,
     SendStartCharge,
@@ -76,6 +85,7 @@ from sessions import (
     Tick,
     UnmatchedBill,
     next_deadline,
+    refusal,
 )
 
 if TYPE_CHECKING:
@@ -199,7 +209,13 @@ class PileRuntime:
             self.log.info("vin", gun=m.gun, transaction=m.transaction_id, vin=m.vin)
         elif isinstance(m, Logout):
             guns = list(self.guns) if m.gun == 0 else [m.gun]
-            self.log.info("pile_logout", gun=m.gun, transaction=m.transaction_id, reason=m.reason)
+            self.log.info(
+                "pile_logout",
+                gun=m.gun,
+                transaction=m.transaction_id,
+                reason=stop_reason_name(m.reason),  # by name, as everywhere else
+                reason_code=m.reason,
+            )
             for gun in guns:
                 state = self.guns.get(gun)
                 if state is not None and state.session is not None:
@@ -215,16 +231,11 @@ class PileRuntime:
 
     def feed(self, gun: int, event: Event, now_ms: int) -> bool:
         """Apply one event to a gun's machine; False when it could not be (logged)."""
-        return self.apply(gun, event, now_ms) is None
-
-    def apply(self, gun: int, event: Event, now_ms: int) -> str | None:
-        """Apply one event to a gun's machine; None when applied, else why not (logged)."""
-        state = self.guns.get(gun)
-        if state is None:
+        if gun not in self.guns:
             self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
-            return "unknown_gun"
+            return False
         try:
-            new, actions = self.gateway.step(state, event, now_ms)
+            self.apply_or_raise(gun, event, now_ms)
         except SessionError as exc:
             self.log.warning(
                 "impossible_transition",
@@ -233,9 +244,16 @@ class PileRuntime:
                 detail=str(exc),
                 session_event=type(event).__name__,
             )
-            return exc.reason if isinstance(exc, AuthorisationRejected) else "impossible_now"
+            return False
+        return True
+
+    def apply_or_raise(self, gun: int, event: Event, now_ms: int) -> None:
+        """Apply one event to a known gun's machine and carry out its actions; a SessionError
+        (the event cannot be applied now) leaves the gun as it was."""
+        state = self.guns[gun]
+        new, actions = self.gateway.step(state, event, now_ms)
         if new is state and not actions:
-            return None  # nothing changed (a steady heartbeat): the timer already matches
+            return  # nothing changed (a steady heartbeat): the timer already matches
         self.guns[gun] = new
         for action in actions:
             try:
@@ -243,7 +261,6 @@ class PileRuntime:
             except Exception:
                 self.log.exception("action_failed", gun=gun, action=type(action).__name__)
         self._schedule(gun, new, now_ms)
-        return None
 
     def _schedule(self, gun: int, state: GunState, now_ms: int) -> None:
         deadline = next_deadline(state)
@@ -336,69 +353,62 @@ class PileRuntime:
 
     # --- authorisation and bills ---------------------------------------------------------------
 
-    def _refusal(self, gun: int, *, own_command: bool = False) -> str | None:
-        """Why a new service cannot start on this gun now, or None."""
-        if not self.info.enabled:
-            return "pile_disabled"
-        state = self.guns.get(gun)
-        if state is None:
-            return "unknown_gun"
-        if state.disabled:
-            return "gun_disabled"
-        if state.offline:
-            return "pile_offline"
-        if state.faulted:
-            return "gun_faulted"
-        if state.live_session is not None or state.rogue is not None:
-            return "gun_busy"
-        if gun in self._commanding and not own_command:
-            return "command_in_progress"
-        return None
+    def _refusal(self, gun: int, *, own_command: bool = False) -> Refusal | None:
+        """Why a new service cannot start on this gun now, or None (sessions.refusal)."""
+        return refusal(
+            self.guns.get(gun),
+            pile_enabled=self.info.enabled,
+            command_in_progress=gun in self._commanding and not own_command,
+        )
 
     async def _authorise(
         self, gun: int, account: str, channel: str, *, own_command: bool = False
-    ) -> tuple[str | None, str]:
-        """Claim the account and open a session; (transaction id, "") or (None, reason)."""
+    ) -> tuple[str, None] | tuple[None, Refusal]:
+        """Claim the account and open a session: (transaction id, None) or (None, why not)."""
         now = self.gateway.now_ms()
         transaction_id = self.gateway.transaction_ids.new(now)
         conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
-            return None, "account_busy"
+            return None, Refusal.ACCOUNT_BUSY
         # From here on the claim is released unless a session now holds it, whatever happens.
         held = False
         try:
-            refusal = self._refusal(gun, own_command=own_command)  # the claim awaited the db
-            if refusal is None:
+            refused = self._refusal(gun, own_command=own_command)  # the claim awaited the db
+            if refused is None:
                 event = Authorised(transaction_id, transaction_id, account, channel)
                 self._claim_held = transaction_id
-                refusal = self.apply(gun, event, now)
-            held = refusal is None
+                refused = self._open_session(gun, event, now)
+            held = refused is None
         finally:
             self._claim_held = None
             if not held:
                 self.gateway.release_account(account, transaction_id)
-        if refusal is not None:
-            return None, refusal
-        return transaction_id, ""
+        if refused is not None:
+            return None, refused
+        return transaction_id, None
+
+    def _open_session(self, gun: int, event: Authorised, now_ms: int) -> Refusal | None:
+        """Apply Authorised; the machine's own refusal (the same rule) if it refuses."""
+        try:
+            self.apply_or_raise(gun, event, now_ms)
+        except AuthorisationRejected as exc:
+            self.log.info("authorisation_refused_by_machine", gun=gun, reason=exc.reason.value)
+            return exc.reason
+        return None
 
     async def authorise_at_pile(self, m: AuthRequest) -> AuthResult:
-        refusal = self._refusal(m.gun)
-        codes = {
-            "pile_disabled": Result.PILE_DISABLED,
-            "gun_disabled": Result.PILE_DISABLED,
-            "gun_faulted": Result.GUN_FAULTED,
-            "account_busy": Result.ACCOUNT_BUSY,
-            "unknown_account": Result.UNKNOWN_ACCOUNT,
-        }
-        if refusal is None:
+        refused = self._refusal(m.gun)
+        if refused is None:
             account = await self.gateway.find_account(
                 channel_name(m.channel), m.id_token, m.password
             )
             if account is None:
-                refusal = "unknown_account"
+                refused = Refusal.UNKNOWN_ACCOUNT
+            elif not account.enabled:
+                refused = Refusal.ACCOUNT_DISABLED
             else:
-                transaction_id, refusal = await self._authorise(
+                transaction_id, refused = await self._authorise(
                     m.gun, account.account_id, channel_name(m.channel)
                 )
                 if transaction_id is not None:
@@ -412,8 +422,9 @@ class PileRuntime:
                     return AuthResult(
                         m.gun, Result.OK, transaction_id, account.account_id, account.balance_fen
                     )
-        self.log.info("authorisation_refused", gun=m.gun, reason=refusal, token=m.id_token)
-        return AuthResult(m.gun, codes.get(refusal or "", Result.GUN_BUSY), "", "", 0)
+        assert refused is not None
+        self.log.info("authorisation_refused", gun=m.gun, reason=refused.value, token=m.id_token)
+        return AuthResult(m.gun, AUTH_RESULT_CODE[refused], "", "", 0)
 
     async def bill(self, m: Bill) -> BillAck | None:
         """Store the bill, then acknowledge; None when it could not be committed."""
@@ -443,21 +454,22 @@ class PileRuntime:
         if not self.online:
             return commands.OFFLINE
         channel_code(channel)  # validates the name
-        refusal = self._refusal(gun)
-        if refusal is not None:
-            return commands.rejected(refusal)
+        refused = self._refusal(gun)
+        if refused is not None:
+            return commands.rejected(refused)
         account = await self.gateway.account(account_id)
         if account is None:
-            return commands.rejected("unknown_account")
+            return commands.rejected(Refusal.UNKNOWN_ACCOUNT)
         if not account.enabled:
-            return commands.rejected("account_disabled")
+            return commands.rejected(Refusal.ACCOUNT_DISABLED)
         self._commanding.add(gun)
         try:
-            transaction_id, refusal = await self._authorise(
+            transaction_id, refused = await self._authorise(
                 gun, account_id, channel, own_command=True
             )
             if transaction_id is None:
-                return commands.rejected(refusal)
+                assert refused is not None  # _authorise: exactly one of the two is None
+                return commands.rejected(refused)
             now = self.gateway.now_ms()
             self.feed(gun, StartRequested(), now)
             conn = self.connection

@@ -8,8 +8,8 @@ The gateway keeps one ``GunState`` per gun and feeds it neutral events::
 
 ``step`` never does I/O, never reads a clock and never mutates its input. It either returns the
 new state and a tuple of actions to perform in order, or raises a ``SessionError``
-(``ImpossibleTransition``, ``AuthorisationRejected``, ``TransactionMismatch``); the gateway logs
-the error and keeps the state it passed in, which is still valid.
+(``ImpossibleTransition``, ``AuthorisationRejected``, ``TransactionMismatch``, ``UndeclaredMove``);
+the gateway logs the error and keeps the state it passed in, which is still valid.
 
 Events (``sessions.events``): Authorised, StartRequested, StartCommandAccepted,
 StartCommandRejected, StartCommandTimedOut, StartConfirmed, StartFailed, StopRequested,
@@ -23,9 +23,12 @@ AccountClaimed, AccountReleased, StatusConfirmed (the only status change users
 are told about), AvailabilityChanged, UnmatchedBill.
 
 Session phases: AUTHORISED -> STARTING -> CHARGING -> STOPPING -> FINISHED -> CLOSED -> SETTLED,
-plus CANCELLED and FAILED. The table is ``sessions.machine.TRANSITIONS``; the named timeouts are
-``sessions.timers.Timeout``, all configured in ``SessionConfig``. ``AccountBook`` is a pure view
-of account holds built from the actions.
+plus CANCELLED and FAILED. Every phase change is a cell of ``sessions.machine.TRANSITIONS``,
+keyed by (phase, trigger: event type, reported GunStatus, PileOnline or named Timeout), naming
+its handler and target phases. The named timeouts are ``sessions.timers.Timeout``, all
+configured in ``SessionConfig``. ``refusal()`` is the one rule for whether a new service may
+start (a typed ``Refusal``). ``AccountBook`` is a pure view of account holds built from the
+actions.
 """
 
 from .accounts import AccountBook
@@ -45,7 +48,13 @@ from .actions import (
     UnmatchedBill,
 )
 from .config import DEFAULT_CONFIG, DEVICE_FAULT_CODE, SessionConfig
-from .errors import AuthorisationRejected, ImpossibleTransition, SessionError, TransactionMismatch
+from .errors import (
+    AuthorisationRejected,
+    ImpossibleTransition,
+    SessionError,
+    TransactionMismatch,
+    UndeclaredMove,
+)
 from .events import (
     Authorised,
     BillReceived,
@@ -70,6 +79,7 @@ from .events import (
     Tick,
 )
 from .machine import TRANSITIONS, step
+from .refusal import Refusal, refusal
 from .states import LIVE, TERMINAL, GunState, RogueCharge, Session
 from .timers import Deadline, Timeout, next_deadline, pending
 from .vocab import (
@@ -118,6 +128,7 @@ __all__ = [
     "PileOnline",
     "RaiseAlarm",
     "Reason",
+    "Refusal",
     "ReportSource",
     "RogueCharge",
     "SendQueryBills",
@@ -145,8 +156,10 @@ __all__ = [
     "Tick",
     "Timeout",
     "TransactionMismatch",
+    "UndeclaredMove",
     "UnmatchedBill",
     "next_deadline",
     "pending",
+    "refusal",
     "step",
 ]

@@ -10,12 +10,14 @@ from typing import Any
 
 from .actions import AccountReleased, Action, SessionFlagged, SessionTransition
 from .config import SessionConfig
+from .errors import UndeclaredMove
 from .states import LIVE, GunState, Session
 from .vocab import Flag, Phase, Reason
 
 # Entering these ends the service: the gateway's end time is recorded once (case 1).
 _SERVICE_ENDED = frozenset({Phase.CLOSED, Phase.SETTLED, Phase.CANCELLED, Phase.FAILED})
 _CHARGE_ENDED = _SERVICE_ENDED | {Phase.FINISHED}
+NOWHERE: frozenset[Phase] = frozenset()
 
 
 @dataclass(slots=True)
@@ -23,6 +25,9 @@ class Ctx:
     gun: GunState
     now: int
     actions: list[Action] = field(default_factory=list)
+    # The phases the running table cell declares it may move a session to (machine.Cell.to);
+    # nothing outside a cell moves a session.
+    allowed: frozenset[Phase] = NOWHERE
 
     @property
     def cfg(self) -> SessionConfig:
@@ -50,6 +55,8 @@ class Ctx:
 
     def move(self, s: Session, to: Phase, reason: str, **changes: Any) -> Session:
         """Change phase, record end times, release the account on leaving LIVE, emit the record."""
+        if to not in self.allowed:
+            raise UndeclaredMove(s.phase, to)
         if to in _CHARGE_ENDED and s.charge_start_ms is not None and s.charge_end_ms is None:
             changes.setdefault("charge_end_ms", self.now)
         if to in _SERVICE_ENDED and s.gateway_service_end_ms is None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.error_root import PilegateError
-
+from .refusal import Refusal
 from .vocab import Phase
 
 
-class SessionError(PilegateError):
+class SessionError(Exception):
     """Base of every error step() raises. The gateway logs it and carries on."""
 
     def __init__(self, message: str, event: Any) -> None:
@@ -27,10 +26,10 @@ class ImpossibleTransition(SessionError):
 
 
 class AuthorisationRejected(SessionError):
-    """A new session cannot start on this gun (disabled, offline, faulted, busy)."""
+    """A new session cannot start on this gun: reason says why (sessions.refusal)."""
 
-    def __init__(self, reason: str, event: Any) -> None:
-        super().__init__(f"authorisation rejected: {reason}", event)
+    def __init__(self, reason: Refusal, event: Any) -> None:
+        super().__init__(f"authorisation rejected: {reason.value}", event)
         self.reason = reason
 
 
@@ -41,3 +40,13 @@ class TransactionMismatch(SessionError):
         super().__init__(f"transaction {got!r} does not match live {expected!r}", event)
         self.expected = expected
         self.got = got
+
+
+class UndeclaredMove(SessionError):
+    """A handler tried to move a session to a phase its table cell does not name: a defect
+    of the machine, refused like any impossible step so the caller's state stays valid."""
+
+    def __init__(self, phase: Phase, to: Phase) -> None:
+        super().__init__(f"undeclared move {phase.value} -> {to.value}", None)
+        self.phase = phase
+        self.to = to

@@ -1,4 +1,5 @@
-"""Gun-level events, accepted in every phase: status reports, meter, offline/online, enable.
+"""Gun-level events, accepted in every phase: status reports, meter, offline/online, enable;
+and the handlers of the table's reported-status and reconnect cells (machine.TRANSITIONS).
 
 Also the "charging without a session" watch (cases 2, 4, 6): what the pile reports wins over
 what the gateway believes, so energy on a gun with no live session is stopped at once and
@@ -27,8 +28,11 @@ from .events import (
     PileOnline,
     StatusReported,
 )
-from .states import IN_CHARGE, LIVE, PRE_START, RogueCharge, Session
+from .states import IN_CHARGE, LIVE, RogueCharge, Session
 from .vocab import AlarmKind, Flag, GunStatus, Phase, Reason
+
+# A report as the table's status cells read it: status, fault_code, meter.
+Report = StatusReported | PileOnline
 
 # A cancelled start the pile may still honour later (case 6).
 _LATE_START_REASONS = frozenset({Reason.START_TIMEOUT, Reason.START_COMMAND_TIMEOUT})
@@ -46,11 +50,9 @@ def _reclaimable(s: Session | None) -> bool:
 # -- status reports --------------------------------------------------------------------------
 
 
-def status_reported(ctx: Ctx, ev: StatusReported) -> None:
-    observe(ctx, ev.status, ev.fault_code, ev.meter)
-
-
 def observe(ctx: Ctx, status: GunStatus, fault_code: int | None, meter: int | None) -> None:
+    """The gun's part of a report: statuses, fault confirmation, meter, the end of a charge
+    without a session. What it does to the session is the table's (machine.TRANSITIONS)."""
     cfg = ctx.cfg
     before = ctx.gun
     streak = before.fault_streak + 1 if status is GunStatus.FAULTED else 0
@@ -68,38 +70,54 @@ def observe(ctx: Ctx, status: GunStatus, fault_code: int | None, meter: int | No
         ctx.emit(RaiseAlarm(AlarmKind.FAULT, f"fault code {fault_code}", sid))
 
     if s is not None and s.phase in LIVE and meter is not None:
-        s = ctx.put(replace(s, last_meter=meter))
+        ctx.put(replace(s, last_meter=meter))
     if status is GunStatus.CHARGING:
-        _charging_report(ctx, s, meter)
         return
     unconfirmed_fault = status is GunStatus.FAULTED and not fault_believed
     if status is not GunStatus.SUSPENDED and not unconfirmed_fault:
         end_rogue(ctx)
-    if s is None or s.phase not in LIVE:
-        return
-
-    if status is GunStatus.FAULTED:
-        if s.phase in PRE_START and (fault_code in cfg.start_fault_codes or fault_believed):
-            ctx.move(s, Phase.FAILED, Reason.DEVICE_FAULT)  # case 1: no logout needed
-        elif fault_confirmed_now and s.phase in IN_CHARGE:
-            ctx.move(s, Phase.FINISHED, Reason.DEVICE_FAULT)
-    elif status is GunStatus.AVAILABLE and s.phase in (*IN_CHARGE, Phase.FINISHED):
-        ctx.close(s, Reason.UNPLUGGED)
-    elif status is GunStatus.FINISHING and s.phase in IN_CHARGE:
-        ctx.move(s, Phase.FINISHED, s.stop_reason or Reason.PILE_FINISHED)
-    elif status is GunStatus.PREPARING and s.phase is Phase.STOPPING:
-        ctx.move(s, Phase.FINISHED, s.stop_reason or Reason.PILE_STOPPED)
 
 
-def _charging_report(ctx: Ctx, s: Session | None, meter: int | None) -> None:
-    if s is None or s.phase not in LIVE:
-        charging_seen(ctx, s, None)
-    elif s.phase in PRE_START:
-        # The pile may never send its start message (case 2): the report is the confirmation.
-        reason = Reason.START_CONFIRMED_BY_STATUS
-        ctx.move(s, Phase.CHARGING, reason, charge_start_ms=ctx.now, meter_start=meter)
-    elif s.phase in (Phase.STOPPING, Phase.FINISHED):
-        stop_not_honoured(ctx, s)
+# Cells of reported statuses. r is the report: a StatusReported, or the PileOnline that
+# reconciles after a reconnect; ctx.gun already reflects it (observe ran first).
+
+
+def start_by_status(ctx: Ctx, s: Session, r: Report) -> None:
+    # The pile may never send its start message (case 2): the report is the confirmation.
+    reason = Reason.START_CONFIRMED_BY_STATUS
+    ctx.move(s, Phase.CHARGING, reason, charge_start_ms=ctx.now, meter_start=r.meter)
+
+
+def charging_unattributed(ctx: Ctx, s: Session | None, r: Report) -> None:
+    charging_seen(ctx, s, None)
+
+
+def fault_before_start(ctx: Ctx, s: Session, r: Report) -> None:
+    cfg = ctx.cfg
+    believed = ctx.gun.fault_streak >= cfg.fault_confirm_samples
+    if r.fault_code in cfg.start_fault_codes or believed:
+        ctx.move(s, Phase.FAILED, Reason.DEVICE_FAULT)  # case 1: no logout needed
+
+
+def fault_in_charge(ctx: Ctx, s: Session, r: Report) -> None:
+    if ctx.gun.fault_streak == ctx.cfg.fault_confirm_samples:  # confirmed by this report
+        ctx.move(s, Phase.FINISHED, Reason.DEVICE_FAULT)
+
+
+def unplugged(ctx: Ctx, s: Session, r: Report) -> None:
+    ctx.close(s, Reason.UNPLUGGED)
+
+
+def pile_finished(ctx: Ctx, s: Session, r: Report) -> None:
+    ctx.move(s, Phase.FINISHED, s.stop_reason or Reason.PILE_FINISHED)
+
+
+def pile_stopped(ctx: Ctx, s: Session, r: Report) -> None:
+    ctx.move(s, Phase.FINISHED, s.stop_reason or Reason.PILE_STOPPED)
+
+
+def still_charging(ctx: Ctx, s: Session, r: Report) -> None:
+    stop_not_honoured(ctx, s)
 
 
 def stop_not_honoured(ctx: Ctx, s: Session) -> None:
@@ -222,15 +240,19 @@ def pile_logged_in(ctx: Ctx, ev: PileLoggedIn) -> None:
 
 
 def pile_online(ctx: Ctx, ev: PileOnline) -> None:
-    """Reconcile the gateway's view with what the pile reports after a reconnect."""
+    """Its first report after a login: reachable again (the table reconciles the session)."""
     ctx.update_gun(offline_since_ms=None, offline_expired=False)
-    s = ctx.gun.live_session
-    if s is not None and s.phase in (*IN_CHARGE, Phase.FINISHED):
-        if ev.status is GunStatus.AVAILABLE:
-            s = ctx.close(s, Reason.ENDED_WHILE_OFFLINE)
-        elif s.phase in IN_CHARGE and ev.status in (GunStatus.FINISHING, GunStatus.PREPARING):
-            s = ctx.move(s, Phase.FINISHED, Reason.ENDED_WHILE_OFFLINE)
-    observe(ctx, ev.status, ev.fault_code, ev.meter)
+
+
+def ended_while_offline(ctx: Ctx, s: Session, ev: PileOnline) -> None:
+    """The pile's first report after a reconnect says the charge (or service) ended meanwhile."""
+    if ev.status is GunStatus.AVAILABLE:
+        ctx.close(s, Reason.ENDED_WHILE_OFFLINE)
+    elif s.phase in IN_CHARGE and ev.status in (GunStatus.FINISHING, GunStatus.PREPARING):
+        ctx.move(s, Phase.FINISHED, Reason.ENDED_WHILE_OFFLINE)
+
+
+def query_owed_bills(ctx: Ctx) -> None:
     owed = tuple(
         x.transaction_id
         for x in ctx.gun.sessions()

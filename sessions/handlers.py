@@ -1,4 +1,5 @@
-"""Handlers for session events, one per cell of machine.TRANSITIONS.
+"""Handlers of the session-event cells of machine.TRANSITIONS (the cell names where each may
+move the session).
 
 Each takes (ctx, session, event): the session is the one the event is about (None when the
 gun has none), already chosen by step(). Handlers raise SessionError before changing ctx.
@@ -28,6 +29,7 @@ from .events import (
     StopConfirmed,
     StopRequested,
 )
+from .refusal import refusal
 from .states import Session
 from .vocab import CommandState, Flag, Phase, Reason
 
@@ -53,14 +55,9 @@ def _archive(past: tuple[Session, ...], s: Session, limit: int) -> tuple[Session
 
 def authorise(ctx: Ctx, s: Session | None, ev: Authorised) -> None:
     g = ctx.gun
-    for refused, why in (
-        (g.disabled, "gun_disabled"),
-        (g.offline, "pile_offline"),
-        (g.faulted, "gun_faulted"),
-        (g.rogue is not None, "gun_charging_without_session"),
-    ):
-        if refused:
-            raise AuthorisationRejected(why, ev)
+    refused = refusal(g)
+    if refused is not None:
+        raise AuthorisationRejected(refused, ev)
     past = g.past if s is None else _archive(g.past, s, ctx.cfg.history_limit)
     new = Session(
         session_id=ev.session_id,
@@ -77,10 +74,6 @@ def authorise(ctx: Ctx, s: Session | None, ev: Authorised) -> None:
         AccountClaimed(ev.account, ev.session_id),
         SessionTransition(ev.session_id, None, Phase.AUTHORISED, Reason.AUTHORISED, ctx.now, new),
     )
-
-
-def reject_live(ctx: Ctx, s: Session | None, ev: Authorised) -> None:
-    raise AuthorisationRejected("session_live", ev)
 
 
 # -- starting --------------------------------------------------------------------------------

@@ -1,19 +1,32 @@
 """step() and the transition table.
 
-Session events are looked up by (phase of the session they concern, event type); the phase is
-None when the gun has no session. A missing cell is an impossible transition: step() raises
-ImpossibleTransition and, since states are immutable, the caller's state is untouched.
-Gun-level events (reports, offline/online, enable/disable, Tick) are accepted in every phase.
+Every phase change of a session is a cell of TRANSITIONS, keyed by (phase, trigger):
+
+- the phase is the session's (None: the gun has no session);
+- the trigger is what happened: a session event's type (StopRequested ...), a status the pile
+  reported (GunStatus.FINISHING ...; also read from PileOnline, the first report after a
+  reconnect), PileOnline itself (reconciling what ended while the pile was away), or a named
+  timeout that fell due (Timeout.STOP ...).
+
+A cell names its handler and the phases that handler may move the session to (none: the
+session stays where it is). The machine holds handlers to that: a move to a phase the cell does
+not name raises UndeclaredMove, and nothing outside a cell moves a session.
+
+A session event without a cell is impossible in that phase: step() raises ImpossibleTransition
+and, since states are immutable, the caller's state is untouched. A report or a reconnect
+without a cell changes nothing for the session (the gun's own part still runs: statuses,
+faults, meter). Every timeout that pending() arms has its cell (tests/sessions/test_table.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import gun, ticks
 from . import handlers as h
-from ._context import Ctx
+from ._context import NOWHERE, Ctx
 from .actions import Action, AvailabilityChanged, SessionFlagged, SessionTransition, SessionUpdated
 from .errors import ImpossibleTransition
 from .events import (
@@ -40,10 +53,18 @@ from .events import (
     Tick,
 )
 from .states import GunState, Session
-from .vocab import Phase
+from .timers import Timeout
+from .vocab import GunStatus, Phase
 
-SessionHandler = Callable[[Ctx, Any, Any], None]
-GunHandler = Callable[[Ctx, Any], None]
+Handler = Callable[[Ctx, Any, Any], None]  # (ctx, session or None, event / report / deadline)
+Trigger = type | GunStatus | Timeout
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    handler: Handler
+    to: frozenset[Phase]  # where the handler may move the session; empty: it stays
+
 
 NO_SESSION = None
 AUTHORISED, STARTING, CHARGING, STOPPING = (
@@ -54,84 +75,170 @@ AUTHORISED, STARTING, CHARGING, STOPPING = (
 )
 FINISHED, CLOSED, SETTLED = Phase.FINISHED, Phase.CLOSED, Phase.SETTLED
 CANCELLED, FAILED = Phase.CANCELLED, Phase.FAILED
+STAYS: tuple[Phase, ...] = ()
 _IDLE = (NO_SESSION, CLOSED, SETTLED, CANCELLED, FAILED)  # no live session on the gun
 _LIVE = (AUTHORISED, STARTING, CHARGING, STOPPING, FINISHED)
+_PRE_START = (AUTHORISED, STARTING)
+_IN_CHARGE = (CHARGING, STOPPING)
+# The end of a service: CLOSED, or SETTLED when the bill came in while still plugged.
+_ENDED = (CLOSED, SETTLED)
+# Reported statuses, as triggers.
+R_AVAILABLE, R_PREPARING, R_CHARGING = GunStatus.AVAILABLE, GunStatus.PREPARING, GunStatus.CHARGING
+R_FINISHING, R_FAULTED = GunStatus.FINISHING, GunStatus.FAULTED
 
 
-def _cells(phases: tuple[Phase | None, ...], event: type, handler: SessionHandler) -> dict:
-    return {(p, event): handler for p in phases}
+Phases = Phase | None | tuple[Phase | None, ...]
+Targets = Phase | tuple[Phase, ...]
+
+# fmt: off
+TABLE: tuple[tuple[Phases, Trigger, Handler, Targets], ...] = (
+    # phase(s)           trigger                handler                       -> may move to
+    # -- session events ------------------------------------------------------------------------
+    (_IDLE,              Authorised,            h.authorise,                  AUTHORISED),  # new
+    (_LIVE,              Authorised,            h.authorise,                  STAYS),  # gun_busy
+    (AUTHORISED,         StartRequested,        h.request_start,              STARTING),
+    (_PRE_START,         StartConfirmed,        h.start_confirmed,            CHARGING),
+    (_PRE_START,         StartFailed,           h.start_failed,               FAILED),
+    (_PRE_START,         StopRequested,         h.cancel_before_charge,       CANCELLED),
+    (_PRE_START,         ServiceEnded,          h.service_ended_before_start, CANCELLED),
+    (_PRE_START,         BillReceived,          h.bill_before_start,          SETTLED),
+    (STARTING,           StartCommandAccepted,  h.start_accepted,             STAYS),
+    (STARTING,           StartCommandRejected,  h.start_rejected,             CANCELLED),
+    (STARTING,           StartCommandTimedOut,  h.start_command_timed_out,    CANCELLED),
+    (CHARGING,           StartCommandAccepted,  h.ignore,                     STAYS),  # raced
+    (CHARGING,           StartConfirmed,        h.start_confirmed,            CHARGING),  # again
+    (CHARGING,           StopRequested,         h.request_stop,               STOPPING),
+    (_IN_CHARGE,         StopConfirmed,         h.stop_confirmed,             FINISHED),
+    (_IN_CHARGE,         BillReceived,          h.bill_in_charge,             FINISHED),
+    (STOPPING,           StopRequested,         h.ignore,                     STAYS),
+    (STOPPING,           StopAcknowledged,      h.stop_acknowledged,          STAYS),
+    (_IN_CHARGE,         ServiceEnded,          h.service_ended,              CLOSED),
+    (FINISHED,           ServiceEnded,          h.service_ended,              _ENDED),
+    (FINISHED,           StopAcknowledged,      h.ignore,                     STAYS),  # raced
+    (FINISHED,           StopConfirmed,         h.ignore,                     STAYS),  # again
+    (FINISHED,           BillReceived,          h.bill_while_plugged,         STAYS),  # at close
+    (CLOSED,             BillReceived,          h.bill_closed,                SETTLED),
+    ((CLOSED, SETTLED),  ServiceEnded,          h.service_ended_idle,         STAYS),  # again
+    (SETTLED,            BillReceived,          h.ignore,                     STAYS),  # re-upload
+    (CANCELLED,          StartCommandAccepted,  h.ignore,                     STAYS),  # a late
+    (CANCELLED,          StartFailed,           h.ignore,                     STAYS),  # start is
+    ((CANCELLED, FAILED), ServiceEnded,         h.service_ended_late,         STAYS),  # flagged
+    ((CANCELLED, FAILED), BillReceived,         h.bill_late,                  SETTLED),
+    (NO_SESSION,         ServiceEnded,          h.service_ended_idle,         STAYS),
+    (NO_SESSION,         BillReceived,          h.bill_unmatched,             STAYS),
+    # energy or stop replies on a gun with no live session: charging without one?
+    (_IDLE,              StartConfirmed,        h.start_after_end,            STAYS),
+    (_IDLE,              StopAcknowledged,      h.ignore,                     STAYS),
+    (_IDLE,              StopConfirmed,         h.stop_confirmed_no_session,  STAYS),
+    # -- reported statuses (after the gun's own part, gun.observe) -----------------------------
+    (_PRE_START,         R_CHARGING,            gun.start_by_status,          CHARGING),  # case 2
+    ((STOPPING, FINISHED), R_CHARGING,          gun.still_charging,           STAYS),  # re-stop
+    (_IDLE,              R_CHARGING,            gun.charging_unattributed,    STAYS),  # + stop
+    (_PRE_START,         R_FAULTED,             gun.fault_before_start,       FAILED),  # case 1
+    (_IN_CHARGE,         R_FAULTED,             gun.fault_in_charge,          FINISHED),  # if sure
+    (_IN_CHARGE,         R_AVAILABLE,           gun.unplugged,                CLOSED),
+    (FINISHED,           R_AVAILABLE,           gun.unplugged,                _ENDED),
+    (_IN_CHARGE,         R_FINISHING,           gun.pile_finished,            FINISHED),
+    (STOPPING,           R_PREPARING,           gun.pile_stopped,             FINISHED),
+    # -- the first report after a reconnect, before it is read as a status ---------------------
+    (_IN_CHARGE,         PileOnline,            gun.ended_while_offline,      (FINISHED, CLOSED)),
+    (FINISHED,           PileOnline,            gun.ended_while_offline,      _ENDED),
+    # -- named timeouts (sessions.timers) ------------------------------------------------------
+    (_PRE_START,         Timeout.START,         ticks.start_timed_out,        CANCELLED),
+    (CHARGING,           Timeout.MAX_CHARGE,    ticks.charged_too_long,       STOPPING),
+    (STOPPING,           Timeout.STOP,          ticks.stop_unconfirmed,       FINISHED),  # or again
+    (FINISHED,           Timeout.UNPLUG,        ticks.never_unplugged,        _ENDED),
+    (CLOSED,             Timeout.BILL_WAIT,     ticks.bill_overdue,           STAYS),  # + query
+    (CLOSED,             Timeout.BILL_LOST,     ticks.bill_lost,              SETTLED),
+    (_PRE_START,         Timeout.OFFLINE,       ticks.offline_before_charge,  CANCELLED),
+    (_IN_CHARGE,         Timeout.OFFLINE,       ticks.offline_after_start,    CLOSED),
+    (FINISHED,           Timeout.OFFLINE,       ticks.offline_after_start,    _ENDED),
+)
+# fmt: on
+
+
+def _index(
+    table: tuple[tuple[Phases, Trigger, Handler, Targets], ...],
+) -> dict[tuple[Phase | None, Trigger], Cell]:
+    """One cell per (phase, trigger); a pair listed twice is a mistake in the table."""
+    out: dict[tuple[Phase | None, Trigger], Cell] = {}
+    for phases, trigger, handler, to in table:
+        cell = Cell(handler, frozenset(to if isinstance(to, tuple) else (to,)))
+        for phase in phases if isinstance(phases, tuple) else (phases,):
+            if (phase, trigger) in out:
+                raise ValueError(f"two cells for ({phase}, {trigger})")
+            out[(phase, trigger)] = cell
+    return out
+
+
+TRANSITIONS: dict[tuple[Phase | None, Trigger], Cell] = _index(TABLE)
+
+# Every firing disarms its timeout or re-arms it strictly later, so this bound is never
+# reached in practice; it only guarantees step() returns.
+_MAX_FIRINGS = 256
+
+
+def _run(ctx: Ctx, cell: Cell, s: Session | None, arg: Any) -> None:
+    ctx.allowed = cell.to
+    cell.handler(ctx, s, arg)
+    ctx.allowed = NOWHERE
+
+
+def _react(ctx: Ctx, trigger: Trigger, arg: Any) -> None:
+    """Run the cell of a gun-level trigger for the gun's session, if there is one."""
+    s = ctx.gun.session
+    cell = TRANSITIONS.get((s.phase if s is not None else NO_SESSION, trigger))
+    if cell is not None:
+        _run(ctx, cell, s, arg)
+
+
+def _reported(ctx: Ctx, ev: StatusReported | PileOnline) -> None:
+    gun.observe(ctx, ev.status, ev.fault_code, ev.meter)
+    _react(ctx, ev.status, ev)
+
+
+def _online(ctx: Ctx, ev: PileOnline) -> None:
+    """Reconcile the gateway's view with what the pile reports after a reconnect."""
+    gun.pile_online(ctx, ev)
+    _react(ctx, PileOnline, ev)
+    _reported(ctx, ev)
+    gun.query_owed_bills(ctx)
+
+
+def _tick(ctx: Ctx, ev: Tick) -> None:
+    """Fire every due named timeout, earliest first."""
+    for _ in range(_MAX_FIRINGS):
+        d = ticks.first_due(ctx)
+        if d is None:
+            return
+        s = ticks.concerned(ctx, d)
+        if s is None:
+            continue
+        cell = TRANSITIONS.get((s.phase, d.timeout))
+        if cell is None:  # pending() armed a timeout no cell handles: a defect
+            raise ImpossibleTransition(s.phase, ev)
+        _run(ctx, cell, s, d)
 
 
 def _logged_in(ctx: Ctx, ev: PileLoggedIn) -> None:
     """A deadline that passed while the pile was away (or the gateway was down) fires first,
     as it would have on time; only then is the gun reachable again."""
-    ticks.tick(ctx, Tick())
+    _tick(ctx, Tick())
     gun.pile_logged_in(ctx, ev)
 
 
-# fmt: off
-TRANSITIONS: dict[tuple[Phase | None, type], SessionHandler] = {
-    # (phase of the session, event)             handler                       -> phase
-    **_cells(_IDLE, Authorised,                 h.authorise),               # AUTHORISED (new)
-    **_cells(_LIVE, Authorised,                 h.reject_live),             # AuthorisationRejected
-    (AUTHORISED, StartRequested):               h.request_start,            # STARTING
-    (AUTHORISED, StartConfirmed):               h.start_confirmed,          # CHARGING (pile start)
-    (AUTHORISED, StartFailed):                  h.start_failed,             # FAILED
-    (AUTHORISED, StopRequested):                h.cancel_before_charge,     # CANCELLED
-    (AUTHORISED, ServiceEnded):                 h.service_ended_before_start,  # CANCELLED
-    (AUTHORISED, BillReceived):                 h.bill_before_start,        # SETTLED
-    (STARTING, StartCommandAccepted):           h.start_accepted,           # STARTING
-    (STARTING, StartCommandRejected):           h.start_rejected,           # CANCELLED
-    (STARTING, StartCommandTimedOut):           h.start_command_timed_out,  # CANCELLED
-    (STARTING, StartConfirmed):                 h.start_confirmed,          # CHARGING
-    (STARTING, StartFailed):                    h.start_failed,             # FAILED
-    (STARTING, StopRequested):                  h.cancel_before_charge,     # CANCELLED + stop
-    (STARTING, ServiceEnded):                   h.service_ended_before_start,  # CANCELLED
-    (STARTING, BillReceived):                   h.bill_before_start,        # SETTLED
-    (CHARGING, StartCommandAccepted):           h.ignore,                   # ack raced the start
-    (CHARGING, StartConfirmed):                 h.start_confirmed,          # CHARGING (duplicate)
-    (CHARGING, StopRequested):                  h.request_stop,             # STOPPING + stop
-    (CHARGING, StopConfirmed):                  h.stop_confirmed,           # FINISHED (pile stop)
-    (CHARGING, ServiceEnded):                   h.service_ended,            # CLOSED
-    (CHARGING, BillReceived):                   h.bill_in_charge,           # FINISHED
-    (STOPPING, StopRequested):                  h.ignore,                   # already stopping
-    (STOPPING, StopAcknowledged):               h.stop_acknowledged,        # STOPPING
-    (STOPPING, StopConfirmed):                  h.stop_confirmed,           # FINISHED
-    (STOPPING, ServiceEnded):                   h.service_ended,            # CLOSED
-    (STOPPING, BillReceived):                   h.bill_in_charge,           # FINISHED
-    (FINISHED, StopAcknowledged):               h.ignore,                   # ack raced the end
-    (FINISHED, StopConfirmed):                  h.ignore,                   # duplicate
-    (FINISHED, ServiceEnded):                   h.service_ended,            # CLOSED (SETTLED)
-    (FINISHED, BillReceived):                   h.bill_while_plugged,       # FINISHED
-    (CLOSED, BillReceived):                     h.bill_closed,              # SETTLED
-    (CLOSED, ServiceEnded):                     h.service_ended_idle,       # CLOSED (duplicate)
-    (SETTLED, BillReceived):                    h.ignore,                   # re-upload
-    (SETTLED, ServiceEnded):                    h.service_ended_idle,       # SETTLED
-    (CANCELLED, StartCommandAccepted):          h.ignore,                   # a late start is
-    (CANCELLED, StartFailed):                   h.ignore,                   #   caught when energy
-    (CANCELLED, ServiceEnded):                  h.service_ended_late,       # CANCELLED (+flag)
-    (CANCELLED, BillReceived):                  h.bill_late,                # SETTLED (+flag)
-    (FAILED, ServiceEnded):                     h.service_ended_late,       # FAILED (+flag)
-    (FAILED, BillReceived):                     h.bill_late,                # SETTLED (+flag)
-    (NO_SESSION, ServiceEnded):                 h.service_ended_idle,       # -
-    (NO_SESSION, BillReceived):                 h.bill_unmatched,           # - (UnmatchedBill)
-    # Energy or stop replies on a gun with no live session: watch for charging without one.
-    **_cells(_IDLE, StartConfirmed,             h.start_after_end),         # - (stop + alarm)
-    **_cells(_IDLE, StopAcknowledged,           h.ignore),                  # -
-    **_cells(_IDLE, StopConfirmed,              h.stop_confirmed_no_session),  # -
+# Events about the gun rather than one session, accepted in every phase; the session's part of
+# each goes through TRANSITIONS.
+GUN_EVENTS: dict[type, Callable[[Ctx, Any], None]] = {
+    StatusReported: _reported,
+    MeterSample: gun.meter_sample,
+    PileOffline: gun.pile_offline,  # pauses pile-bound timers
+    PileLoggedIn: _logged_in,  # overdue timeouts fire, then online again
+    PileOnline: _online,  # reconciles, then reads the report, queries owed bills
+    Disabled: gun.disable,
+    Enabled: gun.enable,
+    Tick: _tick,  # fires every due named timeout
 }
-
-GUN_EVENTS: dict[type, GunHandler] = {
-    StatusReported: gun.status_reported,  # may move the session (start, fault, unplug...)
-    MeterSample:    gun.meter_sample,
-    PileOffline:    gun.pile_offline,     # pauses pile-bound timers
-    PileLoggedIn:   _logged_in,           # overdue timeouts fire, then online again
-    PileOnline:     gun.pile_online,      # reconciles, queries owed bills
-    Disabled:       gun.disable,
-    Enabled:        gun.enable,
-    Tick:           ticks.tick,           # fires every due named timeout
-}
-# fmt: on
 
 
 def _concerned(state: GunState, event: Event) -> Session | None:
@@ -155,10 +262,10 @@ def step(state: GunState, event: Event, now_ms: int) -> tuple[GunState, tuple[Ac
     else:
         session = _concerned(state, event)
         phase = session.phase if session is not None else NO_SESSION
-        handler = TRANSITIONS.get((phase, type(event)))
-        if handler is None:
+        cell = TRANSITIONS.get((phase, type(event)))
+        if cell is None:
             raise ImpossibleTransition(phase, event)
-        handler(ctx, session, event)
+        _run(ctx, cell, session, event)
     if ctx.gun is not state:
         ctx.emit(*_unrecorded(state, ctx.gun, ctx.actions, now_ms))
     if ctx.gun.availability is not state.availability:

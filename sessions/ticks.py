@@ -1,51 +1,50 @@
-"""What each named timeout does when a Tick finds it due."""
+"""Named timeouts: which one is due, its gun-level part, and the table cells it triggers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from . import gun
 from ._context import Ctx
 from .actions import RaiseAlarm, SendQueryBills, SendStopCharge
-from .events import Tick
-from .states import IN_CHARGE, PRE_START, Session
+from .states import IN_CHARGE, Session
 from .timers import Deadline, Timeout, pending
 from .vocab import AlarmKind, Flag, Phase, Reason
 
-# Every firing disarms its timeout or re-arms it strictly later, so this bound is never
-# reached in practice; it only guarantees step() returns.
-_MAX_FIRINGS = 256
+
+def first_due(ctx: Ctx) -> Deadline | None:
+    """The earliest deadline at or before now, or None."""
+    due = [d for d in pending(ctx.gun) if d.at_ms <= ctx.now]
+    return min(due, key=lambda d: d.at_ms) if due else None
 
 
-def tick(ctx: Ctx, ev: Tick) -> None:
-    for _ in range(_MAX_FIRINGS):
-        due = [d for d in pending(ctx.gun) if d.at_ms <= ctx.now]
-        if not due:
-            return
-        first = min(due, key=lambda d: d.at_ms)
-        _FIRE[first.timeout](ctx, first)
-
-
-def _session(ctx: Ctx, d: Deadline) -> Session:
+def concerned(ctx: Ctx, d: Deadline) -> Session | None:
+    """Do the gun's part of a due timeout; return the session whose cell it triggers, if any."""
+    if d.timeout is Timeout.OFFLINE:
+        ctx.update_gun(offline_expired=True)  # paused timers run again
+        return ctx.gun.live_session
+    if d.timeout is Timeout.ROGUE_RELEASE:
+        gun.end_rogue(ctx)
+        return None
     return next(s for s in ctx.gun.sessions() if s.session_id == d.session_id)
 
 
-def _start(ctx: Ctx, d: Deadline) -> None:
-    s = _session(ctx, d)
+# -- cells (ctx, the session, the deadline) ----------------------------------------------------
+
+
+def start_timed_out(ctx: Ctx, s: Session, d: Deadline) -> None:
     ctx.emit(SendStopCharge(s.transaction_id, Reason.START_TIMEOUT))
     ctx.move(s, Phase.CANCELLED, Reason.START_TIMEOUT)
 
 
-def _max_charge(ctx: Ctx, d: Deadline) -> None:
-    s = _session(ctx, d)
+def charged_too_long(ctx: Ctx, s: Session, d: Deadline) -> None:
     ctx.emit(SendStopCharge(s.transaction_id, Reason.MAX_DURATION))
     reason = Reason.MAX_DURATION
     ctx.move(s, Phase.STOPPING, reason, stop_reason=reason, stop_sent_ms=ctx.now)
 
 
-def _stop(ctx: Ctx, d: Deadline) -> None:
-    s = ctx.flag(_session(ctx, d), Flag.STOP_NOT_HONOURED)
+def stop_unconfirmed(ctx: Ctx, s: Session, d: Deadline) -> None:
+    s = ctx.flag(s, Flag.STOP_NOT_HONOURED)
     cfg = ctx.cfg
     detail = f"no stop confirmation, retry {s.stop_retries} of {cfg.max_stop_retries}"
     ctx.emit(RaiseAlarm(AlarmKind.STOP_NOT_HONOURED, detail, s.session_id))
@@ -58,12 +57,11 @@ def _stop(ctx: Ctx, d: Deadline) -> None:
         ctx.move(s, Phase.FINISHED, Reason.STOP_TIMEOUT)
 
 
-def _unplug(ctx: Ctx, d: Deadline) -> None:
-    ctx.close(_session(ctx, d), Reason.UNPLUG_TIMEOUT)
+def never_unplugged(ctx: Ctx, s: Session, d: Deadline) -> None:
+    ctx.close(s, Reason.UNPLUG_TIMEOUT)
 
 
-def _bill_wait(ctx: Ctx, d: Deadline) -> None:
-    s = _session(ctx, d)
+def bill_overdue(ctx: Ctx, s: Session, d: Deadline) -> None:
     detail = f"no bill for {s.transaction_id} {ctx.cfg.bill_wait_ms} ms after close"
     ctx.emit(
         RaiseAlarm(AlarmKind.BILL_WAIT_TIMEOUT, detail, s.session_id),
@@ -72,8 +70,7 @@ def _bill_wait(ctx: Ctx, d: Deadline) -> None:
     ctx.put(replace(s, bill_wait_alarmed=True))
 
 
-def _bill_lost(ctx: Ctx, d: Deadline) -> None:
-    s = _session(ctx, d)
+def bill_lost(ctx: Ctx, s: Session, d: Deadline) -> None:
     flags = [Flag.BILL_LOST, *([Flag.LOST_WHILE_OFFLINE] if ctx.gun.offline else [])]
     s = ctx.flag(s, *flags)
     detail = f"bill for {s.transaction_id} settled as lost"
@@ -81,32 +78,18 @@ def _bill_lost(ctx: Ctx, d: Deadline) -> None:
     ctx.move(s, Phase.SETTLED, Reason.BILL_LOST)
 
 
-def _offline(ctx: Ctx, d: Deadline) -> None:
-    ctx.update_gun(offline_expired=True)
-    s = ctx.gun.live_session
-    if s is None:
-        return
+def _offline_alarm(ctx: Ctx, s: Session) -> None:
     detail = f"pile offline, session ended in {s.phase.value}"
     ctx.emit(RaiseAlarm(AlarmKind.OFFLINE_TIMEOUT, detail, s.session_id))
-    if s.phase in PRE_START:
-        ctx.move(s, Phase.CANCELLED, Reason.OFFLINE_TIMEOUT)
-    else:
-        if s.phase in IN_CHARGE:
-            s = ctx.flag(s, Flag.ENDED_OFFLINE)
-        ctx.close(s, Reason.OFFLINE_TIMEOUT)
 
 
-def _rogue_release(ctx: Ctx, d: Deadline) -> None:
-    gun.end_rogue(ctx)
+def offline_before_charge(ctx: Ctx, s: Session, d: Deadline) -> None:
+    _offline_alarm(ctx, s)
+    ctx.move(s, Phase.CANCELLED, Reason.OFFLINE_TIMEOUT)
 
 
-_FIRE: dict[Timeout, Callable[[Ctx, Deadline], None]] = {
-    Timeout.START: _start,
-    Timeout.MAX_CHARGE: _max_charge,
-    Timeout.STOP: _stop,
-    Timeout.UNPLUG: _unplug,
-    Timeout.BILL_WAIT: _bill_wait,
-    Timeout.BILL_LOST: _bill_lost,
-    Timeout.OFFLINE: _offline,
-    Timeout.ROGUE_RELEASE: _rogue_release,
-}
+def offline_after_start(ctx: Ctx, s: Session, d: Deadline) -> None:
+    _offline_alarm(ctx, s)
+    if s.phase in IN_CHARGE:
+        s = ctx.flag(s, Flag.ENDED_OFFLINE)
+    ctx.close(s, Reason.OFFLINE_TIMEOUT)

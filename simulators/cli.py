@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from simulators.faults import FAULT_FLAGS
 
@@ -43,6 +44,20 @@ def package_version() -> str:
         return "0+unknown"
 
 
+RUN_DESCRIPTION = """\
+Simulated charging piles against a running gateway: each pile logs in, reports its guns,
+takes cars (a charge, a bill, sometimes a fault) and keeps its unacknowledged bills in
+--state-dir so that a re-run sends them again.
+
+example:
+  pilegate-sim run --gateway tcp://127.0.0.1:2406 --piles 20 --duration 60 --time-scale 60
+
+--time-scale 60 runs the piles' clock 60 times faster (a 20-minute charge takes 20 s);
+heartbeats and time-outs stay in real time. The gateway must know the piles: register them
+(`pilegate piles import FILE`) or start it with PILEGATE_AUTO_REGISTER=true.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pilegate-sim", description="Simulated charging piles.")
     parser.add_argument("--version", action="version", version=f"pilegate-sim {package_version()}")
@@ -51,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run piles with cars, sessions, bills and faults",
-        description=__doc__,
+        description=RUN_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
@@ -59,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="tcp://127.0.0.1:2406",
         help="tcp://HOST:PORT, tls://HOST:PORT (TCP with TLS), ws://HOST:PORT or wss://HOST:PORT",
     )
-    run.add_argument("--piles", type=int, default=10)
-    run.add_argument("--guns", type=int, default=2)
+    run.add_argument("--piles", type=int, default=10, help="simulated piles (default 10)")
+    run.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
     run.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
     run.add_argument(
         "--transport", choices=("tcp", "ws"), default=None, help="default: from --gateway"
     )
     run.add_argument("--firmware-mix", default="V2.3.7:1", help='e.g. "V2.3.7:0.9,V2.1.0:0.1"')
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run")
     run.add_argument("--time-scale", type=float, default=1.0, help="pile clock speed (60: 1 min/s)")
     run.add_argument("--state-dir", default="var/sim", help="pending bills, one file per pile")
     run.add_argument("--fault-rate", type=float, default=0.0, help="share of piles given one fault")
@@ -89,31 +104,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="pile clock at start, UTC epoch ms (default: so that the run ends at real time)",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object, no live display")
+    run.add_argument(
+        "--late-bill-after",
+        type=float,
+        default=None,
+        metavar="MIN",
+        help="start_fails: upload the failed start's bill this many pile-clock minutes later "
+        "(default 600, as in field case 1)",
+    )
+    run.add_argument(
+        "--id-offset",
+        type=int,
+        default=0,
+        metavar="N",
+        help="number the piles from N+1 (two simulators at once: give them different offsets)",
+    )
     _credential_args(run)
     run.set_defaults(handler=_run)
 
     load = commands.add_parser("load", help="many piles: login + lock-step heartbeats only")
-    load.add_argument("--gateway", default="tcp://127.0.0.1:2406")
-    load.add_argument("--piles", type=int, default=10_000)
+    load.add_argument(
+        "--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT or ws://HOST:PORT"
+    )
+    load.add_argument("--piles", type=int, default=10_000, help="piles (default 10000)")
     load.add_argument(
         "--heartbeat-interval", type=float, default=30.0, help="0: as fast as lock-step allows"
     )
-    load.add_argument("--duration", type=float, default=60.0)
+    load.add_argument("--duration", type=float, default=60.0, help="wall seconds (default 60)")
     load.add_argument("--batch", type=int, default=500, help="connections opened at a time")
-    load.add_argument("--ack-timeout", type=float, default=10.0)
-    load.add_argument("--guns", type=int, default=2)
-    load.add_argument("--seed", type=int, default=0)
-    load.add_argument("--json", action="store_true")
+    load.add_argument(
+        "--ack-timeout", type=float, default=10.0, help="s to wait for a heartbeat's answer"
+    )
+    load.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
+    load.add_argument("--seed", type=int, default=0, help="random seed")
+    load.add_argument("--json", action="store_true", help="print one JSON object")
     load.set_defaults(handler=_load)
 
     drivers = commands.add_parser(
         "accounts", help="print the simulated drivers' accounts (register them on the gateway)"
     )
-    drivers.add_argument("--pool", type=int, default=64)
+    drivers.add_argument("--pool", type=int, default=64, help="how many accounts (default 64)")
     drivers.set_defaults(handler=_accounts)
 
     listing = commands.add_parser("scenarios", help="list the field-case scenarios")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_scenarios)
 
     one = commands.add_parser(
@@ -269,10 +303,50 @@ def _live_table(stats: FleetStats) -> Table:
     return table
 
 
+UNKNOWN_PILES_HINT = (
+    "the gateway does not know these piles (UNKNOWN_PILE). Register them — "
+    "`pilegate piles import FILE` (CSV with a pile_id column: ids {first} .. {last}) — or "
+    "start the gateway with PILEGATE_AUTO_REGISTER=true"
+)
+
+
+def _unreachable(gateway: str, timeout_s: float = 3.0) -> str | None:
+    """Why nothing answers at the gateway's address (refused, unknown host, no answer), or
+    None when something listens there: said at once instead of retrying in silence."""
+    import socket
+
+    from simulators.client import parse_gateway
+
+    _, host, port = parse_gateway(gateway)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except ConnectionRefusedError:
+        return f"nothing listens on {host}:{port} (connection refused): is pilegate serve running?"
+    except socket.gaierror as exc:
+        return f"unknown host {host}: {exc.strerror}"
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+
+
+def login_trouble(stats: Any, pile_ids: Sequence[str]) -> str | None:
+    """What to tell the user when the gateway refuses the piles' logins."""
+    if stats.logins or not stats.login_rejected:
+        return None
+    why = stats.login_rejected_why
+    if why.get("UNKNOWN_PILE"):
+        return UNKNOWN_PILES_HINT.format(first=pile_ids[0], last=pile_ids[-1])
+    reasons = ", ".join(f"{name} x{n}" for name, n in sorted(why.items()))
+    return f"the gateway refused every login ({reasons or stats.login_rejected})"
+
+
 def _run(args: argparse.Namespace) -> int:
     from simulators.credentials import load_credentials
     from simulators.fleet import Fleet, FleetConfig, parse_firmware_mix
 
+    if args.id_offset < 0:
+        print("pilegate-sim: --id-offset must be >= 0", file=sys.stderr)
+        return 2
     try:
         config = FleetConfig(
             gateway=args.gateway,
@@ -288,6 +362,12 @@ def _run(args: argparse.Namespace) -> int:
             mean_arrival_s=args.mean_arrival,
             ac=args.ac,
             sim_start_ms=args.sim_start_ms,
+            pile_id_offset=args.id_offset,
+            fault_params=(
+                {"late_bill_delay_ms": int(args.late_bill_after * 60_000)}
+                if args.late_bill_after is not None
+                else {}
+            ),
             credentials=load_credentials(args.secret, args.secrets, args.ca),
         )
         fleet = Fleet(config)
@@ -295,37 +375,62 @@ def _run(args: argparse.Namespace) -> int:
     except (ValueError, IndexError, OSError) as exc:
         print(f"pilegate-sim: {exc}", file=sys.stderr)
         return 2
+    problem = _unreachable(fleet.gateway)
+    if problem:
+        print(f"pilegate-sim: {problem}", file=sys.stderr)
+        return 1
     live = not args.json and sys.stdout.isatty()
+    pile_ids = [p.pile_id for p in fleet.piles]
+    outcome: dict[str, Any] = {"interrupted": False, "trouble": None}
 
     async def main() -> Summary:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        interrupted = asyncio.Event()
+        # Ctrl-C ends the run like its end of time: the piles stop, the summary is printed
+        # (no cancelled task is left behind for the loop to complain about).
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, interrupted.set)
         await fleet.start()
+        view = None
         try:
             if live:
                 from rich.live import Live
 
-                with Live(_live_table(fleet.summary().stats), refresh_per_second=4) as view:
-                    loop = asyncio.get_running_loop()
-                    end = loop.time() + args.duration
-                    while loop.time() < end:
-                        await asyncio.sleep(min(0.5, max(0.0, end - loop.time())))
-                        view.update(_live_table(fleet.summary().stats))
-            else:
-                await asyncio.sleep(args.duration)
+                view = Live(_live_table(fleet.summary().stats), refresh_per_second=4)
+                view.start()
+            end = loop.time() + args.duration
+            while loop.time() < end and not interrupted.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(interrupted.wait(), min(0.5, end - loop.time()))
+                if view is not None:
+                    view.update(_live_table(fleet.summary().stats))
+                trouble = login_trouble(fleet.stats, pile_ids)
+                if trouble and fleet.stats.login_rejected >= len(pile_ids):
+                    outcome["trouble"] = trouble  # every pile refused: waiting is pointless
+                    break
         finally:
+            if view is not None:
+                view.stop()
             summary = await fleet.stop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+        outcome["interrupted"] = interrupted.is_set()
         return summary
 
-    try:
-        summary = asyncio.run(main())
-    except KeyboardInterrupt:
-        return 130
+    summary = asyncio.run(main())
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
         from rich.console import Console
 
         Console().print(_table("pilegate-sim run: summary", summary.to_dict()))
-    return 0
+    trouble = outcome["trouble"] or login_trouble(summary.stats, pile_ids)
+    if trouble:
+        print(f"pilegate-sim: {trouble}", file=sys.stderr)
+        return 1
+    return 130 if outcome["interrupted"] else 0
 
 
 def _load(args: argparse.Namespace) -> int:

@@ -359,6 +359,11 @@ class PileClient:
             if ack.result == Result.CLOCK_SKEW and self.clock.scale == 1:
                 # Signed, but our clock is off: take the gateway's, as firmware does (§6.1.1).
                 self.offset_ms += ack.server_time_ms - self.now_ms()
+            try:
+                why = Result(ack.result).name
+            except ValueError:
+                why = f"result {ack.result}"
+            self.stats.login_rejected_why[why] = self.stats.login_rejected_why.get(why, 0) + 1
             return False
         self.heartbeat_interval_s = float(ack.heartbeat_interval_s or 30)
         self.logged_in = True

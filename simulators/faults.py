@@ -1,4 +1,4 @@
-"""Faulty pile behaviours, one named flag each (field cases in ../shared/domain/field-cases.md).
+"""Faulty pile behaviours, one named flag each (field cases in docs/field-cases.md).
 
 A ``Faults`` is set per pile (``Pile.faults``) and may be overridden per gun
 (``Pile.force_fault(name, gun=...)``), so a scenario can force one behaviour on one gun of one

@@ -66,6 +66,9 @@ class FleetConfig:
     auto: bool = True  # cars arrive at random; False: only plug_in() and remote starts
     mean_arrival_s: float = 20 * 60  # pile-clock seconds between cars per gun
     pile_id_prefix: str = "4403060003"
+    #: The first pile is number offset+1 under the prefix: two simulators given different
+    #: offsets run different piles instead of logging each other off.
+    pile_id_offset: int = 0
     vendor: str = "ACME"
     model: str | None = None  # default DC120-2 (AC7-1 when ac)
     ac: bool = False
@@ -123,7 +126,7 @@ class Fleet:
         self._t0 = 0.0
         self._sim0 = 0
         for i in range(c.piles):
-            pile_id = pile_id_for(c.pile_id_prefix, i)
+            pile_id = pile_id_for(c.pile_id_prefix, c.pile_id_offset + i)
             firmware = rng.choices(names, weights)[0]
             faults = Faults.random(rng, c.fault_rate, **c.fault_params)
             if firmware in c.lossy_firmware:

@@ -52,6 +52,8 @@ class FleetStats:
     piles_online: int = 0
     logins: int = 0
     login_rejected: int = 0
+    #: The gateway's reasons (Result names, e.g. UNKNOWN_PILE) with their counts.
+    login_rejected_why: dict[str, int] = field(default_factory=dict)
     connect_errors: int = 0
     disconnects: int = 0
     reconnects: int = 0

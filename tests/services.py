@@ -184,6 +184,17 @@ def load() -> dict[str, str | None]:
     return found
 
 
+def find_database_url() -> str | None:
+    """The PostgreSQL the tests use, found the way `make test` finds it: the environment,
+    else what `python -m tests.services` recorded, else the same search (running server,
+    the machine's cluster, a throwaway one). For tools that run without `make test` first
+    (bench/bills.py under `make bench`)."""
+    found = load()["database_url"]
+    if found:
+        return found
+    return ensure_postgres(os.environ.get("PILEGATE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
 def main() -> int:
     env = os.environ
     database_url = ensure_postgres(env.get("PILEGATE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from billing.store import BillNotFound
-from gateway import reports
+from gateway import corrections, reports
 from gateway.admin import access, imports, live
 from gateway.storage import queries, registry
 from protocol import PileIdError, normalize_pile_id
@@ -105,6 +104,11 @@ class CorrectionBody(BaseModel):
     energy_kwh: str = Field(description='the corrected energy in kWh, e.g. "12.5"')
     reason: str = Field(min_length=1, max_length=500)
     who: str = Field(default="console", min_length=1, max_length=64)
+    refund_from: Literal["pile", "pilegate"] = Field(
+        default="pilegate",
+        description="count the refund from what the pile charged or from pilegate's amount",
+    )
+    force: bool = Field(default=False, description="store a figure the plausibility check refuses")
 
 
 class ResolveBody(BaseModel):
@@ -287,28 +291,19 @@ def router(gateway: Any) -> APIRouter:
         energy = _kwh_to_dwh(body.energy_kwh)
         body.who = who(request, body.who)
         try:
-            c = await storage.correct_bill(
-                bill_id, energy, body.reason.strip(), body.who, gateway.now_ms()
-            )
-        except BillNotFound:
+            done = await corrections.correct_bill(
+                storage, bill_id, energy, reason=body.reason, who=body.who,
+                at_ms=gateway.now_ms(), refund_from=body.refund_from, force=body.force,
+                max_power_kw=gateway.config.limits.default_max_power_kw,
+                publish=gateway.events_enabled,
+            )  # fmt: skip
+        except corrections.UnknownBill:
             raise HTTPException(404, f"unknown bill {bill_id}") from None
-        except ValueError as exc:
+        except ValueError as exc:  # CorrectionRefused, or a bad figure
             raise HTTPException(422, str(exc)) from None
-        out = {
-            "bill_id": c.bill_id,
-            "correction_id": c.correction_id,
-            "tariff_id": c.tariff_id,
-            "original_energy_dwh": c.original_energy_dwh,
-            "corrected_energy_dwh": c.corrected_energy_dwh,
-            "original_total_fen": c.original_total_fen,
-            "corrected_total_fen": c.corrected_total_fen,
-            "refund_fen": c.refund_fen,
-            "who": body.who,
-            "reason": body.reason.strip(),
-        }
-        bill = await queries.get_bill(reader, bill_id)
-        hub_event("bill_corrected", bill["pile_id"] if bill else "", **out)
-        return out
+        gateway.log.info(corrections.KIND, pile_id=done.pile_id, **done.payload)
+        hub_event(corrections.KIND, done.pile_id, **done.payload)
+        return {**done.payload, "pile_charged_fen": done.pile_charged_fen}
 
     @api.get("/alarms", tags=["anomalies"])
     async def list_alarms(

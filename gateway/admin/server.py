@@ -58,6 +58,7 @@ class AdminServer:
             host=self.config.host,
             port=self.config.port,
             log_level="warning",
+            log_config=None,  # its errors go through the gateway's JSON log (gateway/logs.py)
             access_log=False,
             lifespan="off",
             server_header=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +14,74 @@ EMBEDDED_PATH = Path("var") / "pilegate.sqlite3"
 CONNECT_TIMEOUT_S = 10.0
 
 
+# The one table of database URL schemes pilegate accepts, and the async driver each gets:
+# postgres:// and postgresql:// are the usual spellings (libpq, Heroku, docker images).
+SCHEMES: dict[str, str] = {
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a database URL of pilegate's, or None when it can."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in SCHEMES:
+        known = ", ".join(f"{s}://" for s in SCHEMES)
+        return f"database.url must start with one of {known} (got {scheme or url[:12]}...)"
+    try:
+        make_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError and friends: say it in one line
+        return f"database.url is not a URL: {exc}"
+    return None
+
+
+def display_url(url: str) -> str:
+    """The URL to show to a person or in a log: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://", 1)[0] + "://..."
+
+
+def connect_failure(url: str, exc: BaseException) -> str | None:
+    """One line for an error opening the database (unreachable host, refused port, missing
+    database, bad password, timeout), naming the URL with its password hidden; None when
+    `exc` is not such an error (a bug keeps its traceback)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError | OperationalError | InterfaceError) and exc.orig is not None:
+        cause = exc.orig
+    elif (
+        not isinstance(exc, OSError | TimeoutError)
+        and type(exc).__module__.split(".")[0] != "asyncpg"
+    ):
+        return None
+    if isinstance(cause, ConnectionRefusedError):
+        text = "connection refused (is the server running and listening there?)"
+    elif isinstance(cause, socket.gaierror):
+        text = f"unknown host ({cause.strerror})"
+    elif isinstance(cause, TimeoutError) or not str(cause).strip():
+        text = f"no answer within {CONNECT_TIMEOUT_S:g} s ({type(cause).__name__})"
+    else:
+        text = str(cause).strip().splitlines()[0]
+    return f"cannot open the database at {display_url(url)}: {text}"
+
+
 def resolve_url(url: str | None = None) -> str:
     """The configured URL, or the embedded SQLite file var/pilegate.sqlite3 under the
-    working directory (its folder is created). Plain postgresql:// and sqlite:// URLs get
-    the async drivers (asyncpg, aiosqlite)."""
+    working directory (its folder is created). Every scheme of SCHEMES gets its async
+    driver (asyncpg, aiosqlite)."""
     if not url:
         path = (Path.cwd() / EMBEDDED_PATH).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{path}"
     u = make_url(url)
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+asyncpg")
-    elif u.drivername == "sqlite":
-        u = u.set(drivername="sqlite+aiosqlite")
+    if u.drivername in SCHEMES:
+        u = u.set(drivername=SCHEMES[u.drivername])
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
     return u.render_as_string(hide_password=False)

@@ -839,7 +839,14 @@ class Storage:
             return (await conn.execute(q)).scalar_one()
 
     async def correct_bill(
-        self, bill_id: str, new_energy_dwh: int, reason: str, who: str, at_ms: int
+        self,
+        bill_id: str,
+        new_energy_dwh: int,
+        reason: str,
+        who: str,
+        at_ms: int,
+        *,
+        refund_base_fen: int | None = None,
     ) -> Correction:
         """Operator correction (field case 12): our amounts recomputed for the new energy
         with the bill's tariff; the bill row is kept, an audit row written. Returns the
@@ -854,8 +861,9 @@ class Storage:
             if tariff is None:
                 tariff = self.default_tariff
             return await bill_store.correct_bill(
-                conn, bill_id, new_energy_dwh, reason=reason, who=who, at_ms=at_ms, tariff=tariff
-            )
+                conn, bill_id, new_energy_dwh, reason=reason, who=who, at_ms=at_ms, tariff=tariff,
+                refund_base_fen=refund_base_fen,
+            )  # fmt: skip
 
     async def corrections(self, bill_id: str) -> list[dict[str, Any]]:
         c = bill_corrections

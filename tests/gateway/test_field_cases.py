@@ -1,4 +1,4 @@
-"""Field cases end to end (../shared/domain/field-cases.md), over real sockets."""
+"""Field cases end to end (docs/field-cases.md), over real sockets."""
 
 from __future__ import annotations
 

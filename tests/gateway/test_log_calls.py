@@ -76,7 +76,7 @@ def test_a_reserved_key_is_renamed_not_raised(key: str, lines: Any) -> None:
     log.bind(**{key: "bound"}).info("bound_line")
     first, second = lines()
     assert first["event"] == "impossible_transition" and first["level"] == "warning"
-    assert first[f"{key}_"] == "StartConfirmed" and first["pile"] == "P1"
+    assert first[f"{key}_"] == "StartConfirmed" and first["pile_id"] == "P1"
     assert second["event"] == "bound_line" and second[f"{key}_"] == "bound"
 
 

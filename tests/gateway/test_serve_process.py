@@ -81,7 +81,7 @@ async def test_serve_runs_logs_json_and_stops_gracefully_on_sigterm(tmp_path: Pa
         names = [e["event"] for e in events]
         assert names[0] == "gateway_started" and names[-1] == "gateway_stopped"
         login = next(e for e in events if e["event"] == "pile_login")
-        assert login["pile"] == pile.pile_id and login["firmware"] == "V2.3.7"
+        assert login["pile_id"] == pile.pile_id and login["firmware"] == "V2.3.7"
         assert "signal_received" in names
         # No log line at info per heartbeat.
         assert not any("heartbeat" in n for n in names)

@@ -158,7 +158,7 @@ def test_register_piles_and_accounts(database_url: str) -> None:
                       "--database", database_url, "--format", "json")  # fmt: skip
     assert status == 0
     assert json.loads(out)[0] == {"pile_id": "44030600039999900001", "station_id": "S9",
-                                  "gun_count": 3, "enabled": True}  # fmt: skip
+                                  "gun_count": 3, "enabled": True, "result": "added"}  # fmt: skip
     status, out = cli("accounts", "add", "13700000001", "--card", "CARD-9", "--password", "pw",
                       "--balance", "5000", "--database", database_url)  # fmt: skip
     assert status == 0 and "13700000001" in out and "5000" in out

@@ -85,9 +85,9 @@ class Gun:
         assert self.session.phase is Phase.CHARGING
 
 
-def gun_in(phase: Phase | None) -> Gun:
+def gun_in(phase: Phase | None, config: SessionConfig | None = None) -> Gun:
     """A gun whose current session is in phase (None: no session), reached by events."""
-    g = Gun()
+    g = Gun(config)
     if phase is None:
         return g
     g.authorise()

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pathlib
-
 import pytest
 
-import sessions
 from sessions import (
     TRANSITIONS,
     Authorised,
@@ -60,9 +57,10 @@ def test_every_session_event_is_either_in_the_table_or_a_typed_error(phase: Phas
         assert g.state is before and g.state == gun_in(phase).state
 
 
-def test_every_state_has_an_exit() -> None:
-    """Every phase (and "no session") accepts some session event; timeouts are in test_timeouts."""
-    assert {p for (p, _e) in TRANSITIONS} == {None, *Phase}
+def test_every_session_event_has_a_cell_somewhere() -> None:
+    """No event type is impossible everywhere (a forgotten row would make it so)."""
+    triggers = {trigger for (_phase, trigger) in TRANSITIONS}
+    assert {type(e) for e in SESSION_EVENTS} <= triggers
 
 
 def test_transaction_mismatch_is_typed_and_harmless() -> None:
@@ -78,15 +76,3 @@ def test_states_are_immutable() -> None:
     state = GunState()
     with pytest.raises(AttributeError):
         state.disabled = True  # type: ignore[misc]
-
-
-def test_package_is_sans_io() -> None:
-    forbidden = ("import time", "datetime", "asyncio", "logging", "socket", "random")
-    layers = ("protocol", "gateway", "billing")
-    root = "from protocol.error_root import PilegateError"  # the one import allowed: the root
-    for path in pathlib.Path(sessions.__file__).parent.glob("*.py"):
-        text = path.read_text().replace(root, "")
-        for word in forbidden:
-            assert word not in text, f"{path.name} uses {word}"
-        for layer in layers:
-            assert f"from {layer}" not in text and f"import {layer}" not in text

@@ -1,4 +1,4 @@
-"""Field cases 1, 2, 3, 4, 6, 7, 8 of /work/shared/domain/field-cases.md, replayed."""
+"""Field cases 1, 2, 3, 4, 6, 7, 8 of docs/field-cases.md, replayed."""
 
 from __future__ import annotations
 

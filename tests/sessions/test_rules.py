@@ -17,6 +17,7 @@ from sessions import (
     PileLoggedIn,
     PileOffline,
     PileOnline,
+    Refusal,
     SendQueryBills,
     SendStopCharge,
     ServiceEnded,
@@ -319,7 +320,7 @@ def test_one_live_session_per_gun() -> None:
     before = g.state
     with pytest.raises(AuthorisationRejected) as err:
         g.authorise("s2", "T2", "bob")
-    assert err.value.reason == "session_live" and g.state is before
+    assert err.value.reason is Refusal.GUN_BUSY and g.state is before
 
 
 def test_closed_session_waits_for_its_bill_while_the_gun_serves_again() -> None:
