@@ -20,11 +20,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m tests.services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check protocol
+	$(BIN)/mypy
 
 # The benchmarks find PostgreSQL the way `make test` does (tests/services.py).
 bench: $(STAMP)
@@ -38,4 +40,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python bench/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

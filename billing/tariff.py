@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from protocol.error_root import PilegateError
+
 MS_PER_MINUTE = 60_000
 MINUTES_PER_DAY = 1_440
 MS_PER_DAY = MINUTES_PER_DAY * MS_PER_MINUTE
@@ -26,7 +28,7 @@ class ScopeKind(StrEnum):
     DEFAULT = "default"  # scope_id "": for piles with no tariff (or rule) of their own
 
 
-class TariffError(ValueError):
+class TariffError(PilegateError, ValueError):
     """A tariff definition is unusable (bad day table or prices)."""
 
 

@@ -442,7 +442,7 @@ class Gateway:
             type_name=message.TYPE.name,
             hex=raw.hex(),
             fields=fields,
-            gun=fields.get("gun"),
+            gun=getattr(message, "gun", None),
             transaction_id=transaction_id or fields.get("transaction_id") or None,
         )
         if not self.storage.journal(entry):

@@ -66,7 +66,8 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
         idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
     except Exception as exc:  # database unreachable: nothing stored, so no BILL_ACK
-        return _not_stored(gateway, pile, m, exc)
+        _not_stored(gateway, pile, m, exc)
+        return None
     max_kw = gateway.config.limits.max_power_kw_for(pile.info.model)  # per model (§4.11)
     settlement = settle(bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw)
     flags: list[str] = []
@@ -112,7 +113,8 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
             event=event,
         )
     except Exception as exc:
-        return _not_stored(gateway, pile, m, exc)
+        _not_stored(gateway, pile, m, exc)
+        return None
     if stored.duplicate:  # answered DUPLICATE; no second event
         ack_status, mask = bill_ack(True, settlement.findings, flags)
     status = BillAckStatus(ack_status)

@@ -54,12 +54,13 @@ from typing import Any
 
 from gateway import reports
 from gateway.config import DEFAULT_GRACE_S
+from protocol.error_root import PilegateError
 
 DEFAULT_ADMIN_URL = "http://127.0.0.1:8406"
 PERIODS = ("sharp", "peak", "flat", "valley")
 
 
-class OperatorError(Exception):
+class OperatorError(PilegateError):
     """A failure to report in one line (exit status 1)."""
 
 
@@ -605,7 +606,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             except CorrectionRefused as exc:
                 raise OperatorError(str(exc).replace("or force it", "or add --force")) from None
         # The gateway's JSON log line, on stderr: stdout is the operator's answer.
-        configure_logging("info", TextAsBytes(sys.stderr))  # type: ignore[arg-type]
+        configure_logging("info", TextAsBytes(sys.stderr))  # type: ignore[arg-type]  # duck-typed write/flush
         get_logger().info(KIND, pile=done.pile_id, **done.payload)
         p, pile_charged = done.payload, done.pile_charged_fen
         theirs, ours = p["pile_refund_fen"], p["pilegate_refund_fen"]
@@ -665,7 +666,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
                 until = window["last_ms"] + 1
             if pile is None and args.transaction is None and since is None:
                 raise ValueError("give --pile, --bill, --transaction or --from")
-            rows = []
+            rows: list[dict[str, Any]] = []
             async for e in storage.frames(
                 pile, transaction_id=args.transaction, gun=args.gun, since_ms=since,
                 until_ms=until,
@@ -732,8 +733,8 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
             "enabled": record.enabled,
             "result": "added" if existing is None else "updated",
         }
-        if generated:  # shown once: the database keeps it, but no command prints it again
-            row["secret"] = secret.hex()  # type: ignore[union-attr]
+        if generated and secret is not None:  # shown once: the database keeps it, not printed again
+            row["secret"] = secret.hex()
         if args.format == "table":
             station_text = f"station {record.station_id}" if record.station_id else "no station"
             state = "enabled" if record.enabled else "disabled"

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from protocol.error_root import PilegateError
+
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
 
 
-class ConfigError(ValueError):
+class ConfigError(PilegateError, ValueError):
     """Configuration that cannot work; the message says which key and why."""
 
 

@@ -165,10 +165,10 @@ class PileConnection:
             else:
                 assert isinstance(message, Bill)
                 self._journal_in(frame)
-                reply = await self.pile.bill(message)
-                if reply is None:  # not committed: the pile keeps the bill and re-sends it
-                    reply = BillAck(message.transaction_id, BillAckStatus.REJECTED)
-                self.send(reply, frame.seq)
+                ack = await self.pile.bill(message)
+                if ack is None:  # not committed: the pile keeps the bill and re-sends it
+                    ack = BillAck(message.transaction_id, BillAckStatus.REJECTED)
+                self.send(ack, frame.seq)
                 self._observe_ack(message, started)
         except Exception:
             self._failed(frame)

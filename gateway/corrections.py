@@ -11,17 +11,18 @@ from typing import Any, Literal
 from billing.correction import implausible_correction
 from gateway.northbound.corrections import KIND, correction_event, correction_payload
 from gateway.storage import Storage, queries
+from protocol.error_root import PilegateError
 
 RefundFrom = Literal["pile", "pilegate"]
 
 __all__ = ["KIND", "Corrected", "CorrectionRefused", "RefundFrom", "UnknownBill", "correct_bill"]
 
 
-class CorrectionRefused(ValueError):
+class CorrectionRefused(PilegateError, ValueError):
     """The corrected figure is not believable; nothing was stored."""
 
 
-class UnknownBill(LookupError):
+class UnknownBill(PilegateError, LookupError):
     """No bill with that id."""
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, select
 
@@ -28,8 +28,12 @@ from gateway.logs import configure_logging
 from gateway.storage import Storage
 from gateway.storage.schema import anomalies, bills, sessions
 from gateway.tariffs import tariff_from_message
-from protocol import FrameDecoder, MsgType, encode
+from protocol import Frame, FrameDecoder, MsgType, encode
 from protocol.examples import EXAMPLES
+from protocol.messages import SetTariff
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 DEMO_DIR = Path("var/demo")
 DEMO_URL = f"sqlite+aiosqlite:///{DEMO_DIR / 'pilegate.sqlite3'}"
@@ -54,6 +58,9 @@ def codec_demo() -> int:
     for msg_type, (seq, message) in EXAMPLES.items():
         frame = encode(message, seq)
         (decoded,) = decoder.feed(frame)
+        if not isinstance(decoded, Frame):
+            print(f"{msg_type.name}: does not decode: {decoded.detail}")
+            continue
         print(f"{msg_type.name} (0x{msg_type:02x}), seq {seq}, {len(frame)} bytes")
         print(f"  hex: {frame.hex(' ')}")
         for f in fields(decoded.message):
@@ -177,12 +184,13 @@ def _print_bills(rows: list[Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"Bills stored by pilegate ({len(rows)})")
-    for col, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("pile", "left"), ("gun", "right"), ("channel", "left"), ("account", "left"),
         ("charge", "left"), ("kWh", "right"), ("pile CNY", "right"), ("ours CNY", "right"),
         ("idle fee", "right"), ("anomalies", "left"),
-    ):  # fmt: skip
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    )  # fmt: skip
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
     for r in rows:
         start = time.strftime("%H:%M", time.gmtime(r.charge_start_ms / 1000 + 8 * 3600))
         end = time.strftime("%H:%M", time.gmtime(r.charge_end_ms / 1000 + 8 * 3600))
@@ -217,10 +225,7 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     # The simulated piles bill with the example tariff: the gateway uses the same one, so
     # amounts that differ are real anomalies.
     tariff = tariff_from_message(
-        EXAMPLES[MsgType.SET_TARIFF][1],
-        "demo",
-        ScopeKind.STATION,
-        "demo",  # type: ignore[arg-type]
+        cast(SetTariff, EXAMPLES[MsgType.SET_TARIFF][1]), "demo", ScopeKind.STATION, "demo"
     )
     storage = await Storage.open(url, upgrade=True, clock=clock, default_tariff=tariff)
     registered = await _register_drivers(storage, drivers)
@@ -257,7 +262,7 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     await storage.flush()
     async with storage.reader.connect() as conn:
         rows = list(await conn.execute(select(bills).order_by(bills.c.charge_start_ms)))
-        phases = dict(
+        phases: dict[str, int] = dict(
             (await conn.execute(select(sessions.c.state, func.count()).group_by(sessions.c.state)))
             .tuples()
             .all()

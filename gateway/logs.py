@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import orjson
 import structlog
@@ -49,7 +49,7 @@ def canonical_keys(_logger: Any, _method: str, event_dict: Any) -> Any:
     return event_dict
 
 
-def configure_logging(level: str = "info", stream: IO[bytes] | None = None) -> None:
+def configure_logging(level: str = "info", stream: BinaryIO | None = None) -> None:
     """structlog's JSON lines on `stream` (default stdout), and the standard library's
     `logging` (the storage writer, uvicorn, asyncio, libraries) rendered the same way into
     the same stream: one JSON object per line, an exception inside it as a field."""

@@ -267,7 +267,7 @@ async def firmware_report(
     engine: AsyncEngine, expected: str, *, station_id: str | None = None, list_piles: bool = False
 ) -> dict[str, Any]:
     """Piles not on `expected`, counted by firmware version and station (field case 5)."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"firmware": f, "station": s, "piles": n, "online": o}
         for f, s, n, o in await queries.firmware_counts(engine, expected, station_id)
     ]

@@ -8,7 +8,7 @@ reconciled with the first heartbeat after it logs in again.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gateway import commands
 from gateway.commands import CommandResult
@@ -41,6 +41,7 @@ from protocol import (
     Vin,
 )
 from protocol import StopReason as ProtocolStopReason
+from protocol.messages import Heartbeat
 from sessions import (
     AccountClaimed,
     AccountReleased,
@@ -149,7 +150,7 @@ class PileRuntime:
         now = self.gateway.now_ms()
         reconcile, self._reconcile = self._reconcile, False
         changed = False
-        for report in frame.message.guns:  # type: ignore[attr-defined]
+        for report in cast(Heartbeat, frame.message).guns:  # routed here by its type
             key = (report.status, report.fault_code)
             if self._last_report.get(report.gun) != key:
                 self._last_report[report.gun] = key
@@ -467,6 +468,7 @@ class PileRuntime:
                 gun, account_id, channel, own_command=True
             )
             if transaction_id is None:
+                assert refused is not None  # _authorise: exactly one of the two is None
                 return commands.rejected(refused)
             now = self.gateway.now_ms()
             self.feed(gun, StartRequested(), now)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ssl
 
 from gateway.config import ServerConfig
+from protocol.error_root import PilegateError
 
 
-class TlsConfigError(ValueError):
+class TlsConfigError(PilegateError, ValueError):
     """The configured certificate or key cannot be loaded; the message names the file."""
 
 

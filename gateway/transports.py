@@ -13,7 +13,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
-from websockets.frames import CloseCode, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -123,10 +123,10 @@ class WsPileProtocol(_StreamProtocol):
         for event in self.ws.events_received():
             if isinstance(event, Request):
                 self._handshake(event)
-            elif self.connection is None:
+            elif self.connection is None or not isinstance(event, Frame):
                 continue
             elif event.opcode is Opcode.BINARY:
-                self.connection.frame_received(event.data)
+                self.connection.frame_received(bytes(event.data))  # already bytes: no copy
             elif event.opcode is Opcode.TEXT:
                 self.connection.log.warning("ws_text_message", size=len(event.data))
                 self.connection.close("text message on a binary protocol")
@@ -135,7 +135,8 @@ class WsPileProtocol(_StreamProtocol):
 
     def _handshake(self, request: Request) -> None:
         match = WS_PATH.match(request.path.split("?", 1)[0])
-        if match is None:
+        url_pile_id = match.group(1) if match is not None else None
+        if url_pile_id is None:
             response = self.ws.reject(404, "use /pile/{pile_id}\n")
         else:
             response = self.ws.accept(request)
@@ -145,7 +146,7 @@ class WsPileProtocol(_StreamProtocol):
         if self.ws.subprotocol != SUBPROTOCOL:
             self.ws.send_close(CloseCode.PROTOCOL_ERROR, f"subprotocol {SUBPROTOCOL} required")
             return
-        pile_id = normalize_pile_id(match.group(1))  # type: ignore[union-attr]
+        pile_id = normalize_pile_id(url_pile_id)
         peer = _peer(self.transport, "ws")
         self.connection = PileConnection(self.gateway, self, peer, url_pile_id=pile_id)
         self.gateway.connection_made(self.connection)

@@ -19,6 +19,7 @@ from protocol.codes import (
     TariffKind,
 )
 from protocol.decoder import FrameDecoder
+from protocol.error_root import PilegateError
 from protocol.errors import (
     BadCrc,
     BadField,
@@ -57,6 +58,7 @@ __all__ = [
     "MsgType",
     "NackReason",
     "PileIdError",
+    "PilegateError",
     "Result",
     "StopReason",
     "TariffKind",

@@ -13,6 +13,7 @@ offset  size  field
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import anycrc
@@ -41,7 +42,7 @@ MIN_LENGTH = 4
 MAX_LENGTH = MAX_FRAME_SIZE - 5
 
 _HEADER = struct.Struct(">BHHBB")
-_crc = anycrc.Model("CRC16-MODBUS").calc
+_crc: Callable[[bytes], int] = anycrc.Model("CRC16-MODBUS").calc
 
 
 def crc16_modbus(data: bytes | bytearray | memoryview) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from protocol.codes import NackReason
+from protocol.error_root import PilegateError
 
 
 @dataclass(slots=True, frozen=True)
@@ -66,5 +67,5 @@ class BadField(DecodeError):
     nack_reason: ClassVar[NackReason | None] = NackReason.BAD_FIELD
 
 
-class EncodeError(ValueError):
+class EncodeError(PilegateError, ValueError):
     """A message that cannot be put on the wire (a value out of range, text too long)."""

@@ -11,12 +11,14 @@ from typing import Any
 
 from construct import Adapter, Bytes, Construct, Int8ub, ListContainer, stream_read, stream_write
 
+from protocol.error_root import PilegateError
+
 PILE_ID_DIGITS = 20
 PILE_ID_BYTES = 10
 TXID_BYTES = 16
 
 
-class PileIdError(ValueError):
+class PileIdError(PilegateError, ValueError):
     """Not a pile id: the message says what a pile id is and repeats what was given."""
 
 
@@ -88,7 +90,7 @@ def encode_text(text: str, width: int) -> bytes:
     return raw.ljust(width, b"\0")
 
 
-class Text(Adapter):
+class Text(Adapter):  # type: ignore[misc]  # construct ships no type information
     """Fixed-width ASCII, NUL-padded on the right; NULs are stripped when read."""
 
     def __init__(self, width: int) -> None:
@@ -102,7 +104,7 @@ class Text(Adapter):
         return encode_text(obj, self.width)
 
 
-class PileId(Adapter):
+class PileId(Adapter):  # type: ignore[misc]  # construct ships no type information
     """20 decimal digits in 10 bytes of packed BCD, most significant digit first."""
 
     def __init__(self) -> None:
@@ -115,7 +117,7 @@ class PileId(Adapter):
         return encode_pile_id(obj)
 
 
-class TransactionId(Adapter):
+class TransactionId(Adapter):  # type: ignore[misc]  # construct ships no type information
     """16 opaque bytes, shown as 32 lowercase hex digits; all zeros = no transaction."""
 
     def __init__(self) -> None:
@@ -128,7 +130,7 @@ class TransactionId(Adapter):
         return encode_txid(obj)
 
 
-class Counted(Construct):
+class Counted(Construct):  # type: ignore[misc]  # construct ships no type information
     """An array preceded by its element count as one unsigned byte (0..255)."""
 
     def __init__(self, element: Construct, fixed: int | None = None) -> None:
@@ -153,4 +155,5 @@ class Counted(Construct):
     def _sizeof(self, context: Any, path: str) -> int:
         if self.fixed is None:
             raise ValueError("a counted array has no fixed size")
-        return self.fixed * self.element._sizeof(context, path)
+        element_size: int = self.element._sizeof(context, path)
+        return self.fixed * element_size

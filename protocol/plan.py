@@ -16,6 +16,7 @@ from typing import Any
 
 from construct import Bytes, Construct, FormatField, Renamed, Struct
 
+from protocol.error_root import PilegateError
 from protocol.fields import (
     Counted,
     PileId,
@@ -34,7 +35,7 @@ Decode = Callable[[bytes], Any]
 Encode = Callable[[Any], bytes]
 
 
-class BodyError(ValueError):
+class BodyError(PilegateError, ValueError):
     """A body that does not match its declaration; ``truncated`` when it is too short."""
 
     def __init__(self, detail: str, *, truncated: bool = False) -> None:
@@ -141,8 +142,12 @@ def compile_body(decl: Struct, cls: type, element_classes: dict[str, type]) -> B
         return _flat_codec(segments[0], cls)
     general = _general_codec(segments, cls)
     only = segments[0]
-    counted_ints = isinstance(only, _Array) and only.fixed is None and not only.element.decoders
-    if len(segments) == 1 and counted_ints:
+    if (
+        len(segments) == 1
+        and isinstance(only, _Array)
+        and only.fixed is None
+        and not only.element.decoders
+    ):
         return BodyCodec(_counted_ints_decoder(only, cls), general.encode)
     return general
 

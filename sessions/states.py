@@ -64,7 +64,8 @@ class Session:
     def durable(self) -> tuple[object, ...]:
         """The part of the session a restart must keep: all of it but the latest meter
         sample, which changes with every report and is re-read from the pile."""
-        return _DURABLE(self)  # type: ignore[no-any-return]
+        durable: tuple[object, ...] = _DURABLE(self)
+        return durable
 
     @property
     def terminal(self) -> bool:

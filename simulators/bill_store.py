@@ -26,6 +26,7 @@ def bill_to_dict(bill: Bill) -> dict[str, object]:
 
 
 def bill_from_dict(data: dict[str, object]) -> Bill:
+    # The JSON object bill_to_dict wrote: its values have the field types, unknown to mypy.
     return Bill(**{k: v for k, v in data.items() if k in _BILL_FIELDS})  # type: ignore[arg-type]
 
 

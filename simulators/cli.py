@@ -26,9 +26,15 @@ import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulators.faults import FAULT_FLAGS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from simulators.fleet import Fleet, Summary
+    from simulators.stats import FleetStats
 
 
 def package_version() -> str:
@@ -253,7 +259,7 @@ def _accounts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _apply_forced(fleet: Fleet, specs: list[str]) -> None:
     for spec in specs:
         name, _, where = spec.partition("@")
         if not where:
@@ -264,7 +270,7 @@ def _apply_forced(fleet, specs: list[str]) -> None:  # type: ignore[no-untyped-d
         fleet.pile(int(index)).force_fault(name, gun=int(gun) if gun else None)
 
 
-def _table(title: str, d: dict[str, object]):  # type: ignore[no-untyped-def]
+def _table(title: str, d: dict[str, object]) -> Table:
     from rich.table import Table
 
     table = Table(title=title, show_header=True)
@@ -275,7 +281,7 @@ def _table(title: str, d: dict[str, object]):  # type: ignore[no-untyped-def]
     return table
 
 
-def _live_table(stats) -> object:  # type: ignore[no-untyped-def]
+def _live_table(stats: FleetStats) -> Table:
     from rich.table import Table
 
     lat = stats.latency
@@ -375,9 +381,9 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     live = not args.json and sys.stdout.isatty()
     pile_ids = [p.pile_id for p in fleet.piles]
-    outcome = {"interrupted": False, "trouble": None}
+    outcome: dict[str, Any] = {"interrupted": False, "trouble": None}
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main() -> Summary:
         import signal
 
         loop = asyncio.get_running_loop()

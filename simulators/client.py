@@ -17,9 +17,10 @@ import contextlib
 import random
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-from protocol import FrameDecoder, decode_frame, encode
+from protocol import Frame, FrameDecoder, decode_frame, encode
 from protocol.codes import BillAckStatus, MsgType, Result
 from protocol.errors import DecodeError
 from protocol.login_auth import sign_login
@@ -38,6 +39,9 @@ from simulators.credentials import Credentials, client_tls
 from simulators.faults import garbage, truncated
 from simulators.pile import COMMAND_TYPES, Pile
 from simulators.stats import FleetStats
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 WS_SUBPROTOCOL = "pilegate.v1"
 _FORGET = (BillAckStatus.ACCEPTED, BillAckStatus.DUPLICATE, BillAckStatus.FLAGGED)
@@ -125,7 +129,7 @@ class _TcpLink(_Link, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream's transport
 
     def data_received(self, data: bytes) -> None:
         for item in self.decoder.feed(data):
@@ -149,7 +153,7 @@ class _TcpLink(_Link, asyncio.Protocol):
 class _WsLink(_Link):
     byte_stream = False
 
-    def __init__(self, client: PileClient, ws) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client: PileClient, ws: ClientConnection) -> None:
         super().__init__(client)
         self.ws = ws
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -309,7 +313,7 @@ class PileClient:
 
     async def _connect(self) -> _Link:
         gate = self.connect_gate or contextlib.nullcontext()
-        async with gate:  # type: ignore[attr-defined]
+        async with gate:
             if self.scheme in ("tcp", "tls"):
                 loop = asyncio.get_running_loop()
                 tls = (self.tls or client_tls(None)) if self.scheme == "tls" else None
@@ -489,12 +493,12 @@ class PileClient:
 
     # --- receiving ----------------------------------------------------------------------
 
-    def _on_item(self, item: object) -> None:
+    def _on_item(self, item: Frame | DecodeError) -> None:
         if isinstance(item, DecodeError):
             self.stats.decode_errors += 1
             return
         self.stats.frames_received += 1
-        seq, msg = item.seq, item.message  # type: ignore[attr-defined]
+        seq, msg = item.seq, item.message
         if self.on_frame is not None:
             self.on_frame("in", seq, msg)
         typ = msg.TYPE
@@ -504,7 +508,7 @@ class PileClient:
         entry = self._outstanding.pop(seq, None)
         if entry is not None:
             self.stats.latency.add((asyncio.get_running_loop().time() - entry[1]) * 1000)
-        if typ == MsgType.LOGIN_ACK:
+        if isinstance(msg, LoginAck):
             if self._login_fut is not None and not self._login_fut.done():
                 self._login_fut.set_result(msg)
         elif typ == MsgType.HEARTBEAT_ACK:

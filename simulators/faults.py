@@ -52,7 +52,7 @@ class Faults:
     @classmethod
     def named(cls, *names: str, **params: float) -> Faults:
         """Faults with the given flags set, e.g. ``Faults.named("late_start", late_start_s=6)``."""
-        f = cls(**params)  # type: ignore[arg-type]
+        f = cls(**params)  # type: ignore[arg-type]  # float knobs only; mypy sees the bool flags too
         for name in names:
             f.set(name)
         return f
@@ -71,7 +71,7 @@ class Faults:
     @classmethod
     def random(cls, rng: random.Random, rate: float, **params: float) -> Faults:
         """With probability ``rate`` one randomly chosen fault flag, else none."""
-        f = cls(**params)  # type: ignore[arg-type]
+        f = cls(**params)  # type: ignore[arg-type]  # float knobs only; mypy sees the bool flags too
         if rate > 0 and rng.random() < rate:
             f.set(rng.choice(FAULT_FLAGS))
         return f

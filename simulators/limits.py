@@ -7,7 +7,7 @@ import sys
 try:
     import resource
 except ImportError:  # pragma: no cover - not on POSIX
-    resource = None  # type: ignore[assignment]
+    resource = None  # type: ignore[assignment]  # the module's name bound to None off POSIX
 
 HEADROOM = 64  # files, the event loop, a state directory
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import cast
 
-from protocol import FrameDecoder, encode
+from protocol import Frame, FrameDecoder, encode
 from protocol.codes import COMMANDS, FaultCode, GunStatus, MsgType, Result
 from protocol.messages import SOC_UNKNOWN, CommandAck, GunReport, Heartbeat, Login
 from simulators.client import parse_gateway
@@ -70,14 +72,13 @@ class _LoadPile(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream's transport
 
     def data_received(self, data: bytes) -> None:
         for item in self.decoder.feed(data):
-            frame_seq = getattr(item, "seq", None)
-            message = getattr(item, "message", None)
-            if message is None:
+            if not isinstance(item, Frame):
                 continue
+            frame_seq, message = item.seq, item.message
             if message.TYPE in COMMANDS:  # the login's configuration, a time sync: accept
                 gun = getattr(message, "gun", 0)
                 assert self.transport is not None
@@ -95,7 +96,7 @@ class _LoadPile(asyncio.Protocol):
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError("closed"))
 
-    def request(self, frame_for_seq) -> asyncio.Future[int]:  # type: ignore[no-untyped-def]
+    def request(self, frame_for_seq: Callable[[int], bytes]) -> asyncio.Future[int]:
         self.seq = (self.seq + 1) & 0xFFFF or 1
         self.waiting_seq = self.seq
         self.waiter = asyncio.get_running_loop().create_future()

@@ -18,7 +18,9 @@ gun is free.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from protocol.codes import (
     Channel,
@@ -555,7 +557,7 @@ class Pile:
     def _make_bill(
         self, g: Gun, s: Session, ch: ChargeProcess | None, *, service_end_ms: int
     ) -> Bill:
-        per_kind = dict(ch.per_kind) if ch is not None else dict.fromkeys(KINDS, 0)
+        per_kind: dict[int, int] = dict(ch.per_kind) if ch is not None else dict.fromkeys(KINDS, 0)
         meter_stop = ch.meter_dwh if ch is not None else s.meter_start_dwh
         charge_start = s.charge_start_ms or s.authorised_ms
         charge_end = max(s.charge_end_ms, charge_start)
@@ -698,7 +700,10 @@ def _valid_gun(pile: Pile, gun: int) -> bool:
     return 0 <= gun <= len(pile.guns)
 
 
-def _guarded(fn):  # type: ignore[no-untyped-def]
+_Command = Callable[["Pile", Any, int], int]
+
+
+def _guarded(fn: _Command) -> _Command:
     def run(pile: Pile, msg: Message, t: int) -> int:
         if not _valid_gun(pile, getattr(msg, "gun", 0)):
             return Result.OTHER
@@ -707,7 +712,7 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
     return run
 
 
-_COMMANDS = {
+_COMMANDS: dict[type[Message], _Command] = {
     StartCharge: _guarded(Pile._cmd_start),
     StopCharge: _guarded(Pile._cmd_stop),
     SetTariff: Pile._cmd_tariff,

@@ -684,7 +684,7 @@ async def garbage_bytes(run: Run) -> None:
         f"{sp.client.logins} login(s), {sp.client.wire_faults} frames garbled",
     )
     nacks = await run.until(lambda: sp.got(Nack), 1.0) or []
-    run.check("NACK for readable bad frames", nacks, f"{len(nacks)} NACK")
+    run.check("NACK for readable bad frames", bool(nacks), f"{len(nacks)} NACK")
     run.check("bill acknowledged", acks, _ack_text(acks))
     await run.stored_once(sp, tx)
 

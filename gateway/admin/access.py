@@ -32,12 +32,14 @@ from typing import Any
 
 import orjson
 
+from protocol.error_root import PilegateError
+
 ROLES = ("read", "operator")
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 ENV = "PILEGATE_ADMIN_OPERATORS"
 
 
-class OperatorsFileError(ValueError):
+class OperatorsFileError(PilegateError, ValueError):
     """The operators file cannot be used."""
 
 

@@ -548,7 +548,7 @@ def create_app(
         found = await gateway.storage.pile_secrets(pile_id)
         if found is None:
             raise HTTPException(404, f"unknown pile {pile_id}")
-        return found.status(gateway.now_ms())  # type: ignore[no-any-return]
+        return found.status(gateway.now_ms())
 
     @api.get("/piles/{pile_id}/secret", tags=["piles"])
     async def show_secret(pile_id: str) -> dict[str, Any]:

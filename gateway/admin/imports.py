@@ -18,13 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol import normalize_pile_id
+from protocol.error_root import PilegateError
 
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}
 MAX_ROWS = 100_000
 
 
-class ImportRowsError(ValueError):
+class ImportRowsError(PilegateError, ValueError):
     """The file cannot be imported; `errors` says which rows and why."""
 
     def __init__(self, errors: list[str]) -> None:

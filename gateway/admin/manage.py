@@ -136,7 +136,7 @@ def _kwh_to_dwh(text: str) -> int:
 
 def _months(from_ms: int, to_ms: int) -> list[tuple[str, int, int]]:
     """(YYYY-MM, start, end) of the local calendar months overlapping [from, to)."""
-    out = []
+    out: list[tuple[str, int, int]] = []
     day = datetime.fromtimestamp(from_ms / 1000, LOCAL)
     month = datetime(day.year, day.month, 1, tzinfo=LOCAL)
     while int(month.timestamp() * 1000) < to_ms and len(out) < 120:

@@ -12,11 +12,12 @@ import uvicorn
 from gateway.admin.app import create_app
 from gateway.config import AdminConfig
 from gateway.logs import get_logger
+from protocol.error_root import PilegateError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-class AdminStartError(RuntimeError):
+class AdminStartError(PilegateError, RuntimeError):
     """The admin API could not start (refused configuration or the port is taken)."""
 
 

@@ -17,13 +17,14 @@ from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, 
 from gateway.commands import CommandResult
 from gateway.mapping import channel_code
 from protocol import PileIdError, normalize_pile_id
+from protocol.error_root import PilegateError
 
 COMMANDS = (
     "start", "stop", "enable", "disable", "set_tariff", "set_idle_fee", "query_bills", "time_sync",
 )  # fmt: skip
 
 
-class BadRequest(ValueError):
+class BadRequest(PilegateError, ValueError):
     """A command the bridge cannot execute as sent; the message goes into the reply."""
 
 

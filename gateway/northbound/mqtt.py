@@ -38,6 +38,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.northbound.commands import BadRequest, parse, topic_pile_id
 from gateway.northbound.outbox import OutboxLease, purge_published
+from protocol.error_root import PilegateError
 
 EVENTS_PREFIX = "pilegate/v1/events"
 COMMANDS_PREFIX = "pilegate/v1/cmd"
@@ -85,7 +86,7 @@ def parse_url(url: str) -> BrokerSettings:
     )
 
 
-class _PublishFailed(Exception):
+class _PublishFailed(PilegateError):
     """Publishing to the broker failed: reconnect (the rows stay in the outbox)."""
 
 
@@ -363,7 +364,8 @@ class MqttBridge:
             return
         pile_id, command = topic_pile_id(parts[3]), parts[4]
         pile = self.gateway.piles.get(pile_id) if pile_id is not None else None
-        if pile is None or not pile.online or self._stopping or self.gateway.stopping:
+        stopping = self._stopping or self.gateway.stopping
+        if pile_id is None or pile is None or not pile.online or stopping:
             # Not ours: the instance holding the pile's connection answers.
             self.commands["ignored"] += 1
             self.log.debug("mqtt_command_ignored", pile=parts[3], command=command)

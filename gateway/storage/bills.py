@@ -29,9 +29,10 @@ from billing.records import PileBill
 from billing.tariff import PeriodKind, Tariff
 from gateway.storage.inserts import dialect_insert, pg_array_type, unnest_insert_sql
 from gateway.storage.schema import anomalies, bill_corrections, bill_lines, bills
+from protocol.error_root import PilegateError
 
 
-class BillNotFound(LookupError):
+class BillNotFound(PilegateError, LookupError):
     pass
 
 

@@ -15,11 +15,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from gateway.storage.engine import create_engine, resolve_url
+from protocol.error_root import PilegateError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class SchemaOutOfDate(RuntimeError):
+class SchemaOutOfDate(PilegateError, RuntimeError):
     """The database is not at the revision this pilegate needs."""
 
     def __init__(self, current: str | None, needed: str) -> None:

@@ -17,9 +17,10 @@ from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, same_definition
 from gateway.storage.inserts import dialect_insert
 from gateway.storage.schema import idle_fee_rules, tariff_assignments, tariffs
+from protocol.error_root import PilegateError
 
 
-class TariffConflict(ValueError):
+class TariffConflict(PilegateError, ValueError):
     """The tariff id already names a different definition (prices, day table, offset)."""
 
 
@@ -38,7 +39,7 @@ def tariff_row(t: Tariff, created_ms: int) -> dict[str, Any]:
     return row
 
 
-def tariff_from_row(row: Mapping[str, Any]) -> Tariff:
+def tariff_from_row(row: Mapping[Any, Any]) -> Tariff:
     """A Tariff from a definition row joined with one of its assignments (TARIFF_COLUMNS);
     a definition alone gets an unassigned pile scope."""
     prices = {
@@ -132,5 +133,5 @@ async def upsert_idle_rule(
     )
 
 
-def idle_rule_from_row(row: Mapping[str, Any]) -> IdleFeeRule:
+def idle_rule_from_row(row: Mapping[Any, Any]) -> IdleFeeRule:
     return IdleFeeRule(row["grace_minutes"], row["rate_fen_per_minute"], row["cap_fen"])

@@ -35,7 +35,7 @@ class PileRecord:
     seen_before_login_ms: int | None = None
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any], **extra: Any) -> PileRecord:
+    def from_row(cls, r: Mapping[Any, Any], **extra: Any) -> PileRecord:
         return cls(
             r["id"], r["station_id"], r["vendor"], r["model"], r["firmware"], r["gun_count"],
             bool(r["enabled"]), r["registered_at_ms"], r["last_login_ms"], r["last_seen_ms"],
@@ -170,7 +170,7 @@ class SessionRow:
         return row
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any]) -> SessionRow:
+    def from_row(cls, r: Mapping[Any, Any]) -> SessionRow:
         return cls(
             session_id=r["id"],
             flags=tuple(orjson.loads(r["flags"])),
@@ -224,7 +224,7 @@ class JournalEntry:
         }
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any]) -> JournalEntry:
+    def from_row(cls, r: Mapping[Any, Any]) -> JournalEntry:
         return cls(
             r["at_ms"], r["pile_id"], r["direction"], r["seq"], r["msg_type"], r["type_name"],
             r["hex"], orjson.loads(r["fields"]), r["gun"], r["session_id"], r["transaction_id"],
@@ -256,7 +256,7 @@ class AnomalyRecord:
     resolution: str | None = None
 
     @classmethod
-    def from_row(cls, r: Mapping[str, Any]) -> AnomalyRecord:
+    def from_row(cls, r: Mapping[Any, Any]) -> AnomalyRecord:
         return cls(
             r["id"], r["kind"], r["code"], r["reason"], r["status"], r["created_ms"],
             r["bill_id"], r["session_id"], r["pile_id"], r["resolved_ms"], r["resolved_by"],

@@ -24,12 +24,13 @@ from gateway.storage.schema import (
     stations,
 )
 from protocol import normalize_pile_id
+from protocol.error_root import PilegateError
 
 PILE_FIELDS = ("station_id", "vendor", "model", "gun_count", "enabled")
 ACCOUNT_FIELDS = ("balance_fen", "card_token", "vin", "password", "enabled")
 
 
-class RegistryError(ValueError):
+class RegistryError(PilegateError, ValueError):
     """A registration the database cannot take (unknown row, conflict, pile in use)."""
 
 

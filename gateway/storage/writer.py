@@ -52,6 +52,7 @@ from gateway.storage.schema import (
     session_transitions,
     sessions,
 )
+from protocol.error_root import PilegateError
 
 log = logging.getLogger("pilegate.storage.writer")
 
@@ -66,11 +67,11 @@ MAX_BACKOFF_S = 2.0
 _TRANSIENT_SQLSTATE = ("08", "40", "53", "57", "58")
 
 
-class StorageClosed(RuntimeError):
+class StorageClosed(PilegateError, RuntimeError):
     """A submission after close()."""
 
 
-class WriteFailed(RuntimeError):
+class WriteFailed(PilegateError, RuntimeError):
     """The batch holding an awaited submission did not commit: nothing was stored."""
 
 
@@ -371,7 +372,7 @@ class BatchWriter:
             again += barriers
         else:
             for it in barriers:
-                it.future.set_result(None)  # type: ignore[union-attr]
+                it.future.set_result(None)  # type: ignore[union-attr]  # filtered on it above
         self._put_back(again)
 
     async def _attempt(self, batch: list[_Item]) -> list[_Item]:

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.error_root import PilegateError
 from protocol.ocpp16 import schemas
 from protocol.ocpp16.convert import ConversionError, from_payload, to_payload
 from protocol.ocpp16.errors import ErrorCode, OcppError
@@ -44,7 +45,7 @@ DEFAULT_CALL_TIMEOUT = 30.0  # seconds; OCPP-J leaves the choice to the implemen
 MAX_CALLS_IN_HANDLING = 16  # a 1.6 charge point should have one; more is a misbehaving peer
 
 
-class InvalidOutgoing(ValueError):
+class InvalidOutgoing(PilegateError, ValueError):
     """Our own request fails its schema: a bug in the caller, nothing was queued."""
 
     def __init__(self, error: OcppError) -> None:
@@ -259,6 +260,7 @@ class OcppConnection:
         """Answer ``call``; None when sent, else why not (the charge point then got an error)."""
         if self._handling.get(call.unique_id) is not call:
             return OcppError(ErrorCode.GENERIC_ERROR, "call already answered", call.unique_id)
+        error: OcppError | None
         if isinstance(response, Response) and response.action != call.action:
             error = OcppError(
                 ErrorCode.INTERNAL_ERROR, f"{response.action} answer to {call.action}"

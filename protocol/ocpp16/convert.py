@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+from protocol.error_root import PilegateError
+
 ISO_TIME = "ocpp16.date-time"
 EpochMs = Annotated[int, ISO_TIME]
 """UTC milliseconds since 1970; an ISO-8601 date-time in the JSON."""
@@ -28,7 +30,7 @@ T = TypeVar("T")
 Convert = Callable[[Any], Any]
 
 
-class ConversionError(ValueError):
+class ConversionError(PilegateError, ValueError):
     """A value the schema let through but that has no typed meaning (e.g. 2026-02-31)."""
 
 
@@ -89,7 +91,7 @@ def _converters(hint: Any) -> tuple[Convert, Convert]:
         if dec is _same:
             return list, list
         return (lambda xs: [dec(x) for x in xs]), (lambda xs: [enc(x) for x in xs])
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         cls = hint
         return (lambda d: from_payload(cls, d)), to_payload
     if hint is float:

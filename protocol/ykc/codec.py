@@ -17,8 +17,10 @@ low byte first.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 import anycrc
 
@@ -41,7 +43,7 @@ START_BYTE = 0x68
 MIN_LENGTH = 4  # seq + flag + type, empty body
 MAX_LENGTH = 0xFF  # one length byte; V1.7's bill (0xCD) already exceeds SPEC's "≤ 200"
 PLAIN, ENCRYPTED = 0x00, 0x01
-_crc = anycrc.Model("CRC16-MODBUS").calc
+_crc: Callable[[bytes | bytearray | memoryview], int] = anycrc.Model("CRC16-MODBUS").calc
 
 
 def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
@@ -68,8 +70,10 @@ DEFAULT_VERSION = Version.V1_6
 
 def layouts_for(version: int | None) -> dict[int, BodyCodec]:
     """The frame table of a version byte from a login; unknown versions get V1.6's."""
+    if version is None:
+        return LAYOUTS[DEFAULT_VERSION]
     try:
-        return LAYOUTS[Version(version)]  # type: ignore[arg-type]
+        return LAYOUTS[Version(version)]
     except ValueError:
         return LAYOUTS[DEFAULT_VERSION]
 
@@ -102,7 +106,7 @@ def encode(message: Message, seq: int, crc_order: CrcOrder | None = None) -> byt
     if length > MAX_LENGTH:
         raise YkcEncodeError(f"{type(message).__name__} body too long for one length byte")
     covered = bytes((seq & 0xFF, seq >> 8, PLAIN, message.TYPE)) + body
-    byteorder = "big" if crc_order is CrcOrder.HIGH_FIRST else "little"
+    byteorder: Literal["big", "little"] = "big" if crc_order is CrcOrder.HIGH_FIRST else "little"
     return bytes((START_BYTE, length)) + covered + _crc(covered).to_bytes(2, byteorder)
 
 

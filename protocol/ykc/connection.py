@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
+from protocol.error_root import PilegateError
 from protocol.ykc.codec import CrcOrder, YkcFrame, encode
 from protocol.ykc.cp56 import CHINA
 from protocol.ykc.decoder import YkcFrameDecoder
@@ -73,7 +74,7 @@ def _key(message: Any) -> tuple[str, ...]:
     return (message.pile,)
 
 
-class YkcUsageError(RuntimeError):
+class YkcUsageError(PilegateError, RuntimeError):
     """The caller used the connection wrongly (not the pile's fault)."""
 
 
@@ -200,7 +201,7 @@ class YkcConnection:
             c for c in self._pending if c.reply_type == frame.frame_type and _key(c.message) == key
         ]
         by_seq = [c for c in candidates if c.seq == frame.seq]
-        command = (by_seq or candidates or [None])[0]
+        command = next(iter(by_seq or candidates), None)
         if command is None:
             self._events.append(UnexpectedFrame(frame, "no command awaits this reply"))
             return

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from protocol.error_root import PilegateError
+
 
 @dataclass(slots=True, frozen=True)
 class YkcDecodeError:
@@ -66,5 +68,5 @@ class BadField(YkcDecodeError):
     kind: ClassVar[str] = "bad_field"
 
 
-class YkcEncodeError(ValueError):
+class YkcEncodeError(PilegateError, ValueError):
     """A message that cannot be put on the wire (a value out of range, wrong digit count)."""

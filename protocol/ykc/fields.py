@@ -110,7 +110,7 @@ def encode_slots(value: tuple[int, ...]) -> bytes:
     return bytes(value)
 
 
-class _Field(Adapter):
+class _Field(Adapter):  # type: ignore[misc]  # construct ships no type information
     """A fixed-width field with plain decode/encode functions the plan compiler reuses."""
 
     def __init__(

@@ -15,10 +15,11 @@ from typing import Any
 
 from construct import FormatField, Struct
 
+from protocol.error_root import PilegateError
 from protocol.ykc.fields import _Field
 
 
-class BodyError(ValueError):
+class BodyError(PilegateError, ValueError):
     """A body whose size is not its layout's; ``truncated`` when it is too short."""
 
     def __init__(self, detail: str, *, truncated: bool = False) -> None:
@@ -92,7 +93,8 @@ def _decoder(
     }
     namespace |= {f"c{i}": convert for i, convert in converters.items()}
     exec(source, namespace)  # source built above from field positions only
-    return namespace["decode"]
+    decode: Callable[[bytes], Any] = namespace["decode"]
+    return decode
 
 
 def _encoder(

@@ -7,6 +7,8 @@ reference implementation.
 
 from __future__ import annotations
 
+from typing import Any
+
 from construct import Int8ul, Int16ul, Int32ul, Struct
 
 from protocol.ykc.fields import Bcd, Celsius, Opaque, RateSlots, ReversedText, Text, Time, UIntLE
@@ -33,7 +35,7 @@ MODEL = Struct(
 )
 
 
-def _periods() -> list:
+def _periods() -> list[Any]:
     return [
         f"{period}_{name}" / u32
         for period in ("sharp", "peak", "flat", "valley")

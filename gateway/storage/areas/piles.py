@@ -59,7 +59,7 @@ class PileStorage(StorageArea):
                     .values(station_id=station_id, enabled=enabled)
                 )
             self._tariff_cache.pop(pile_id, None)
-            return PileRecord.from_row(await self._pile_row(conn, pile_id))  # type: ignore[arg-type]
+            return PileRecord.from_row(await self._pile_row(conn, pile_id))
 
     async def login_pile(
         self,

@@ -7,6 +7,7 @@ Revises: 0003
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 _RULE = ("grace_minutes", "rate_fen_per_minute", "cap_fen", "updated_ms")
 
 
-def _rule_columns() -> list[sa.Column]:  # type: ignore[type-arg]
+def _rule_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("grace_minutes", sa.Integer(), nullable=False),
         sa.Column("rate_fen_per_minute", sa.Integer(), nullable=False),
