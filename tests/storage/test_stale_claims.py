@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.storage import SessionRow, Storage
-from gateway.storage.areas.accounts import STALE_CLAIM_AGE_MS
+from gateway.storage.areas.accounts import ORPHAN_CLAIM_AGE_MS, STALE_CLAIM_AGE_MS
 from tests import reads
 from tests.storage.support import pile_id, uid
 
@@ -44,18 +44,30 @@ async def test_live_sessions_and_running_late_charges_keep_their_claims(storage:
     much_later = T + 10 * STALE_CLAIM_AGE_MS
     assert await storage.claim_account(a, "S-x", p, 1, much_later) == live.session_id
     assert await storage.claim_account(b, "S-y", p, 2, much_later) == late.session_id
-    assert await storage.release_stale_claims(much_later) == 0
+    await storage.release_stale_claims(much_later)  # (the module's database is shared)
+    assert await reads.active_service(storage, a) is not None
+    assert await reads.active_service(storage, b) is not None
 
     storage.record_session(replace(late, late_charge_end_ms=T + 60_000))  # the charge ended
     storage.record_session(replace(live, state="closed"))
     await storage.flush()
-    assert await storage.release_stale_claims(much_later) == 2
+    assert await storage.release_stale_claims(much_later) >= 2
     assert await reads.active_service(storage, a) is None
     assert await reads.active_service(storage, b) is None
 
 
-async def test_a_claim_without_a_session_row_yet_is_kept(storage: Storage) -> None:
+async def test_a_claim_without_a_session_row_is_kept_until_it_is_an_orphan(
+    storage: Storage,
+) -> None:
+    # The session row comes through the batch writer (held through an outage): a claim
+    # without one is young, unless the gateway died before writing it (kill -9).
     a, p = uid("A"), pile_id()
-    assert await storage.claim_account(a, "S-unwritten", p, 1, T) is None
-    assert await storage.release_stale_claims(T + 10 * STALE_CLAIM_AGE_MS) == 0
+    t = T + 10**9  # later than the module's other tests: their orphans are released first
+    assert await storage.claim_account(a, "S-unwritten", p, 1, t) is None
+    await storage.release_stale_claims(t + ORPHAN_CLAIM_AGE_MS - 1)
     assert await reads.active_service(storage, a) is not None
+    young = await storage.claim_account(a, "S-next", p, 1, t + ORPHAN_CLAIM_AGE_MS - 1)
+    assert young == "S-unwritten"
+    await storage.release_stale_claims(t + ORPHAN_CLAIM_AGE_MS + 1)
+    assert await reads.active_service(storage, a) is None
+    assert await storage.claim_account(a, "S-next", p, 1, t + ORPHAN_CLAIM_AGE_MS + 2) is None

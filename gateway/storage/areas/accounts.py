@@ -8,7 +8,7 @@ import logging
 import os
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 
 from gateway.storage.areas.base import StorageArea
 from gateway.storage.inserts import dialect_insert
@@ -23,23 +23,30 @@ log = logging.getLogger("pilegate.storage")
 #: written through the batch writer, so it may lag the claim (a late charge re-claims the
 #: account of an ended session before the session's row says so).
 STALE_CLAIM_AGE_MS = 60_000
+#: A claim whose session has no row at all is an orphan once this old: the gateway crashed
+#: between the claim (a direct commit) and the session row (written through the batch
+#: writer), so no process will ever release it. Judged only while this process's writer
+#: holds no rows (its session rows are all in), so rows held through a database outage reach
+#: the database first; with several instances, theirs drain within this bound after one.
+ORPHAN_CLAIM_AGE_MS = 5 * 60_000
 
 
-def stale_claims(claimed_before_ms: int) -> Any:
-    """Sessions whose account claim is stale: claimed before claimed_before_ms, and the
-    database says the service is over (not live) with no late charge still running on it.
-    Their release was lost (a database outage, a crash before the release was written)."""
-    s = sessions.c
+def stale_claims(now_ms: int, *, orphans: bool = True) -> Any:
+    """Which account claims are stale, as a condition on `active_services`: the service is
+    over in the database (not live, no late charge still running on it) and the claim is
+    older than STALE_CLAIM_AGE_MS — its release was lost to an outage or a crash — or (with
+    orphans) the claim's session never reached the database and the claim is older than
+    ORPHAN_CLAIM_AGE_MS."""
+    s, svc = sessions.c, active_services.c
     late_charge_open = and_(s.late_charge_start_ms.is_not(None), s.late_charge_end_ms.is_(None))
-    return (
-        select(s.id)
-        .join(active_services, active_services.c.session_id == s.id)
-        .where(
-            active_services.c.since_ms < claimed_before_ms,
-            s.state.not_in([p.value for p in LIVE]),
-            ~late_charge_open,
-        )
+    over = select(s.id).where(s.state.not_in([p.value for p in LIVE]), ~late_charge_open)
+    ended = and_(svc.since_ms < now_ms - STALE_CLAIM_AGE_MS, svc.session_id.in_(over))
+    if not orphans:
+        return ended
+    orphan = and_(
+        svc.since_ms < now_ms - ORPHAN_CLAIM_AGE_MS, ~exists().where(s.id == svc.session_id)
     )
+    return or_(ended, orphan)
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -156,7 +163,7 @@ class AccountStorage(StorageArea):
                     stale = await conn.execute(
                         delete(active_services).where(
                             svc.account_id == account_id,
-                            svc.session_id.in_(stale_claims(at_ms - STALE_CLAIM_AGE_MS)),
+                            stale_claims(at_ms, orphans=self.writer.stats.pending == 0),
                         )
                     )
                     if stale.rowcount == 0:
@@ -173,7 +180,7 @@ class AccountStorage(StorageArea):
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(active_services).where(
-                    active_services.c.session_id.in_(stale_claims(now_ms - STALE_CLAIM_AGE_MS))
+                    stale_claims(now_ms, orphans=self.writer.stats.pending == 0)
                 )
             )
         return int(result.rowcount or 0)
