@@ -203,7 +203,7 @@ async def open_storage(args: argparse.Namespace) -> AsyncIterator[Any]:
             url = load_config(getattr(args, "config", None)).database.url or None
         except ConfigError as exc:
             raise OperatorError(str(exc)) from None
-    from gateway.storage.engine import connect_failure, resolve_url, url_problem
+    from gateway.storage.engine import connect_failure, display_url, resolve_url, url_problem
 
     if url and (problem := url_problem(url)):
         raise OperatorError(problem.replace("database.url", "--database"))
@@ -216,6 +216,9 @@ async def open_storage(args: argparse.Namespace) -> AsyncIterator[Any]:
         if line is None:
             raise
         raise OperatorError(line) from None
+    # Say which database this command reads: a database-side command does not go through a
+    # gateway's admin API, so an old SQLite file can differ from what a running gateway shows.
+    print(f"pilegate: database {display_url(resolve_url(url))}", file=sys.stderr)
     try:
         yield storage
     finally:

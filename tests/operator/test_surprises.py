@@ -63,6 +63,12 @@ def _stored_bill(url: str, **changes: object) -> str:
     return asyncio.run(store())
 
 
+def test_a_database_side_command_says_which_database_it_reads(sqlite_url: str) -> None:
+    status, out, err = cli("bills", "--database", sqlite_url)
+    assert status == 0 and err.startswith("pilegate: database sqlite+aiosqlite:///")
+    assert sqlite_url.rsplit("/", 1)[-1] in err and "pilegate: database" not in out
+
+
 def test_bills_show_prints_durations_as_durations(sqlite_url: str) -> None:
     bill_id = _stored_bill(sqlite_url)
     status, out, _ = cli("bills", "show", bill_id, "--database", sqlite_url)
