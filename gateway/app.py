@@ -66,6 +66,9 @@ from sessions import (
 
 Clock = Callable[[], int]
 
+#: How often each command of a pile's login configuration is sent when it goes unanswered.
+LOGIN_CONFIG_ATTEMPTS = 3
+
 #: How often account claims whose release was lost are looked for (Storage.stale_claims).
 CLAIM_SWEEP_S = 60.0
 T = TypeVar("T")
@@ -405,11 +408,16 @@ class Gateway:
 
         for read in (state, tariffs, idle_fee):
             for message in await read():
-                if pile.connection is not conn or not pile.online:
-                    return  # gone or replaced: the next login starts over
-                result = await pile.simple(message)
-                name = message.TYPE.name.lower()
-                self._command_done(name, pile.pile_id, 0, result, why="login")
+                # Each is idempotent: one the pile did not answer in time is sent again (a
+                # busy pile would otherwise keep a stale tariff until its next login).
+                for attempt in range(1, LOGIN_CONFIG_ATTEMPTS + 1):
+                    if pile.connection is not conn or not pile.online:
+                        return  # gone or replaced: the next login starts over
+                    result = await pile.simple(message)
+                    name = message.TYPE.name.lower()
+                    self._command_done(name, pile.pile_id, 0, result, why="login", attempt=attempt)
+                    if result.outcome is not commands.Outcome.TIMED_OUT:
+                        break
 
     # --- storage facade used by connections and runtimes ------------------------------------
 

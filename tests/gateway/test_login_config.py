@@ -7,6 +7,7 @@ from gateway.app import Gateway
 from gateway.commands import Outcome
 from protocol import (
     CommandAck,
+    Frame,
     Login,
     MsgType,
     NackReason,
@@ -143,3 +144,27 @@ def test_login_sends_later_tariffs_only_when_they_will_take_over() -> None:
     ]
     sent = [m.effective_from_ms for m in login_tariff_messages(tariffs, station_now, 500)]
     assert sent == [0, 2_000, 3_000]  # st-now, st-later, pile-later
+
+
+async def test_a_configuration_command_left_unanswered_is_sent_again(gateway: Gateway) -> None:
+    """A busy pile that misses SET_TARIFF's deadline gets it again, not at its next login."""
+    pile = ScriptedPile()
+    unanswered: list[int] = []
+
+    def ack(frame: Frame) -> int | None:
+        if frame.message.TYPE == MsgType.SET_TARIFF and not unanswered:
+            unanswered.append(frame.seq)
+            return None  # the first one goes unanswered
+        return Result.OK
+
+    pile.auto_ack = ack
+    try:
+        await pile.login(gateway.tcp_port)
+        sent = pile.of_type(MsgType.SET_TARIFF)
+        assert len(sent) == 2 and sent[0].seq == unanswered[0] != sent[1].seq
+        assert sent[0].message == sent[1].message
+        assert [t for t in configuration(pile) if t != MsgType.TIME_SYNC] == [
+            MsgType.ENABLE, MsgType.SET_TARIFF, MsgType.SET_TARIFF, MsgType.SET_IDLE_FEE,
+        ]  # fmt: skip
+    finally:
+        await pile.close()
