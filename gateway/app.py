@@ -128,6 +128,7 @@ class Gateway:
         self._account_ops: dict[str, asyncio.Task[Any]] = {}  # the last queued per account
         self._servers: list[Any] = []
         self._sweeper: asyncio.Task[None] | None = None
+        self._wake_sweeper = asyncio.Event()  # set at stop: the sweep ends between rounds
         self.tcp_port = 0
         self.ws_port = 0
         self.stopping = False
@@ -174,7 +175,11 @@ class Gateway:
         self.log.info("gateway_stopping", connections=len(self.connections))
         for server in self._servers:
             server.close()
+        self._wake_sweeper.set()
         if self._sweeper is not None:
+            # Let a sweep that is inside a database call finish it: a task cancelled there
+            # leaves a pooled connection to be reset after the engine is gone.
+            await asyncio.wait([self._sweeper], timeout=grace_s)
             self._sweeper.cancel()
         in_flight = [c._worker for c in self.connections if c._worker is not None]
         if in_flight:
@@ -214,8 +219,11 @@ class Gateway:
         period = min(5.0, interval / 2)
         retention_ms = self.config.database.journal_retention_days * 86_400_000
         next_purge = next_claims = 0.0
-        while True:
-            await asyncio.sleep(period)
+        while not self.stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_sweeper.wait(), period)
+            if self.stopping:
+                return
             now = self.loop.time()
             for conn in list(self.connections):
                 if conn.pile is not None and now - conn.last_rx > 3 * interval:
