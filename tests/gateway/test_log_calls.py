@@ -84,7 +84,7 @@ def test_exception_keeps_the_traceback(lines: Any) -> None:
     try:
         raise RuntimeError("boom")
     except RuntimeError:
-        get_logger().exception("frame_handling_failed", event="Heartbeat")
+        get_logger().exception("frame_handling_failed", message_type="Heartbeat")
     (line,) = lines()
     assert line["level"] == "error" and "RuntimeError: boom" in line["exception"]
 
