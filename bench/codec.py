@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from protocol import FrameDecoder, MsgType, encode  # noqa: E402
-from protocol.examples import EXAMPLES  # noqa: E402
-from protocol.schemas import BODIES  # noqa: E402
+from protocol.pilegate import FrameDecoder, MsgType, encode  # noqa: E402
+from protocol.pilegate.examples import EXAMPLES  # noqa: E402
+from protocol.pilegate.schemas import BODIES  # noqa: E402
 from protocol.ykc import YkcFrameDecoder  # noqa: E402
 from protocol.ykc import encode as ykc_encode  # noqa: E402
 from protocol.ykc.messages import Bill as YkcBill  # noqa: E402

@@ -48,7 +48,7 @@ def bare_server(port: int) -> None:
     the length field is read to find frame boundaries."""
     import uvloop
 
-    from protocol import HeartbeatAck, LoginAck, MsgType, Result, encode
+    from protocol.pilegate import HeartbeatAck, LoginAck, MsgType, Result, encode
 
     acks = [encode(HeartbeatAck(), seq) for seq in range(65536)]
     login_type = MsgType.LOGIN

@@ -96,9 +96,9 @@ def peer_server(port: int) -> None:
 async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
-    from protocol import FrameDecoder, encode
-    from protocol.codes import FaultCode, GunStatus, MsgType, Result
-    from protocol.messages import SOC_UNKNOWN, GunReport, Heartbeat, Login
+    from protocol.pilegate import FrameDecoder, encode
+    from protocol.pilegate.codes import FaultCode, GunStatus, MsgType, Result
+    from protocol.pilegate.messages import SOC_UNKNOWN, GunReport, Heartbeat, Login
     from simulators.fleet import pile_id_for
     from simulators.limits import raise_nofile
     from simulators.stats import LatencyHistogram

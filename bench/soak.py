@@ -61,8 +61,8 @@ from bench.soak_services import (  # noqa: E402
     register_accounts,
     soak_database,
 )
-from protocol.codes import GunStatus  # noqa: E402
-from protocol.messages import Bill  # noqa: E402
+from protocol.pilegate.codes import GunStatus  # noqa: E402
+from protocol.pilegate.messages import Bill  # noqa: E402
 from simulators import accounts  # noqa: E402
 from simulators.bill_store import BillStore  # noqa: E402
 from simulators.fleet import Fleet, FleetConfig  # noqa: E402

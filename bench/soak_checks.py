@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from protocol.codes import GunStatus
+from protocol.pilegate.codes import GunStatus
 from simulators.pile import CHARGING
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from billing.anomalies import Finding, FindingKind
-from protocol import AnomalyBit, BillAckStatus
+from protocol.pilegate import AnomalyBit, BillAckStatus
 from sessions import Flag
 
 

@@ -38,7 +38,7 @@ from gateway.tariffs import (
 from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
-from protocol import (
+from protocol.pilegate import (
     Bill,
     BillAck,
     DecodeError,

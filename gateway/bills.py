@@ -12,7 +12,7 @@ from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
 from gateway.mapping import channel_name
-from protocol import Bill, BillAck, BillAckStatus
+from protocol.pilegate import Bill, BillAck, BillAckStatus
 from sessions import Flag, Phase, Session
 
 if TYPE_CHECKING:

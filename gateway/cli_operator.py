@@ -69,7 +69,7 @@ class OperatorError(PilegateError):
 
 def pile_arg(text: str) -> str:
     """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
-    from protocol import PileIdError, normalize_pile_id
+    from protocol.pilegate import PileIdError, normalize_pile_id
 
     try:
         return normalize_pile_id(text)
@@ -763,7 +763,7 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
 def _secret_arg(text: str | None) -> bytes | None:
     """--secret HEX, or the word `generate` for a new random one."""
     from gateway.pile_auth import generate_secret
-    from protocol.login_auth import parse_secret
+    from protocol.pilegate.login_auth import parse_secret
 
     if text is None:
         return None
@@ -773,7 +773,7 @@ def _secret_arg(text: str | None) -> bytes | None:
 def cmd_pile_secret(args: argparse.Namespace) -> int:
     """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
     from gateway.pile_auth import generate_secret
-    from protocol.login_auth import parse_secret
+    from protocol.pilegate.login_auth import parse_secret
 
     new = None
     if not (args.status or args.clear):

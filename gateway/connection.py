@@ -15,7 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.pile_auth import LoginRefused
-from protocol import (
+from protocol.pilegate import (
     Ack,
     AuthRequest,
     Bill,
@@ -38,7 +38,7 @@ from protocol import (
     decode_frame,
     encode,
 )
-from protocol.codes import ACKED_EVENTS, FROM_PILE, REPLIES
+from protocol.pilegate.codes import ACKED_EVENTS, FROM_PILE, REPLIES
 
 if TYPE_CHECKING:
     from gateway.app import Gateway

@@ -28,9 +28,9 @@ from gateway.logs import configure_logging
 from gateway.storage import Storage
 from gateway.storage.schema import anomalies, bills, sessions
 from gateway.tariffs import tariff_from_message
-from protocol import Frame, FrameDecoder, MsgType, encode
-from protocol.examples import EXAMPLES
-from protocol.messages import SetTariff
+from protocol.pilegate import Frame, FrameDecoder, MsgType, encode
+from protocol.pilegate.examples import EXAMPLES
+from protocol.pilegate.messages import SetTariff
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod

@@ -5,7 +5,7 @@ The only place that knows both: OCPP 1.6J and the YKC dialect will get siblings 
 
 from __future__ import annotations
 
-from protocol import Channel, GunStatus, Result, StopReason
+from protocol.pilegate import Channel, GunStatus, Result, StopReason
 from sessions import GunStatus as Neutral
 from sessions import Reason, Refusal
 from sessions import StopReason as NeutralStop

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol import MsgType
+from protocol.pilegate import MsgType
 
 
 def _name(msg_type: int) -> str:

@@ -1,6 +1,6 @@
 """The gateway's side of pile authentication: policy, secrets from storage, the replay guard.
 
-``protocol.login_auth`` checks a MAC; this module decides what a verdict means under the
+``protocol.pilegate.login_auth`` checks a MAC; this module decides what a verdict means under the
 configured policy (``piles.auth``: required, optional, off) and says whether a LOGIN may go on
 to the login proper. It runs before anything of the login is stored or any live connection is
 touched, so a refused login changes nothing (docs/protocol.md §6.1.1).
@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from gateway.config import PilesConfig
 from gateway.storage import PileSecrets
-from protocol import Login, Result
-from protocol.login_auth import NO_MAC, ReplayGuard, Verdict, verify_login
+from protocol.pilegate import Login, Result
+from protocol.pilegate.login_auth import NO_MAC, ReplayGuard, Verdict, verify_login
 
 
 def generate_secret() -> bytes:

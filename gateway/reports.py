@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage import queries
-from protocol import BillAckStatus, Channel, GunStatus, MsgType, Result, StopReason
+from protocol.pilegate import BillAckStatus, Channel, GunStatus, MsgType, Result, StopReason
 
 DEFAULT_UTC_OFFSET_MINUTES = 480
 FORMATS = ("table", "csv", "json")

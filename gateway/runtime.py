@@ -21,7 +21,7 @@ from gateway.mapping import (
     result_name,
     stop_reason_name,
 )
-from protocol import (
+from protocol.pilegate import (
     AuthRequest,
     AuthResult,
     Bill,
@@ -40,8 +40,8 @@ from protocol import (
     StopResult,
     Vin,
 )
-from protocol import StopReason as ProtocolStopReason
-from protocol.messages import Heartbeat
+from protocol.pilegate import StopReason as ProtocolStopReason
+from protocol.pilegate.messages import Heartbeat
 from sessions import (
     AccountClaimed,
     AccountReleased,

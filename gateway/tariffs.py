@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import SCOPE_RANK, PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
-from protocol import SetIdleFee, SetTariff, TariffKind, TariffPrice, TariffSegment, tariff_number
-from protocol.messages import IDLE_FEE_UNCAPPED
+from protocol.pilegate import (
+    SetIdleFee,
+    SetTariff,
+    TariffKind,
+    TariffPrice,
+    TariffSegment,
+    tariff_number,
+)
+from protocol.pilegate.messages import IDLE_FEE_UNCAPPED
 
 #: Wire order of SET_TARIFF prices and the TariffKind codes.
 KINDS: tuple[tuple[TariffKind, PeriodKind], ...] = (

@@ -20,7 +20,7 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from gateway.connection import PileConnection
-from protocol import normalize_pile_id
+from protocol.pilegate import normalize_pile_id
 
 if TYPE_CHECKING:
     from gateway.app import Gateway

@@ -8,7 +8,8 @@ ours either, keeps its own root (``sessions.errors.SessionError``). A class that
 a built-in error before keeps that built-in as its second base
 (``class TariffError(PilegateError, ValueError)``): ``except ValueError`` still catches it.
 
-The decoders' problems (``protocol.errors.DecodeError`` and its YKC and OCPP kin) are values,
+The decoders' problems (``protocol.pilegate.errors.DecodeError`` and its YKC and OCPP kin)
+are values,
 not exceptions: they are returned in stream order, never raised, so they are not in this tree.
 """
 

@@ -34,7 +34,7 @@ from typing import Literal
 
 import anycrc
 
-from protocol.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION
+from protocol.pilegate.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION
 
 START_BYTE = 0x68
 PILEGATE_VERSION = PROTOCOL_VERSION

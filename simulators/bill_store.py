@@ -14,8 +14,8 @@ import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from protocol.codes import BillAckStatus
-from protocol.messages import Bill
+from protocol.pilegate.codes import BillAckStatus
+from protocol.pilegate.messages import Bill
 
 FORGET = frozenset({BillAckStatus.ACCEPTED, BillAckStatus.DUPLICATE, BillAckStatus.FLAGGED})
 _BILL_FIELDS = frozenset(f.name for f in fields(Bill))

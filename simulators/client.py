@@ -20,11 +20,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
-from protocol import Frame, FrameDecoder, decode_frame, encode
-from protocol.codes import BillAckStatus, MsgType, Result
-from protocol.errors import DecodeError
-from protocol.login_auth import sign_login
-from protocol.messages import (
+from protocol.pilegate import Frame, FrameDecoder, decode_frame, encode
+from protocol.pilegate.codes import BillAckStatus, MsgType, Result
+from protocol.pilegate.errors import DecodeError
+from protocol.pilegate.login_auth import sign_login
+from protocol.pilegate.messages import (
     AuthResult,
     Bill,
     BillAck,

@@ -14,8 +14,8 @@ import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol import normalize_pile_id
-from protocol.login_auth import parse_secret
+from protocol.pilegate import normalize_pile_id
+from protocol.pilegate.login_auth import parse_secret
 
 
 @dataclass(frozen=True, slots=True)

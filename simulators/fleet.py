@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol import normalize_pile_id
+from protocol.pilegate import normalize_pile_id
 from simulators.bill_store import BillStore
 from simulators.client import PileClient, parse_gateway
 from simulators.clock import SimClock

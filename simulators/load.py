@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import cast
 
-from protocol import Frame, FrameDecoder, encode
-from protocol.codes import COMMANDS, FaultCode, GunStatus, MsgType, Result
-from protocol.messages import SOC_UNKNOWN, CommandAck, GunReport, Heartbeat, Login
+from protocol.pilegate import Frame, FrameDecoder, encode
+from protocol.pilegate.codes import COMMANDS, FaultCode, GunStatus, MsgType, Result
+from protocol.pilegate.messages import SOC_UNKNOWN, CommandAck, GunReport, Heartbeat, Login
 from simulators.client import parse_gateway
 from simulators.fleet import pile_id_for
 from simulators.limits import raise_nofile

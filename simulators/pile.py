@@ -22,15 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.codes import (
+from protocol.pilegate.codes import (
     Channel,
     FaultCode,
     GunStatus,
     Result,
     StopReason,
 )
-from protocol.fields import normalize_pile_id
-from protocol.messages import (
+from protocol.pilegate.fields import normalize_pile_id
+from protocol.pilegate.messages import (
     SOC_UNKNOWN,
     AuthRequest,
     AuthResult,

@@ -41,8 +41,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.codes import BillAckStatus, GunStatus, Result
-from protocol.messages import (
+from protocol.pilegate.codes import BillAckStatus, GunStatus, Result
+from protocol.pilegate.messages import (
     BillAck,
     Message,
     Nack,

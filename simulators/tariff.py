@@ -12,8 +12,14 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from protocol.codes import TariffKind
-from protocol.messages import IDLE_FEE_UNCAPPED, SetIdleFee, SetTariff, TariffPrice, TariffSegment
+from protocol.pilegate.codes import TariffKind
+from protocol.pilegate.messages import (
+    IDLE_FEE_UNCAPPED,
+    SetIdleFee,
+    SetTariff,
+    TariffPrice,
+    TariffSegment,
+)
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 1_440 * MS_PER_MINUTE
@@ -95,8 +101,8 @@ class PileTariff:
         return day0 + nxt - UTC_OFFSET_MS
 
 
-#: The tariff of protocol/examples.py: peak 1.06, flat 0.70, valley 0.27, sharp 1.30 CNY/kWh
-#: plus 0.80 CNY/kWh service fee.
+#: The tariff of protocol/pilegate/examples.py: peak 1.06, flat 0.70, valley 0.27, sharp 1.30
+#: CNY/kWh plus 0.80 CNY/kWh service fee.
 DEFAULT_TARIFF = PileTariff(
     0,
     0,

@@ -31,7 +31,7 @@ from gateway.storage.schema import (
 from gateway.storage.schema import (
     bill_lines as bill_line_rows,
 )
-from protocol import normalize_pile_id
+from protocol.pilegate import normalize_pile_id
 
 
 async def list_piles(

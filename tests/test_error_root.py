@@ -13,7 +13,7 @@ import pytest
 from billing.tariff import TariffError
 from gateway.config import ConfigError
 from gateway.storage.writer import StorageClosed
-from protocol import EncodeError, PilegateError
+from protocol.pilegate import EncodeError, PilegateError
 from protocol.ykc.errors import YkcEncodeError
 from sessions.errors import SessionError
 

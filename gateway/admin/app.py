@@ -69,8 +69,8 @@ from gateway.pile_auth import generate_secret
 from gateway.storage import queries
 from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import TARIFF_CONFLICT
-from protocol import PileIdError, normalize_pile_id
-from protocol.login_auth import parse_secret
+from protocol.pilegate import PileIdError, normalize_pile_id
+from protocol.pilegate.login_auth import parse_secret
 from sessions import Phase
 
 STRICT_STATUS = {

@@ -16,8 +16,8 @@ from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway.commands import CommandResult
 from gateway.mapping import channel_code
-from protocol import PileIdError, normalize_pile_id
 from protocol.error_root import PilegateError
+from protocol.pilegate import PileIdError, normalize_pile_id
 
 COMMANDS = (
     "start", "stop", "enable", "disable", "set_tariff", "set_idle_fee", "query_bills", "time_sync",

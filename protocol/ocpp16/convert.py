@@ -3,7 +3,8 @@
 Field ``id_tag`` is JSON key ``idTag``; a field typed ``EpochMs`` is an ISO-8601 ``date-time``
 on the wire and UTC epoch milliseconds in Python; nested dataclasses and lists of them recurse.
 The plan (one tuple of field converters per class) is built the first time a class is used, as
-protocol/plan.py does for the binary bodies, so decoding does no type introspection per message.
+protocol/pilegate/plan.py does for the binary bodies, so decoding does no type introspection
+per message.
 Decoding assumes the payload already passed schema validation; what the schema cannot catch
 (an impossible date such as 31 February) raises ``ConversionError``.
 """

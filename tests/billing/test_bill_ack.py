@@ -7,8 +7,8 @@ import pytest
 from billing.ack import FLAG_BITS, BillFlag, bill_ack, finding_bit
 from billing.anomalies import AnomalyCode, Finding, FindingKind
 from gateway.app import Gateway
-from protocol import AnomalyBit, BillAckStatus, MsgType, Result, StopReason
-from protocol.messages import Logout, StartResult, StopResult
+from protocol.pilegate import AnomalyBit, BillAckStatus, MsgType, Result, StopReason
+from protocol.pilegate.messages import Logout, StartResult, StopResult
 from sessions import Flag
 from tests.gateway.conftest import db_url, gateway, pile  # noqa: F401
 from tests.gateway.piles import PILE_ID, ScriptedPile

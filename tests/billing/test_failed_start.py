@@ -16,8 +16,16 @@ from billing.idle_fee import IdleFeeRule
 from gateway.app import Gateway
 from gateway.logs import configure_logging
 from gateway.storage import Storage
-from protocol import AnomalyBit, BillAckStatus, Channel, FaultCode, MsgType, Result, StopReason
-from protocol.messages import Bill, StartResult
+from protocol.pilegate import (
+    AnomalyBit,
+    BillAckStatus,
+    Channel,
+    FaultCode,
+    MsgType,
+    Result,
+    StopReason,
+)
+from protocol.pilegate.messages import Bill, StartResult
 from sessions import Phase
 from tests import reads
 from tests.db import fresh_database

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, LimitsConfig, load_config
-from protocol import AnomalyBit, MsgType
+from protocol.pilegate import AnomalyBit, MsgType
 from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.gateway.piles import ScriptedPile

@@ -19,7 +19,15 @@ from typing import Any
 from sqlalchemy import update
 
 from gateway.storage.schema import piles
-from protocol import FaultCode, GunStatus, Logout, Result, StartResult, StopReason, StopResult
+from protocol.pilegate import (
+    FaultCode,
+    GunStatus,
+    Logout,
+    Result,
+    StartResult,
+    StopReason,
+    StopResult,
+)
 from tests import reads
 from tests.console.harness import TOKEN, LiveGateway, make_driver, missing_browser_reason
 from tests.gateway.conftest import ACCOUNT

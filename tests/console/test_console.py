@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from protocol import FaultCode, GunStatus, Logout, Result, StartResult, StopReason, StopResult
+from protocol.pilegate import (
+    FaultCode,
+    GunStatus,
+    Logout,
+    Result,
+    StartResult,
+    StopReason,
+    StopResult,
+)
 from tests import reads
 from tests.console.harness import TOKEN, LiveGateway, missing_browser_reason
 from tests.gateway.conftest import ACCOUNT

@@ -14,7 +14,7 @@ import pytest
 from gateway.admin import AdminServer, live
 from gateway.app import Gateway
 from gateway.config import AdminConfig
-from protocol import GunStatus
+from protocol.pilegate import GunStatus
 from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from protocol import (
+from protocol.pilegate import (
     CommandAck,
     DecodeError,
     Frame,
@@ -21,7 +21,7 @@ from protocol import (
     Result,
     encode,
 )
-from protocol.codes import COMMANDS
+from protocol.pilegate.codes import COMMANDS
 
 PILE_ID = "44030600030000200060"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.app import Gateway
-from protocol import AuthRequest, Channel, Logout, MsgType, Result, StopReason
+from protocol.pilegate import AuthRequest, Channel, Logout, MsgType, Result, StopReason
 from sessions import Phase
 from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD

@@ -14,7 +14,7 @@ import pytest
 
 from billing.anomalies import AnomalyCode
 from gateway.app import Gateway
-from protocol import Bill, BillAckStatus, MsgType
+from protocol.pilegate import Bill, BillAckStatus, MsgType
 from tests import reads
 from tests.db import KINDS, fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway

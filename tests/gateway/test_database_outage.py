@@ -23,7 +23,7 @@ from gateway.app import Gateway
 from gateway.commands import Outcome
 from gateway.storage import Storage
 from gateway.storage.schema import outbox
-from protocol import (
+from protocol.pilegate import (
     BillAckStatus,
     FaultCode,
     GunStatus,

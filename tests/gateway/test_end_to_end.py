@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from gateway.app import Gateway
 from gateway.commands import Outcome
-from protocol import (
+from protocol.pilegate import (
     AuthRequest,
     Bill,
     BillAckStatus,
@@ -337,7 +337,7 @@ async def test_energy_is_reconciled_against_the_meter_at_stop_not_the_last_sampl
     gateway: Gateway, pile: ScriptedPile
 ) -> None:
     """A meter sample a minute before the stop must not make a correct bill look short."""
-    from protocol import MeterValues
+    from protocol.pilegate import MeterValues
 
     result = await gateway.start_charge(PILE_ID, 1, ACCOUNT, "own_app")
     tx = result.transaction_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from billing.anomalies import AnomalyCode
 from gateway.app import Gateway
-from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
+from protocol.pilegate import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
 from sessions import Phase
 from tests import reads
 from tests.gateway.conftest import ACCOUNT, FakeClock

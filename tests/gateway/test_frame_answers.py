@@ -15,7 +15,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.commands import Outcome
-from protocol import (
+from protocol.pilegate import (
     Ack,
     AuthRequest,
     BillAckStatus,
@@ -38,7 +38,7 @@ from protocol import (
     StopResult,
     Vin,
 )
-from protocol.codes import REPLIES
+from protocol.pilegate.codes import REPLIES
 from sessions import Authorised, StartConfirmed
 from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gateway.app import Gateway
 from gateway.commands import Outcome
-from protocol import (
+from protocol.pilegate import (
     CommandAck,
     Frame,
     Login,
@@ -17,7 +17,7 @@ from protocol import (
     TimeSync,
     encode,
 )
-from protocol.messages import IDLE_FEE_UNCAPPED
+from protocol.pilegate.messages import IDLE_FEE_UNCAPPED
 from tests.gateway.piles import PILE_ID, ScriptedPile
 
 CONFIG_TYPES = {

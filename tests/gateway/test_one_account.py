@@ -15,7 +15,15 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.storage import Storage
-from protocol import AuthRequest, Channel, FaultCode, GunStatus, MsgType, Result, StartResult
+from protocol.pilegate import (
+    AuthRequest,
+    Channel,
+    FaultCode,
+    GunStatus,
+    MsgType,
+    Result,
+    StartResult,
+)
 from sessions import Phase, Tick
 from tests import reads
 from tests.db import fresh_database

@@ -10,8 +10,8 @@ import pytest
 from gateway.app import Gateway
 from gateway.logs import configure_logging
 from gateway.storage import Storage
-from protocol import Login, MsgType, Result
-from protocol.login_auth import sign_login
+from protocol.pilegate import Login, MsgType, Result
+from protocol.pilegate.login_auth import sign_login
 from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config
 from tests.gateway.piles import PILE_ID, ScriptedPile

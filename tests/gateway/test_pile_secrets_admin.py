@@ -15,8 +15,8 @@ import pytest
 from gateway.admin import AdminServer
 from gateway.cli import main
 from gateway.config import AdminConfig
-from protocol import Login, MsgType, Result
-from protocol.login_auth import sign_login
+from protocol.pilegate import Login, MsgType, Result
+from protocol.pilegate.login_auth import sign_login
 from tests.db import fresh_database
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gateway.app import Gateway
 from gateway.commands import Outcome
-from protocol import (
+from protocol.pilegate import (
     AuthRequest,
     Channel,
     FaultCode,

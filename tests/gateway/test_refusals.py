@@ -6,7 +6,7 @@ from __future__ import annotations
 from gateway.app import Gateway
 from gateway.commands import Outcome
 from gateway.mapping import AUTH_RESULT_CODE
-from protocol import AuthRequest, Channel, GunStatus, MsgType, Result
+from protocol.pilegate import AuthRequest, Channel, GunStatus, MsgType, Result
 from sessions import Refusal
 from tests.gateway.conftest import ACCOUNT, CARD
 from tests.gateway.piles import PILE_ID, ScriptedPile

@@ -17,8 +17,8 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.storage import Storage
-from protocol import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
-from protocol import StopResult as PileStopResult
+from protocol.pilegate import FaultCode, GunStatus, Logout, MsgType, Result, StartResult, StopReason
+from protocol.pilegate import StopResult as PileStopResult
 from sessions import Tick, pending
 from tests import reads
 from tests.db import fresh_database

@@ -14,7 +14,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from protocol import Result
+from protocol.pilegate import Result
 from tests.db import fresh_database
 from tests.gateway.piles import ScriptedPile
 

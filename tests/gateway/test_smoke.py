@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from gateway.app import Gateway
-from protocol import MsgType, Result
+from protocol.pilegate import MsgType, Result
 from tests.gateway.piles import ScriptedPile
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.mapping import STOP_REASON_CODE
-from protocol import FaultCode, MsgType, Result, StartResult, StopReason
+from protocol.pilegate import FaultCode, MsgType, Result, StartResult, StopReason
 from sessions import STOP_COMMAND_REASONS, Phase, Reason, Tick
 from sessions import StopReason as NeutralStop
 from tests.gateway.conftest import ACCOUNT

@@ -14,8 +14,8 @@ from websockets.asyncio.client import connect as ws_connect
 from gateway.app import Gateway
 from gateway.config import ConfigError, load_config
 from gateway.tls import TlsConfigError, server_context
-from protocol import FrameDecoder, Login, LoginAck, MsgType, Result, encode
-from protocol.login_auth import sign_login
+from protocol.pilegate import FrameDecoder, Login, LoginAck, MsgType, Result, encode
+from protocol.pilegate.login_auth import sign_login
 from tests.gateway.conftest import gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.tls_cert import make_self_signed

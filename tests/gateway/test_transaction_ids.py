@@ -6,7 +6,7 @@ import uuid
 
 from gateway.app import Gateway
 from gateway.transaction_ids import TransactionIds
-from protocol import MsgType
+from protocol.pilegate import MsgType
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import PILE_ID, ScriptedPile
 

@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from gateway.app import Gateway
-from protocol import (
+from protocol.pilegate import (
     CommandAck,
     Frame,
     FrameDecoder,
@@ -29,7 +29,7 @@ from protocol import (
     StatusChange,
     encode,
 )
-from protocol.codes import COMMANDS
+from protocol.pilegate.codes import COMMANDS
 from sessions import GunStatus as Neutral
 from tests.gateway.piles import PILE_ID
 

@@ -30,7 +30,7 @@ from gateway.logs import configure_logging
 from gateway.northbound import MqttBridge, parse_url
 from gateway.storage import Storage
 from gateway.storage.schema import outbox
-from protocol import (
+from protocol.pilegate import (
     Bill,
     Channel,
     FaultCode,

@@ -18,7 +18,7 @@ from gateway.northbound.commands import (
     tariff_from_json,
     topic_pile_id,
 )
-from protocol import MsgType
+from protocol.pilegate import MsgType
 from tests.gateway.conftest import ACCOUNT
 from tests.gateway.piles import ScriptedPile
 from tests.northbound.support import (

@@ -17,7 +17,15 @@ from gateway.admin import AdminServer, AdminStartError
 from gateway.app import Gateway
 from gateway.cli import main
 from gateway.config import AdminConfig
-from protocol import GunStatus, Logout, MsgType, Result, StartResult, StopReason, StopResult
+from protocol.pilegate import (
+    GunStatus,
+    Logout,
+    MsgType,
+    Result,
+    StartResult,
+    StopReason,
+    StopResult,
+)
 from tests.db import fresh_database
 from tests.gateway.conftest import ACCOUNT, gateway_config, start_gateway
 from tests.gateway.piles import PILE_ID, ScriptedPile

@@ -11,8 +11,8 @@ import io
 import pytest
 
 from gateway.cli import main
-from protocol import MsgType, SetIdleFee
-from protocol.messages import IDLE_FEE_UNCAPPED
+from protocol.pilegate import MsgType, SetIdleFee
+from protocol.pilegate.messages import IDLE_FEE_UNCAPPED
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.operator.test_admin_api import TOKEN, Env, env, kind, run_cli  # noqa: F401
 

@@ -1,5 +1,6 @@
 """Hypothesis strategies for valid messages, derived from the construct declarations in
-``protocol.schemas`` so that a new field or message type is covered without editing here."""
+``protocol.pilegate.schemas`` so that a new field or message type is covered without editing
+here."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import Any
 from construct import Bytes, FormatField
 from hypothesis import strategies as st
 
-from protocol.codec import crc16_modbus
-from protocol.codes import MsgType
-from protocol.fields import Counted, PileId, Text, TransactionId
-from protocol.messages import MESSAGE_CLASSES, GunReport, Message, TariffPrice, TariffSegment
-from protocol.schemas import BODIES
+from protocol.pilegate.codec import crc16_modbus
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.fields import Counted, PileId, Text, TransactionId
+from protocol.pilegate.messages import (
+    MESSAGE_CLASSES,
+    GunReport,
+    Message,
+    TariffPrice,
+    TariffSegment,
+)
+from protocol.pilegate.schemas import BODIES
 
 ELEMENTS: dict[str, type] = {"guns": GunReport, "prices": TariffPrice, "segments": TariffSegment}
 MAX_ITEMS = 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import (
+from protocol.pilegate import (
     MAX_FRAME_SIZE,
     BadCrc,
     BadField,
@@ -20,9 +20,9 @@ from protocol import (
     decode_frame,
     encode,
 )
-from protocol.codec import BODY_CODECS, Frame, crc16_modbus
-from protocol.examples import EXAMPLES, PILE, T0, TXID
-from protocol.messages import (
+from protocol.pilegate.codec import BODY_CODECS, Frame, crc16_modbus
+from protocol.pilegate.examples import EXAMPLES, PILE, T0, TXID
+from protocol.pilegate.messages import (
     AuthRequest,
     Bill,
     BillAck,

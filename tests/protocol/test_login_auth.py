@@ -1,4 +1,4 @@
-"""The LOGIN MAC (protocol/login_auth.py, docs/protocol.md §6.1.1)."""
+"""The LOGIN MAC (protocol/pilegate/login_auth.py, docs/protocol.md §6.1.1)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from protocol import Login, decode_frame, encode
-from protocol.codec import Frame
-from protocol.login_auth import (
+from protocol.pilegate import Login, decode_frame, encode
+from protocol.pilegate.codec import Frame
+from protocol.pilegate.login_auth import (
     LABEL,
     NO_MAC,
     ReplayGuard,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import Login, PileIdError, normalize_pile_id
+from protocol.pilegate import Login, PileIdError, normalize_pile_id
 
 
 @pytest.mark.parametrize(

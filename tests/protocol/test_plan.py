@@ -1,5 +1,5 @@
-"""The struct plans of protocol/plan.py agree with construct's reference parse and build of the
-declarations in protocol/schemas.py."""
+"""The struct plans of protocol/pilegate/plan.py agree with construct's reference parse and
+build of the declarations in protocol/pilegate/schemas.py."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from construct import Container, ListContainer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import BODY_CODECS
-from protocol.codes import MsgType
-from protocol.examples import EXAMPLES
-from protocol.messages import Message
-from protocol.schemas import BODIES
+from protocol.pilegate.codec import BODY_CODECS
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.examples import EXAMPLES
+from protocol.pilegate.messages import Message
+from protocol.pilegate.schemas import BODIES
 from tests.protocol.strategies import ALL_TYPES, messages_of
 
 ROOT = Path(__file__).resolve().parents[2]

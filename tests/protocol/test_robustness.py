@@ -5,9 +5,16 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import MAX_FRAME_SIZE, DecodeError, FrameDecoder, Garbage, decode_frame, encode
-from protocol.codec import Frame
-from protocol.examples import EXAMPLES
+from protocol.pilegate import (
+    MAX_FRAME_SIZE,
+    DecodeError,
+    FrameDecoder,
+    Garbage,
+    decode_frame,
+    encode,
+)
+from protocol.pilegate.codec import Frame
+from protocol.pilegate.examples import EXAMPLES
 from tests.protocol.strategies import messages, raw_frame, seqs
 
 EXAMPLE_FRAMES = [encode(message, seq) for seq, message in EXAMPLES.values()]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import MAX_FRAME_SIZE, FrameDecoder, MsgType, decode_frame, encode
-from protocol.codec import Frame
-from protocol.examples import EXAMPLES
-from protocol.messages import Heartbeat, Login
+from protocol.pilegate import MAX_FRAME_SIZE, FrameDecoder, MsgType, decode_frame, encode
+from protocol.pilegate.codec import Frame
+from protocol.pilegate.examples import EXAMPLES
+from protocol.pilegate.messages import Heartbeat, Login
 from tests.protocol.strategies import ALL_TYPES, messages, messages_of, seqs
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import DecodeError, Frame, Heartbeat, decode_frame, encode
-from protocol.errors import BadCrc, BadField, BadLength, Garbage, TruncatedBody
+from protocol.pilegate import DecodeError, Frame, Heartbeat, decode_frame, encode
+from protocol.pilegate.errors import BadCrc, BadField, BadLength, Garbage, TruncatedBody
 
 ONE = encode(Heartbeat(()), 7)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from billing.tariff import ScopeKind
 from gateway.tariffs import tariff_message
-from protocol import tariff_number
+from protocol.pilegate import tariff_number
 from tests.billing.fixtures import TARIFF
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from protocol import FrameDecoder, MsgType, decode_frame, encode
-from protocol.codec import Frame
-from protocol.examples import EXAMPLES
+from protocol.pilegate import FrameDecoder, MsgType, decode_frame, encode
+from protocol.pilegate.codec import Frame
+from protocol.pilegate.examples import EXAMPLES
 from tests.vectors import generate
 
 VECTOR_FILES = sorted(generate.VECTORS_DIR.glob("*.json"))
@@ -53,7 +53,7 @@ def test_vector_fields_encode_to_its_hex(path: Path) -> None:
 
 @pytest.mark.parametrize("path", VECTOR_FILES, ids=lambda p: p.stem)
 def test_vector_is_what_the_generator_writes(path: Path) -> None:
-    # The examples in protocol/examples.py still produce the committed vectors.
+    # The examples in protocol/pilegate/examples.py still produce the committed vectors.
     assert path.read_text() == generate.dump(generate.all_vectors()[path.name])
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from protocol.codes import GunStatus
-from protocol.messages import Logout, StartResult, StatusChange, StopCharge
+from protocol.pilegate.codes import GunStatus
+from protocol.pilegate.messages import Logout, StartResult, StatusChange, StopCharge
 from simulators.faults import Faults
 from tests.simulators.helpers import T930, Driver, big_car, make_pile
 

@@ -7,10 +7,10 @@ import asyncio
 import itertools
 from collections import Counter, defaultdict
 
-from protocol import FrameDecoder, encode
-from protocol.codes import ACKED_EVENTS, BillAckStatus, MsgType, Result
-from protocol.errors import DecodeError
-from protocol.messages import (
+from protocol.pilegate import FrameDecoder, encode
+from protocol.pilegate.codes import ACKED_EVENTS, BillAckStatus, MsgType, Result
+from protocol.pilegate.errors import DecodeError
+from protocol.pilegate.messages import (
     Ack,
     AuthResult,
     Bill,

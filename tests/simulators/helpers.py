@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from protocol.codes import Result
-from protocol.messages import AuthRequest, AuthResult, Message
+from protocol.pilegate.codes import Result
+from protocol.pilegate.messages import AuthRequest, AuthResult, Message
 from simulators.charge import Car
 from simulators.pile import Pile, PileSpec
 from simulators.tariff import IdleRule

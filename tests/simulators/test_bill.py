@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from protocol.codes import BillAckStatus, GunStatus, StopReason, TariffKind
-from protocol.messages import (
+from protocol.pilegate.codes import BillAckStatus, GunStatus, StopReason, TariffKind
+from protocol.pilegate.messages import (
     IDLE_FEE_UNCAPPED,
     Bill,
     BillAck,

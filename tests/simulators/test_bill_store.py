@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from protocol.codes import BillAckStatus, MsgType
-from protocol.examples import EXAMPLES
-from protocol.messages import Bill
+from protocol.pilegate.codes import BillAckStatus, MsgType
+from protocol.pilegate.examples import EXAMPLES
+from protocol.pilegate.messages import Bill
 from simulators.bill_store import BillStore
 
 PILE = "44030600030000000001"

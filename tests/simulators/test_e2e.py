@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.codes import BillAckStatus, MsgType, Result, StopReason
-from protocol.messages import (
+from protocol.pilegate.codes import BillAckStatus, MsgType, Result, StopReason
+from protocol.pilegate.messages import (
     Bill,
     CommandAck,
     QueryBills,
@@ -122,7 +122,7 @@ async def test_remote_start_and_stop_and_query_bills(tmp_path: Path) -> None:
 def _bill_fields(txid: str) -> dict[str, object]:
     from dataclasses import asdict
 
-    from protocol.examples import EXAMPLES
+    from protocol.pilegate.examples import EXAMPLES
 
     return {**asdict(EXAMPLES[MsgType.BILL][1]), "transaction_id": txid}
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from protocol import FrameDecoder, encode
-from protocol.codes import FaultCode, GunStatus, MsgType, Result, StopReason
-from protocol.errors import DecodeError
-from protocol.examples import EXAMPLES
-from protocol.messages import (
+from protocol.pilegate import FrameDecoder, encode
+from protocol.pilegate.codes import FaultCode, GunStatus, MsgType, Result, StopReason
+from protocol.pilegate.errors import DecodeError
+from protocol.pilegate.examples import EXAMPLES
+from protocol.pilegate.messages import (
     AuthRequest,
     Bill,
     Heartbeat,

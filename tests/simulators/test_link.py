@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from protocol import FrameDecoder, encode
-from protocol.codes import MsgType
-from protocol.errors import DecodeError
-from protocol.examples import EXAMPLES
+from protocol.pilegate import FrameDecoder, encode
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.errors import DecodeError
+from protocol.pilegate.examples import EXAMPLES
 from simulators.client import _Link
 
 

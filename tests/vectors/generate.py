@@ -31,8 +31,8 @@ if str(ROOT) not in sys.path:  # run as a script
 
 from construct import Bytes, FormatField, Struct  # noqa: E402
 
-from protocol import encode  # noqa: E402
-from protocol.codes import (  # noqa: E402
+from protocol.pilegate import encode  # noqa: E402
+from protocol.pilegate.codes import (  # noqa: E402
     AnomalyBit,
     BillAckStatus,
     Channel,
@@ -44,10 +44,10 @@ from protocol.codes import (  # noqa: E402
     StopReason,
     TariffKind,
 )
-from protocol.examples import EXAMPLES, T0  # noqa: E402
-from protocol.fields import Counted, PileId, Text, TransactionId  # noqa: E402
-from protocol.login_auth import mac_input, sign_login  # noqa: E402
-from protocol.messages import (  # noqa: E402
+from protocol.pilegate.examples import EXAMPLES, T0  # noqa: E402
+from protocol.pilegate.fields import Counted, PileId, Text, TransactionId  # noqa: E402
+from protocol.pilegate.login_auth import mac_input, sign_login  # noqa: E402
+from protocol.pilegate.messages import (  # noqa: E402
     MESSAGE_CLASSES,
     GunReport,
     Login,
@@ -55,7 +55,7 @@ from protocol.messages import (  # noqa: E402
     TariffPrice,
     TariffSegment,
 )
-from protocol.schemas import BODIES  # noqa: E402
+from protocol.pilegate.schemas import BODIES  # noqa: E402
 
 VECTORS_DIR = ROOT / "tests" / "vectors"
 DOC = ROOT / "docs" / "protocol.md"

@@ -14,7 +14,7 @@ from gateway.storage.areas.base import StorageArea
 from gateway.storage.inserts import dialect_insert
 from gateway.storage.records import AccountRecord
 from gateway.storage.schema import accounts, active_services, sessions
-from protocol.codes import Channel
+from protocol.pilegate.codes import Channel
 from sessions import LIVE
 
 log = logging.getLogger("pilegate.storage")

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import encode as pilegate_encode
-from protocol.examples import EXAMPLES
+from protocol.pilegate import encode as pilegate_encode
+from protocol.pilegate.examples import EXAMPLES
 from protocol.sniff import PILEGATE_MAX_LENGTH, SNIFF_LIMIT, YKC_MIN_LENGTH, sniff
 from protocol.ykc import CrcOrder
 from protocol.ykc import encode as ykc_encode

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import anycrc
 
-from protocol.codes import MsgType
-from protocol.errors import (
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.errors import (
     BadCrc,
     BadField,
     BadLength,
@@ -30,9 +30,15 @@ from protocol.errors import (
     UnknownType,
     UnsupportedVersion,
 )
-from protocol.messages import MESSAGE_CLASSES, GunReport, Message, TariffPrice, TariffSegment
-from protocol.plan import BodyCodec, BodyError, compile_body
-from protocol.schemas import BODIES
+from protocol.pilegate.messages import (
+    MESSAGE_CLASSES,
+    GunReport,
+    Message,
+    TariffPrice,
+    TariffSegment,
+)
+from protocol.pilegate.plan import BodyCodec, BodyError, compile_body
+from protocol.pilegate.schemas import BODIES
 
 START_BYTE = 0x68
 PROTOCOL_VERSION = 1

@@ -3,7 +3,7 @@
 Units, exactly as on the wire (docs/protocol.md): times are UTC epoch milliseconds, energy
 and meter readings 0.1 Wh (``_dwh``), money fen (``_fen``), prices 0.0001 CNY/kWh
 (``_e4``), voltage 0.1 V (``_dv``), current 0.1 A (``_da``), power W, SOC percent (255 =
-unknown). Code fields hold plain ints from the tables in ``protocol.codes``. Field order is
+unknown). Code fields hold plain ints from the tables in ``protocol.pilegate.codes``. Field order is
 wire order; ``schemas.py`` declares the bytes.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from protocol.codes import MsgType
-from protocol.fields import normalize_pile_id
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.fields import normalize_pile_id
 
 SOC_UNKNOWN = 255
 
@@ -36,7 +36,9 @@ class Login(Message):
     protocol_version: int
     gun_count: int
     pile_time_ms: int
-    auth: bytes = bytes(32)  # HMAC-SHA256 of the login (protocol.login_auth); zeros = unsigned
+    auth: bytes = bytes(
+        32
+    )  # HMAC-SHA256 of the login (protocol.pilegate.login_auth); zeros = unsigned
 
     def __post_init__(self) -> None:
         self.pile_id = normalize_pile_id(self.pile_id)

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from enum import Enum
 
-from protocol.codec import BODY_CODECS
-from protocol.codes import MsgType
-from protocol.messages import Login
+from protocol.pilegate.codec import BODY_CODECS
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.messages import Login
 
 LABEL = b"pilegate-login-v1"
 SECRET_BYTES = 32

@@ -17,7 +17,7 @@ from typing import Any
 from construct import Bytes, Construct, FormatField, Renamed, Struct
 
 from protocol.error_root import PilegateError
-from protocol.fields import (
+from protocol.pilegate.fields import (
     Counted,
     PileId,
     Text,

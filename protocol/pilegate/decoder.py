@@ -8,7 +8,7 @@ one maximum frame.
 
 from __future__ import annotations
 
-from protocol.codec import (
+from protocol.pilegate.codec import (
     MAX_FRAME_SIZE,
     MIN_LENGTH,
     START_BYTE,
@@ -16,7 +16,7 @@ from protocol.codec import (
     _crc,
     decode_checked,
 )
-from protocol.errors import BadCrc, BadLength, DecodeError, Garbage
+from protocol.pilegate.errors import BadCrc, BadLength, DecodeError, Garbage
 
 _GARBAGE_SAMPLE = 64
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from construct import Bytes, Int8ub, Int16ub, Int32sb, Int32ub, Int64ub, Struct
 
-from protocol.codes import MsgType
-from protocol.fields import Counted, PileId, Text, TransactionId
+from protocol.pilegate.codes import MsgType
+from protocol.pilegate.fields import Counted, PileId, Text, TransactionId
 
 u8, u16, u32, u64, i32 = Int8ub, Int16ub, Int32ub, Int64ub, Int32sb
 

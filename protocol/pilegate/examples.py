@@ -3,7 +3,7 @@ the hex examples in docs/protocol.md."""
 
 from __future__ import annotations
 
-from protocol.codes import (
+from protocol.pilegate.codes import (
     BillAckStatus,
     Channel,
     FaultCode,
@@ -14,7 +14,7 @@ from protocol.codes import (
     StopReason,
     TariffKind,
 )
-from protocol.messages import (
+from protocol.pilegate.messages import (
     Ack,
     AuthRequest,
     AuthResult,
@@ -45,7 +45,7 @@ from protocol.messages import (
     TimeSync,
     Vin,
 )
-from protocol.tariff_number import tariff_number
+from protocol.pilegate.tariff_number import tariff_number
 
 PILE = "44030600030000200060"
 TXID = "0190f3a2b4c87d01a2b3c4d5e6f70819"

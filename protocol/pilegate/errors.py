@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from protocol.codes import NackReason
 from protocol.error_root import PilegateError
+from protocol.pilegate.codes import NackReason
 
 
 @dataclass(slots=True, frozen=True)
