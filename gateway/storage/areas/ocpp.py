@@ -75,7 +75,7 @@ class OcppStorage(StorageArea):
         return ChargerAuth(True, bool(row[0]), row[1] or 0, row[2])
 
     async def register_charger(
-        self, pile_id: str, *, gun_count: int = 1, station_id: str | None = None, at_ms: int
+        self, pile_id: str, *, gun_count: int = 2, station_id: str | None = None, at_ms: int
     ) -> bool:
         """Register an OCPP charge point (its id is any string, not a v1 pile number);
         False when it already was."""
