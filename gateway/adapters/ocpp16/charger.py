@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from gateway.adapters.ocpp16 import transactions
-from gateway.adapters.ocpp16.mapping import FAULT_CODE, GUN_STATUS, WH_TO_DWH
+from gateway.adapters.ocpp16.mapping import FAULT_CODE, GUN_STATUS, WH_TO_DWH, redacted
 from gateway.dialect import (
     NOT_SUPPORTED,
     Command,
@@ -168,7 +168,7 @@ class OcppCharger:
         out = self.conn.send(request, loop.time())
         future: asyncio.Future[Outcome] = loop.create_future()
         self._waiters[out.unique_id] = future
-        self._journal("out", CALL, request.action, out.payload)
+        self._journal("out", CALL, request.action, redacted(request.action, out.payload))
         self._flush()
         try:
             # The connection's own timeout starts when the CALL is written (after the queue);

@@ -3,6 +3,8 @@ code tables)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sessions import GunStatus, Reason, Refusal
 from sessions import StopReason as NeutralStop
 
@@ -85,3 +87,13 @@ STOP_COMMAND_REASON: dict[str, str] = {
 }
 
 WH_TO_DWH = 10  # OCPP meters count Wh; the gateway's unit is 0.1 Wh
+
+#: Configuration keys whose value is a secret: never journaled, logged or stored in clear.
+SECRET_KEYS = frozenset({"AuthorizationKey"})
+
+
+def redacted(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A payload fit for the journal and the logs: no password."""
+    if action == "ChangeConfiguration" and payload.get("key") in SECRET_KEYS:
+        return {**payload, "value": "***"}
+    return payload
