@@ -68,7 +68,7 @@ class OcppConfig:
     """OCPP 1.6J charge points (docs/ocpp.md): their own WebSocket listener, on server.host
     with server's TLS certificate (wss://) when one is set."""
 
-    enabled: bool = True
+    enabled: bool = False  # config/gateway.toml turns it on
     port: int = 2408
     path_prefix: str = "ocpp"  # charge points connect to /<path_prefix>/<chargePointId>
     heartbeat_interval_s: int = 300  # sent in BootNotification.conf; silent 3x this: closed
