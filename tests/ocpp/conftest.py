@@ -50,11 +50,18 @@ async def db_url() -> AsyncIterator[str]:
 async def gateway(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
     marker = request.node.get_closest_marker("ocpp")
     config = ocpp_config(**(marker.kwargs if marker else {}))
-    gw = await start(db_url, config)
+    # A test that asks for the clock fixture gets a gateway on that clock.
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else None
+    gw = await start(db_url, config, clock)
     try:
         yield gw
     finally:
         await gw.stop(grace_s=2)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture

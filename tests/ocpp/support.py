@@ -47,15 +47,15 @@ DEFAULT_ANSWERS: dict[str, dict[str, Any]] = {
 
 
 def _handler(action: str) -> Any:
-    @on(action)
     async def handle(self: TestChargePoint, **request: Any) -> Any:
         self.received.append((action, request))
         self.got.set()
         answer = self.answers.get(action, DEFAULT_ANSWERS[action])
         return getattr(call_result, action)(**answer)
 
+    # ocpp's route map finds handlers by the name they had when decorated: one name each.
     handle.__name__ = f"on_{action}"
-    return handle
+    return on(action)(handle)
 
 
 class TestChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package has no types
@@ -97,7 +97,7 @@ class TestChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package ha
         for connector in (0, 1, 2):
             await self.status(connector, "Available")
 
-    async def start(
+    async def start_tx(
         self, id_tag: str, connector: int = 1, meter: int = 0, at: datetime | None = None, **kw: Any
     ) -> Any:
         return await self.call(
@@ -107,7 +107,7 @@ class TestChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package ha
             )
         )  # fmt: skip
 
-    async def stop(
+    async def stop_tx(
         self, transaction_id: int, meter: int, reason: str = "Local", at: datetime | None = None,
         **kw: Any,
     ) -> Any:  # fmt: skip
@@ -121,7 +121,6 @@ class TestChargePoint(ChargePoint):  # type: ignore[misc]  # the ocpp package ha
 
 for _action in DEFAULT_ANSWERS:
     setattr(TestChargePoint, f"on_{_action}", _handler(_action))
-# ocpp's route map is built from the decorated names it saw; each is a distinct attribute.
 
 
 def now() -> datetime:

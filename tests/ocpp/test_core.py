@@ -6,6 +6,7 @@ answered, what the operator gets and what the database keeps."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 import websockets
@@ -16,7 +17,8 @@ from gateway.app import Gateway
 from sessions import Phase
 from tests.ocpp.conftest import ACCOUNT, BLOCKED_CARD, CARD, CP
 from tests.ocpp.reads import anomalies_of, bill_of, bills_of, eventually, session_row
-from tests.ocpp.support import TestChargePoint, connected, hours_ago, now, url
+from tests.gateway.conftest import FakeClock
+from tests.ocpp.support import TestChargePoint, connected, hours_ago, iso, now, url
 
 
 def phase(gateway: Gateway, connector: int) -> Phase | None:
@@ -35,7 +37,7 @@ async def charging(cp: TestChargePoint, id_tag: str = CARD, meter: int = 1000) -
     """TC_003's steps: Preparing, Authorize, StartTransaction, Charging; the transaction id."""
     await cp.status(1, "Preparing")
     assert (await cp.call(call.Authorize(id_tag=id_tag))).id_tag_info["status"] == "Accepted"
-    started = await cp.start(id_tag, meter=meter)
+    started = await cp.start_tx(id_tag, meter=meter)
     assert started.id_tag_info["status"] == "Accepted"
     await cp.status(1, "Charging")
     return int(started.transaction_id)
@@ -64,7 +66,7 @@ async def test_tc_004_1_identification_first(gateway: Gateway, port: int) -> Non
     async with connected(port, CP) as cp:
         await cp.cold_boot()
         assert (await cp.call(call.Authorize(id_tag=CARD))).id_tag_info["status"] == "Accepted"
-        started = await cp.start(CARD)
+        started = await cp.start_tx(CARD)
         assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
         await cp.status(1, "Charging")
         assert phase(gateway, 1) is Phase.CHARGING
@@ -82,12 +84,19 @@ async def test_tc_004_2_identification_first_connection_timeout(
         assert phase(gateway, 1) is None
 
 
-async def test_tc_005_1_ev_side_disconnected_and_billed(gateway: Gateway, port: int) -> None:
+async def test_tc_005_1_ev_side_disconnected_and_billed(
+    gateway: Gateway, port: int, clock: FakeClock
+) -> None:
     async with connected(port, CP) as cp:
         await cp.cold_boot()
-        tx = await charging(cp, meter=1000)
+        await cp.status(1, "Preparing")
+        tx = (await cp.start_tx(CARD, meter=1000, at=at_ms(clock.ms))).transaction_id
+        await cp.status(1, "Charging")
+        await clock.advance(gateway, 3600)  # an hour of charging
         await cp.status(1, "SuspendedEV")
-        stopped = await cp.stop(tx, 11_000, reason="EVDisconnected", id_tag=CARD)
+        stopped = await cp.stop_tx(
+            tx, 11_000, reason="EVDisconnected", id_tag=CARD, at=at_ms(clock.ms)
+        )
         assert stopped.id_tag_info["status"] == "Accepted"
         await cp.status(1, "Finishing")
         await cp.status(1, "Available")
@@ -105,7 +114,7 @@ async def test_tc_007_start_with_cached_id_without_authorize(gateway: Gateway, p
     async with connected(port, CP) as cp:
         await cp.cold_boot()
         await cp.status(1, "Preparing")
-        started = await cp.start(CARD)
+        started = await cp.start_tx(CARD)
         assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
         await cp.status(1, "Charging")
         assert phase(gateway, 1) is Phase.CHARGING
@@ -125,7 +134,7 @@ async def test_tc_010_remote_start_cable_plugged_first(gateway: Gateway, port: i
         assert result.outcome.value == "accepted" and request["connector_id"] == 1  # type: ignore[attr-defined]
         id_tag = request["id_tag"]
         assert (await cp.call(call.Authorize(id_tag=id_tag))).id_tag_info["status"] == "Accepted"
-        started = await cp.start(id_tag)
+        started = await cp.start_tx(id_tag)
         assert started.id_tag_info["status"] == "Accepted"
         await cp.status(1, "Charging")
         session = gateway.piles[CP].guns[1].session
@@ -141,7 +150,7 @@ async def test_tc_011_1_remote_start_first(gateway: Gateway, port: int) -> None:
         id_tag = (await cp.wait_for("RemoteStartTransaction"))["id_tag"]
         assert (await cp.call(call.Authorize(id_tag=id_tag))).id_tag_info["status"] == "Accepted"
         await cp.status(1, "Preparing")
-        assert (await cp.start(id_tag)).id_tag_info["status"] == "Accepted"
+        assert (await cp.start_tx(id_tag)).id_tag_info["status"] == "Accepted"
         await cp.status(1, "Charging")
         assert phase(gateway, 1) is Phase.CHARGING
 
@@ -164,7 +173,7 @@ async def test_tc_012_remote_stop(gateway: Gateway, port: int) -> None:
         result = await gateway.piles[CP].stop(1)
         assert result.outcome.value == "accepted"
         assert (await cp.wait_for("RemoteStopTransaction"))["transaction_id"] == tx
-        assert await cp.stop(tx, 5000, reason="Remote") is not None
+        assert await cp.stop_tx(tx, 5000, reason="Remote") is not None
         await cp.status(1, "Finishing")
         await cp.status(1, "Available")
         assert phase(gateway, 1) in (Phase.SETTLED, Phase.CLOSED)
@@ -201,7 +210,7 @@ async def test_tc_018_1_unlock_during_a_session(gateway: Gateway, port: int) -> 
         tx = await charging(cp)
         assert await operator_call(gateway, "UnlockConnector", {"connectorId": 1}) == "Unlocked"
         await cp.status(1, "Finishing")
-        assert await cp.stop(tx, 3000, reason="UnlockCommand") is not None
+        assert await cp.stop_tx(tx, 3000, reason="UnlockCommand") is not None
         await cp.status(1, "Available")
         row = await gateway.storage.ocpp_transaction(CP, tx)
         assert row is not None and row.stop_reason == "UnlockCommand"
@@ -307,7 +316,7 @@ async def test_tc_032_1_power_failure_during_a_transaction(gateway: Gateway, por
         await cp.status(0, "Available")
         await cp.status(1, "Finishing")
         await cp.status(2, "Available")
-        assert await cp.stop(tx, 4000, reason="PowerLoss") is not None
+        assert await cp.stop_tx(tx, 4000, reason="PowerLoss") is not None
         await cp.status(1, "Available")
         row = await gateway.storage.ocpp_transaction(CP, tx)
         assert row is not None and row.stop_reason == "PowerLoss"
@@ -319,7 +328,7 @@ async def test_tc_037_1_offline_start_valid_tag(gateway: Gateway, port: int) -> 
     async with connected(port, CP) as cp:
         await cp.cold_boot()
         at = hours_ago(4)
-        started = await cp.start(CARD, at=at)
+        started = await cp.start_tx(CARD, at=at)
         assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
         await cp.status(1, "Charging", timestamp=at.isoformat())
         row = await gateway.storage.ocpp_transaction(CP, started.transaction_id)
@@ -329,11 +338,11 @@ async def test_tc_037_1_offline_start_valid_tag(gateway: Gateway, port: int) -> 
 async def test_tc_037_3_offline_start_invalid_tag(gateway: Gateway, port: int) -> None:
     async with connected(port, CP) as cp:
         await cp.cold_boot()
-        started = await cp.start("UNKNOWN-TAG", at=hours_ago(4))
+        started = await cp.start_tx("UNKNOWN-TAG", at=hours_ago(4))
         assert started.transaction_id > 0  # a real id, whatever the tag
         assert started.id_tag_info["status"] == "Invalid"
         await cp.status(1, "Charging")
-        assert await cp.stop(started.transaction_id, 500, reason="DeAuthorized") is not None
+        assert await cp.stop_tx(started.transaction_id, 500, reason="DeAuthorized") is not None
         await cp.status(1, "Finishing")
         assert await bills_of(gateway.storage, CP) == []  # no account, no bill
 
@@ -342,9 +351,9 @@ async def test_tc_039_offline_transaction_keeps_charger_times(gateway: Gateway, 
     async with connected(port, CP) as cp:
         await cp.cold_boot()
         started_at, stopped_at = hours_ago(4), hours_ago(3)
-        started = await cp.start(CARD, at=started_at, meter=0)
+        started = await cp.start_tx(CARD, at=started_at, meter=0)
         assert started.id_tag_info["status"] == "Accepted" and started.transaction_id > 0
-        assert await cp.stop(started.transaction_id, 7000, reason="Local", at=stopped_at)
+        assert await cp.stop_tx(started.transaction_id, 7000, reason="Local", at=stopped_at)
         await cp.status(1, "Available")
         row = await gateway.storage.ocpp_transaction(CP, started.transaction_id)
         assert row is not None and row.stop_ms is not None
@@ -387,8 +396,8 @@ async def test_retried_start_transaction_gets_the_same_id(gateway: Gateway, port
     async with connected(port, CP) as cp:
         await cp.cold_boot()
         at = now()
-        first = await cp.start(CARD, at=at, meter=100)
-        again = await cp.start(CARD, at=at, meter=100)
+        first = await cp.start_tx(CARD, at=at, meter=100)
+        again = await cp.start_tx(CARD, at=at, meter=100)
         assert again.transaction_id == first.transaction_id
         assert await gateway.storage.count_ocpp_transactions(CP) == 1
 
@@ -398,9 +407,9 @@ async def test_retried_stop_transaction_is_counted_once(gateway: Gateway, port: 
         await cp.cold_boot()
         tx = await charging(cp, meter=0)
         at = now()
-        assert await cp.stop(tx, 2000, at=at) is not None
+        assert await cp.stop_tx(tx, 2000, at=at) is not None
         await cp.status(1, "Available")
-        assert await cp.stop(tx, 2000, at=at) is not None  # the retry is answered too
+        assert await cp.stop_tx(tx, 2000, at=at) is not None  # the retry is answered too
         row = await gateway.storage.ocpp_transaction(CP, tx)
         assert row is not None
         await eventually(lambda: bill_of(gateway.storage, CP, row.session_tx or ""))
@@ -414,7 +423,7 @@ async def test_stop_for_an_unknown_transaction_is_answered_and_kept(
 ) -> None:
     async with connected(port, CP) as cp:
         await cp.cold_boot()
-        assert await cp.stop(transaction_id, 1234, id_tag=CARD) is not None  # not a CALLERROR
+        assert await cp.stop_tx(transaction_id, 1234, id_tag=CARD) is not None  # not a CALLERROR
         orphans = await gateway.storage.orphan_stops(CP)
         assert [o["transaction_id"] for o in orphans] == [transaction_id]
         assert orphans[0]["meter_stop_wh"] == 1234
@@ -431,7 +440,7 @@ async def test_available_without_stop_is_a_lost_bill_resolved_by_a_late_stop(
             lambda: _flagged(gateway, tx), what="the transaction flagged as ended by the gateway"
         )
         assert phase(gateway, 1) is Phase.CLOSED  # ended by the gateway, waiting for the bill
-        assert await cp.stop(tx, 3000, reason="EVDisconnected") is not None  # arrives late
+        assert await cp.stop_tx(tx, 3000, reason="EVDisconnected") is not None  # arrives late
         bill = await eventually(lambda: bill_of(gateway.storage, CP, row.session_tx or ""))
         assert bill["energy_dwh"] == 30_000
         assert phase(gateway, 1) in (None, Phase.SETTLED)
@@ -443,17 +452,23 @@ async def _flagged(gateway: Gateway, tx: int) -> object:
     return row if row is not None and row.ended_by_gateway_ms is not None else None
 
 
-async def test_meter_values_feed_the_time_of_use_split(gateway: Gateway, port: int) -> None:
+async def test_meter_values_feed_the_time_of_use_split(
+    gateway: Gateway, port: int, clock: FakeClock
+) -> None:
     async with connected(port, CP) as cp:
         await cp.cold_boot()
-        start = hours_ago(2)
-        started = await cp.start(CARD, at=start, meter=0)
+        await cp.status(1, "Preparing")
+        started = await cp.start_tx(CARD, at=at_ms(clock.ms), meter=0)
         tx = started.transaction_id
-        for i, wh in enumerate((2000, 4000, 6000), start=1):
-            sample = {"timestamp": _iso(start, minutes=30 * i),
+        await cp.status(1, "Charging")
+        for wh in (2000, 4000, 6000):
+            await clock.advance(gateway, 1800)
+            sample = {"timestamp": iso(at_ms(clock.ms)),
                       "sampled_value": [{"value": str(wh), "unit": "Wh"}]}  # fmt: skip
             await cp.call(call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[sample]))
-        assert await cp.stop(tx, 8000, at=hours_ago(0)) is not None
+        await clock.advance(gateway, 1800)
+        assert await cp.stop_tx(tx, 8000, at=at_ms(clock.ms)) is not None
+        await cp.status(1, "Finishing")
         await cp.status(1, "Available")
         row = await gateway.storage.ocpp_transaction(CP, tx)
         assert row is not None
@@ -462,8 +477,6 @@ async def test_meter_values_feed_the_time_of_use_split(gateway: Gateway, port: i
         assert await session_row(gateway.storage, row.session_tx or "") is not None
 
 
-def _iso(start: object, *, minutes: int) -> str:
-    from datetime import datetime, timedelta
 
-    assert isinstance(start, datetime)
-    return (start + timedelta(minutes=minutes)).isoformat()
+def at_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
