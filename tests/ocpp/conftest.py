@@ -24,7 +24,9 @@ BLOCKED_ACCOUNT = "13800000002"
 
 def ocpp_config(**ocpp: object) -> GatewayConfig:
     base = gateway_config()
-    return replace(base, ocpp=replace(base.ocpp, enabled=True, port=0, heartbeat_interval_s=60, **ocpp))
+    return replace(
+        base, ocpp=replace(base.ocpp, enabled=True, port=0, heartbeat_interval_s=60, **ocpp)
+    )
 
 
 async def start(url: str, config: GatewayConfig, clock: FakeClock | None = None) -> Gateway:

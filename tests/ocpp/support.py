@@ -20,7 +20,6 @@ from typing import Any
 import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.enums import Action
 
 # Central-system -> charge point actions, with the answer a willing charger gives.
 DEFAULT_ANSWERS: dict[str, dict[str, Any]] = {

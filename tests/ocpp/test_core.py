@@ -15,9 +15,9 @@ from ocpp.v16 import call
 from gateway.adapters.ocpp16 import operator
 from gateway.app import Gateway
 from sessions import Phase
+from tests.gateway.conftest import FakeClock
 from tests.ocpp.conftest import ACCOUNT, BLOCKED_CARD, CARD, CP
 from tests.ocpp.reads import anomalies_of, bill_of, bills_of, eventually, session_row
-from tests.gateway.conftest import FakeClock
 from tests.ocpp.support import TestChargePoint, connected, hours_ago, iso, now, url
 
 
@@ -475,7 +475,6 @@ async def test_meter_values_feed_the_time_of_use_split(
         bill = await eventually(lambda: bill_of(gateway.storage, CP, row.session_tx or ""))
         assert bill["our_energy_dwh"] == 80_000 and bill["anomaly_codes"] == ""
         assert await session_row(gateway.storage, row.session_tx or "") is not None
-
 
 
 def at_ms(ms: int) -> datetime:

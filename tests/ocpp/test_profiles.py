@@ -85,8 +85,8 @@ async def test_tc_042_get_local_list_version(
         assert answer.response == {"listVersion": version}  # -1: not supported, as said
 
 
-LOCAL_LIST = {"listVersion": 1, "updateType": "Full",
-              "localAuthorizationList": [{"idTag": CARD, "idTagInfo": {"status": "Accepted"}}]}  # fmt: skip
+ENTRY = {"idTag": CARD, "idTagInfo": {"status": "Accepted"}}
+LOCAL_LIST = {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [ENTRY]}
 
 
 @pytest.mark.parametrize(
@@ -104,8 +104,8 @@ async def test_tc_043_5_send_local_list_differential(gateway: Gateway, port: int
         await booted(cp)
         cp.answers["GetLocalListVersion"] = {"list_version": 1}
         assert (await send(gateway, "GetLocalListVersion", {})).response == {"listVersion": 1}
-        diff = {"listVersion": 2, "updateType": "Differential",
-                "localAuthorizationList": [{"idTag": "NEWTAG", "idTagInfo": {"status": "Accepted"}}]}  # fmt: skip
+        entry = {**ENTRY, "idTag": "NEWTAG"}
+        diff = {"listVersion": 2, "updateType": "Differential", "localAuthorizationList": [entry]}
         assert (await send(gateway, "SendLocalList", diff)).status == "Accepted"
         assert (await cp.wait_for("SendLocalList"))["update_type"] == "Differential"
 
@@ -329,4 +329,3 @@ async def test_operator_payload_is_checked_before_anything_is_sent(
         with pytest.raises(operator.BadCommand, match="central-system"):
             await send(gateway, "BootNotification", {})
         assert [a for a, _ in cp.received if a == "Reset"] == []
-

@@ -175,7 +175,9 @@ async def test_admin_api_commands_and_listings(
         assert r.json() == {"status": "Rejected", "response": {"status": "Rejected"}}
         bad = await admin.post(f"/ocpp/{CP}/call/Reset", json={"type": "Sideways"})
         assert bad.status_code == 422
-        assert (await admin.post("/ocpp/OTHER/call/Reset", json={"type": "Soft"})).status_code == 409
+        assert (
+            await admin.post("/ocpp/OTHER/call/Reset", json={"type": "Soft"})
+        ).status_code == 409
         assert await cp.stop_tx(-1, 10) is not None
         orphans = (await admin.get("/ocpp/orphan-stops", params={"charger": CP})).json()
         assert [o["transaction_id"] for o in orphans] == [-1]

@@ -1,17 +1,17 @@
 """Admin API routes for OCPP charge points (included by gateway/admin/app.py):
 
-    POST   /ocpp/chargers                     register a charge point {charger_id, connectors, station_id}
-    PUT    /ocpp/{charger_id}/password        {password? | authorization_key?, security_profile: 1|2}
-                                              a random key is generated (and shown once) if none given
-    DELETE /ocpp/{charger_id}/password        back to profile 0 (no password)
-    POST   /ocpp/{charger_id}/start           {connector, account, channel}   as /piles/{id}/start
-    POST   /ocpp/{charger_id}/stop            {connector}
-    POST   /ocpp/{charger_id}/call/{action}   any central-system action with its OCPP payload;
-                                              the answer: {"status", "response"} as the charger said
-    GET    /ocpp/{charger_id}/configuration   the keys last read with GetConfiguration (read-only flag)
-    GET    /ocpp/{charger_id}/transactions    OCPP transactions, newest first
+    POST   /ocpp/chargers                    register one {charger_id, connectors, station_id}
+    PUT    /ocpp/{charger_id}/password       {password? | authorization_key?, security_profile}
+                                             (1 or 2); a random key is made, shown once, if none
+    DELETE /ocpp/{charger_id}/password       back to profile 0 (no password)
+    POST   /ocpp/{charger_id}/start          {connector, account, channel}, as /piles/.../start
+    POST   /ocpp/{charger_id}/stop           {connector}
+    POST   /ocpp/{charger_id}/call/{action}  any central-system action with its OCPP payload;
+                                             answer {"status", "response"} as the charger said
+    GET    /ocpp/{charger_id}/configuration  keys last read by GetConfiguration, read-only flags
+    GET    /ocpp/{charger_id}/transactions   OCPP transactions, newest first
     GET    /ocpp/{charger_id}/reservations
-    GET    /ocpp/orphan-stops?charger=        StopTransactions that matched no transaction
+    GET    /ocpp/orphan-stops?charger=       StopTransactions that matched no transaction
 
 Charge point ids are strings (1..32 of ``[A-Za-z0-9._:-]``), used as given.
 """

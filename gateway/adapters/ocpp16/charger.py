@@ -34,7 +34,6 @@ from gateway.dialect import (
     StartService,
     StopService,
 )
-from gateway.storage.records import JournalEntry
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16.connection import (
     CallAnswered,

@@ -120,8 +120,10 @@ async def _keep(
         await storage.set_reservation(
             pile_id, request.reservation_id, "accepted" if accepted else "refused"
         )
-    elif isinstance(request, m.CancelReservation) and isinstance(
-        response, m.CancelReservationResponse
-    ):
-        if response.status == "Accepted":
-            await storage.set_reservation(pile_id, request.reservation_id, "cancelled")
+    elif isinstance(request, m.CancelReservation) and response_status(response) == "Accepted":
+        await storage.set_reservation(pile_id, request.reservation_id, "cancelled")
+
+
+def response_status(response: m.Response) -> str | None:
+    status = getattr(response, "status", None)
+    return status if isinstance(status, str) else None

@@ -186,7 +186,12 @@ async def start_transaction(ch: OcppCharger, msg: m.StartTransaction) -> m.Respo
     account: str | None = None
     if remote is not None and remote.id_tag == msg.id_tag:
         del ch.state.remote_starts[connector]
-        session_tx, account, channel, status = remote.session_tx, remote.account, remote.channel, "Accepted"
+        session_tx, account, channel, status = (
+            remote.session_tx,
+            remote.account,
+            remote.channel,
+            "Accepted",
+        )
     else:
         assert ch.port is not None
         auth = await ch.port.authorise(connector, "card", msg.id_tag, "")
@@ -378,4 +383,3 @@ ASYNC_HANDLERS: dict[str, AsyncHandler] = {
     "SecurityEventNotification": security_event,
     "SignCertificate": sign_certificate,
 }
-

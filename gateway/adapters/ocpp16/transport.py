@@ -108,8 +108,12 @@ class OcppWsProtocol(asyncio.Protocol):
 
     async def _admit(self, request: Request) -> None:
         path = request.path.split("?", 1)[0]
-        prefix = f"/{self.server.config.path_prefix.strip('/')}/" if self.server.config.path_prefix.strip("/") else "/"
-        charger_id = unquote(path[len(prefix):].rstrip("/")) if path.startswith(prefix) else ""
+        prefix = (
+            f"/{self.server.config.path_prefix.strip('/')}/"
+            if self.server.config.path_prefix.strip("/")
+            else "/"
+        )
+        charger_id = unquote(path[len(prefix) :].rstrip("/")) if path.startswith(prefix) else ""
         if not CHARGER_ID.match(charger_id):
             self.ws.send_response(self.ws.reject(404, f"use {prefix}{{chargePointId}}\n"))
             return

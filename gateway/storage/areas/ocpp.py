@@ -101,9 +101,7 @@ class OcppStorage(StorageArea):
                 "password_set_ms": at_ms,
             }
             stmt = dialect_insert(conn, ocpp_chargers).values(pile_id=pile_id, **values)
-            await conn.execute(
-                stmt.on_conflict_do_update(index_elements=["pile_id"], set_=values)
-            )
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["pile_id"], set_=values))
             return True
 
     # --- transactions ---------------------------------------------------------------------
@@ -332,10 +330,14 @@ class OcppStorage(StorageArea):
             result = await conn.execute(
                 insert(ocpp_reservations)
                 .values(
-                    pile_id=pile_id, connector_id=connector_id, id_tag=id_tag,
-                    parent_id_tag=parent_id_tag, expiry_ms=expiry_ms, status="requested",
+                    pile_id=pile_id,
+                    connector_id=connector_id,
+                    id_tag=id_tag,
+                    parent_id_tag=parent_id_tag,
+                    expiry_ms=expiry_ms,
+                    status="requested",
                     created_ms=at_ms,
-                )  # fmt: skip
+                )
                 .returning(ocpp_reservations.c.id)
             )
             return int(result.scalar_one())
