@@ -149,7 +149,8 @@ class OcppCharger:
 
     async def _remote_stop(self, command: StopService, timeout_s: float) -> Reply | None:
         tx = self.state.open_tx.get(command.gun)
-        if tx is None or tx.session_tx != command.transaction_id:
+        named = command.transaction_id
+        if tx is None or (named is not None and tx.session_tx != named):
             # Not started at the charger (no StartTransaction yet): nothing to stop there.
             self.state.remote_starts.pop(command.gun, None)
             return Reply(False, "no_charger_transaction", command.gun)

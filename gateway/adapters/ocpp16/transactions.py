@@ -96,7 +96,7 @@ def status_notification(ch: OcppCharger, msg: m.StatusNotification) -> m.Respons
     ch.report(connector)
     if msg.status == "Available":
         tx = ch.state.open_tx.pop(connector, None)
-        if tx is not None:  # unplugged with no StopTransaction: OCPP's lost bill
+        if tx is not None and tx.session_tx is not None:  # no StopTransaction: a lost bill
             ch.log.warning("ocpp_stop_missing", gun=connector, transaction=tx.id,
                            session=tx.session_tx)  # fmt: skip
             ch.spawn(
@@ -217,8 +217,9 @@ async def start_transaction(ch: OcppCharger, msg: m.StartTransaction) -> m.Respo
         ),
         at_ms=ch.server.now_ms(),
     )
+    if tx.stop_ms is None:
+        ch.state.open_tx[connector] = tx  # refused ones too: the operator may stop them
     if session_tx is not None and tx.session_tx == session_tx:
-        ch.state.open_tx[connector] = tx
         ch.state.channels[session_tx] = channel
         ch.state.meters[connector] = msg.meter_start
         assert ch.port is not None
@@ -355,7 +356,7 @@ async def restore(ch: OcppCharger) -> None:
     """The charger's open transactions back in memory, and stopped ones not billed yet billed."""
     storage = ch.server.storage
     for tx in await storage.open_transactions(ch.charger_id):
-        if tx.session_tx is not None and tx.ended_by_gateway_ms is None:
+        if tx.ended_by_gateway_ms is None:
             ch.state.open_tx[tx.connector_id] = tx
     for tx in await storage.unbilled_stops(ch.charger_id):
         assert tx.stop_ms is not None
