@@ -308,7 +308,12 @@ class OcppCharger:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def _login(self) -> None:
-        port = await self.server.login(self)
+        try:
+            port = await self.server.login(self)
+        except Exception:
+            # The charger reconnects; a connection that never got its sessions is no use.
+            self.log.exception("ocpp_login_failed")
+            port = None
         if port is None:
             self.refused = True
             self.close("refused by the gateway")
