@@ -123,6 +123,15 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
     hb = Heartbeat(guns)
     timeout = 10.0
 
+    async def ocpp_reply(ws: Any) -> Any:
+        """The next CALLRESULT/CALLERROR; a CALL from the server (pilegate sends the charger's
+        availability at connect) is answered Accepted on the way."""
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if message[0] != 2:
+                return message
+            await ws.send(json.dumps([3, message[1], {"status": "Accepted"}]))
+
     async def open_one(i: int) -> Any:
         pile_id = pile_id_for("4403060019", i)
         async with gate:
@@ -132,14 +141,13 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
                                        compression=None, open_timeout=timeout)  # fmt: skip
                     await ws.send(json.dumps([2, "0", "BootNotification",
                         {"chargePointVendor": "ACME", "chargePointModel": "LOAD-1"}]))  # fmt: skip
-                    reply = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                    reply = await ocpp_reply(ws)
                     ok = reply[0] == 3 and reply[2].get("status") == "Accepted"
                     for connector in (1, 2):
                         await ws.send(json.dumps([2, f"s{connector}", "StatusNotification",
                             {"connectorId": connector, "errorCode": "NoError",
                              "status": "Available"}]))  # fmt: skip
-                        status = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-                        ok = ok and status[0] == 3
+                        ok = ok and (await ocpp_reply(ws))[0] == 3
                 else:
                     ws = await connect(f"{url}/pile/{pile_id}", subprotocols=["pilegate.v1"],
                                        compression=None, open_timeout=timeout)  # fmt: skip
@@ -173,7 +181,10 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
             else:
                 await ws.send(encode(hb, n))
             try:
-                reply = await asyncio.wait_for(ws.recv(), timeout)
+                if kind == "ocpp":
+                    reply = await ocpp_reply(ws)
+                else:
+                    reply = await asyncio.wait_for(ws.recv(), timeout)
             except TimeoutError:
                 counts["missed"] += 1
                 continue
@@ -181,8 +192,7 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
                 counts["missed"] += 1
                 return
             if kind == "ocpp":
-                r = json.loads(reply)
-                good = r[0] == 3 and r[1] == msg_id
+                good = reply[0] == 3 and reply[1] == msg_id
             else:
                 items = decoder.feed(reply)
                 good = bool(items) and getattr(items[0], "seq", -1) == n

@@ -90,8 +90,7 @@ class OcppServer:
         """The handshake let the charger in: its connection, logging in to the core."""
         charger = OcppCharger(self, link, charger_id, profile)
         self._all.add(charger)
-        log = self.log.warning if profile == 0 else self.log.info
-        log("ocpp_connected", pile=charger_id, peer=link.peer, security_profile=profile)
+        self.log.info("ocpp_connected", pile=charger_id, peer=link.peer, security_profile=profile)
         return charger
 
     async def login(self, charger: OcppCharger) -> PilePort | None:
