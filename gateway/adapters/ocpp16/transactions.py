@@ -39,7 +39,8 @@ from sessions import StartConfirmed, StopConfirmed
 if TYPE_CHECKING:
     from gateway.adapters.ocpp16.charger import OcppCharger
 
-BUSY = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
+CHARGING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+BUSY = CHARGING | {"Finishing"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +76,13 @@ def payload_of(message: m.Request | m.Response) -> dict[str, Any]:
 
 
 def heartbeat(ch: OcppCharger, msg: m.Heartbeat) -> m.Response:
-    # Periodic reports for the session machine (its stop-not-honoured and fault logic count
-    # reports); OCPP's heartbeat carries none, so the latest status of each connector is it.
-    for connector in ch.state.statuses:
-        ch.report(connector)
+    # OCPP's heartbeat carries no gun reports. The session machine counts charging reports
+    # (a stop not honoured, charging without a session), so a connector still charging is
+    # reported again with each heartbeat, as a v1 heartbeat reports its guns; an idle one
+    # costs nothing more than the answer.
+    for connector, (status, _, _) in ch.state.statuses.items():
+        if status in CHARGING:
+            ch.report(connector)
     ch.server.touch(ch.charger_id)
     return m.HeartbeatResponse(current_time=ch.server.now_ms())
 
