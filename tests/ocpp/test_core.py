@@ -479,3 +479,21 @@ async def test_meter_values_feed_the_time_of_use_split(
 
 def at_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+async def test_a_remote_stop_the_charger_does_not_honour_raises_the_alarm(
+    gateway: Gateway, port: int
+) -> None:
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        tx = await charging(cp)
+        assert (await gateway.piles[CP].stop(1)).outcome.value == "accepted"
+        assert (await cp.wait_for("RemoteStopTransaction"))["transaction_id"] == tx
+        for _ in range(3):  # accepted, yet still charging: its heartbeats say so
+            await cp.call(call.Heartbeat())
+
+        async def alarmed() -> object:
+            found = await anomalies_of(gateway.storage, CP)
+            return [a for a in found if a["kind"] == "alarm:stop_not_honoured"]
+
+        await eventually(alarmed, what="the stop-not-honoured alarm")
