@@ -497,3 +497,17 @@ async def test_a_remote_stop_the_charger_does_not_honour_raises_the_alarm(
             return [a for a in found if a["kind"] == "alarm:stop_not_honoured"]
 
         await eventually(alarmed, what="the stop-not-honoured alarm")
+
+
+async def test_charging_on_a_refused_tag_is_stopped_by_the_gateway(
+    gateway: Gateway, port: int
+) -> None:
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        started = await cp.start_tx("UNKNOWN-TAG")
+        assert started.id_tag_info["status"] == "Invalid"
+        await cp.status(1, "Charging")  # a charger that ignores the answer
+        for _ in range(3):
+            await cp.call(call.Heartbeat())
+        request = await cp.wait_for("RemoteStopTransaction")
+        assert request["transaction_id"] == started.transaction_id
