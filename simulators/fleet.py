@@ -18,6 +18,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from protocol.pilegate import normalize_pile_id
 from simulators.bill_store import BillStore
@@ -187,7 +188,7 @@ class Fleet:
     def _client(self, pile: Pile) -> AnyClient:
         """The pile's speaker: the same pile behaviour in the configured dialect."""
         c = self.config
-        common = dict(
+        common: dict[str, Any] = dict(
             clock=self.clock,
             stats=self.stats,
             seed=c.seed,
@@ -206,7 +207,7 @@ class Fleet:
             from simulators.ykc_client import YkcPileClient
 
             return YkcPileClient(pile, self.gateway, version=c.ykc_version, **common)
-        return PileClient(pile, self.gateway, **common)  # type: ignore[arg-type]
+        return PileClient(pile, self.gateway, **common)
 
     async def stop(self, timeout_s: float = 5.0) -> Summary:
         for client in self.clients:

@@ -43,6 +43,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -82,6 +83,7 @@ from protocol.pilegate.codes import BillAckStatus, Channel, GunStatus, Result, S
 from simulators import ocpp_words as words
 from simulators.credentials import client_tls
 from simulators.faults import garbage
+from simulators.ocpp_words import make
 from simulators.pile import Pile
 from simulators.speaker import Speaker
 
@@ -336,7 +338,8 @@ class OcppPileClient(Speaker):
     async def _login(self) -> bool:
         s = self.pile.spec
         while self._ws is not None and not self._stopping:
-            boot = BootNotification(
+            boot = make(
+                BootNotification,
                 charge_point_vendor=s.vendor[:20],
                 charge_point_model=s.model[:20],
                 charge_point_serial_number=self.charge_point_id[:25],
@@ -365,7 +368,7 @@ class OcppPileClient(Speaker):
         self.pile.tick(self.now_ms())
         self._enqueue(lambda: self._status_request(0, GunStatus.AVAILABLE, 0, None))
         for g in self.pile.guns:
-            self._enqueue(lambda g=g: self._status_request(g.no, g.status, g.fault_code, None))
+            self._enqueue(partial(self._status_request, g.no, g.status, g.fault_code, None))
         self._sender = loop.create_task(self._send_queued())
         self._queued.set()
         next_hb = loop.time() + self.heartbeat_interval_s
@@ -389,8 +392,8 @@ class OcppPileClient(Speaker):
         for r in report.guns:
             g = self.pile.gun(r.gun)
             if r.status != g.status:  # case 3: one faulted sample, then the gun's own status
-                self._enqueue(lambda r=r: self._status_request(r.gun, r.status, r.fault_code, None))
-                self._enqueue(lambda g=g: self._status_request(g.no, g.status, g.fault_code, None))
+                self._enqueue(partial(self._status_request, r.gun, r.status, r.fault_code, None))
+                self._enqueue(partial(self._status_request, g.no, g.status, g.fault_code, None))
         self._enqueue(Heartbeat, self._on_heartbeat)
         self._hb_misses += 1
 
@@ -412,7 +415,7 @@ class OcppPileClient(Speaker):
         elif isinstance(msg, v1.AuthRequest):
             tag = msg.id_token[:20]
             self._enqueue(
-                lambda: Authorize(id_tag=tag), lambda r: self._on_authorize(msg.gun, tag, r)
+                lambda: make(Authorize, id_tag=tag), lambda r: self._on_authorize(msg.gun, tag, r)
             )
         elif isinstance(msg, v1.StartResult):
             self._on_start_result(msg)
@@ -433,7 +436,8 @@ class OcppPileClient(Speaker):
         self, gun: int, gun_status: int, fault: int, time_ms: int | None
     ) -> StatusNotification:
         code, vendor_code = words.error_code(fault)
-        return StatusNotification(
+        return make(
+            StatusNotification,
             connector_id=gun,
             error_code=code,
             status=words.status(gun_status),
@@ -465,7 +469,8 @@ class OcppPileClient(Speaker):
             return  # a failed start opens no transaction; the Faulted status tells
         tx.meter_start_dwh, tx.start_ms = msg.meter_dwh, msg.time_ms
         tx.samples = [words.register_sample(msg.time_ms, msg.meter_dwh, "Transaction.Begin")]
-        request = StartTransaction(
+        request = make(
+            StartTransaction,
             connector_id=tx.gun,
             id_tag=tx.id_tag,
             meter_start=words.wh(msg.meter_dwh),
@@ -495,7 +500,9 @@ class OcppPileClient(Speaker):
         def build() -> Request | None:
             if tx.ocpp_id is None:
                 return None  # the start was never confirmed: nothing to attach it to
-            return MeterValues(connector_id=tx.gun, transaction_id=tx.ocpp_id, meter_value=[sample])
+            return make(
+                MeterValues, connector_id=tx.gun, transaction_id=tx.ocpp_id, meter_value=[sample]
+            )
 
         self._enqueue(build, keep=True)
 
@@ -518,7 +525,8 @@ class OcppPileClient(Speaker):
             if tx.ocpp_id is None:
                 return None
             self.stats.bills_sent += 1
-            return StopTransaction(
+            return make(
+                StopTransaction,
                 meter_stop=words.wh(msg.meter_dwh),
                 timestamp=msg.time_ms,
                 transaction_id=tx.ocpp_id,
@@ -672,15 +680,17 @@ class OcppPileClient(Speaker):
             self._enqueue(Heartbeat, self._on_heartbeat)
         elif what == "StatusNotification":
             for g in guns:
-                self._enqueue(lambda g=g: self._status_request(g.no, g.status, g.fault_code, None))
+                self._enqueue(partial(self._status_request, g.no, g.status, g.fault_code, None))
         elif what == "MeterValues":
             for g in guns:
-                self._enqueue(lambda g=g: self._meter_now(g.no))
+                self._enqueue(partial(self._meter_now, g.no))
         elif what == "BootNotification":
             s = self.pile.spec
             self._enqueue(
-                lambda: BootNotification(
-                    charge_point_vendor=s.vendor[:20], charge_point_model=s.model[:20]
+                lambda: make(
+                    BootNotification,
+                    charge_point_vendor=s.vendor[:20],
+                    charge_point_model=s.model[:20],
                 )
             )
         else:
@@ -693,7 +703,7 @@ class OcppPileClient(Speaker):
         sample = words.register_sample(self.now_ms(), meter, "Trigger")
         tx = self._tx.get(g.session.transaction_id) if g.session is not None else None
         ocpp_id = tx.ocpp_id if tx is not None and not tx.stopped else None
-        return MeterValues(connector_id=gun, meter_value=[sample], transaction_id=ocpp_id)
+        return make(MeterValues, connector_id=gun, meter_value=[sample], transaction_id=ocpp_id)
 
 
 _HANDLERS: dict[str, Callable[[OcppPileClient, dict[str, Any]], dict[str, Any]]] = {
