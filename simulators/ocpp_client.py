@@ -425,7 +425,8 @@ class OcppPileClient(Speaker):
             self._on_stop_result(msg)
         elif isinstance(msg, v1.Bill):
             tx = self._tx.get(msg.transaction_id)
-            if tx is None or tx.stopped:  # no OCPP transaction, or its stop is answered
+            if tx is None or tx.samples is None or tx.stopped:
+                # No StartTransaction was ever sent (a failed start), or its stop is answered.
                 self._forget(msg.transaction_id)
             if tx is not None and tx.local in self._offline_after_bill:
                 self._offline_after_bill.discard(tx.local)
