@@ -132,6 +132,11 @@ class _Transaction:
     stop_reason: str | None = None  # overrides the pile's (DeAuthorized, Hard/SoftReset)
     stopped: bool = False  # StopTransaction answered
 
+    @property
+    def gateway_id(self) -> str:
+        """The transaction as the central system knows it (its id), else the pile's own."""
+        return self.local if self.ocpp_id is None else str(self.ocpp_id)
+
 
 def _config_table(pile: Pile, heartbeat_s: int) -> dict[str, tuple[str, bool]]:
     """Configuration key -> (value, read-only): the Core profile keys a central system reads."""
@@ -387,7 +392,7 @@ class OcppPileClient(Speaker):
                 return
             await self._wait_until(self._wake_at(min(next_hb, t + 1.0)))
 
-    def _heartbeat(self, now_ms: int) -> None:
+    def _heartbeat(self, now_ms: int) -> bool:
         report = self.pile.heartbeat(now_ms)  # ticks the model; a fault sample shows here
         for r in report.guns:
             g = self.pile.gun(r.gun)
@@ -396,6 +401,7 @@ class OcppPileClient(Speaker):
                 self._enqueue(partial(self._status_request, g.no, g.status, g.fault_code, None))
         self._enqueue(Heartbeat, self._on_heartbeat)
         self._hb_misses += 1
+        return True
 
     def _on_heartbeat(self, answer: Response | None) -> None:
         if isinstance(answer, HeartbeatResponse):
@@ -408,6 +414,7 @@ class OcppPileClient(Speaker):
             self._translate(msg)
 
     def _translate(self, msg: v1.Message) -> None:
+        self._record("out", msg)
         if isinstance(msg, v1.StatusChange):
             self._enqueue(
                 lambda: self._status_request(msg.gun, msg.status, msg.fault_code, msg.time_ms)
@@ -457,6 +464,7 @@ class OcppPileClient(Speaker):
             result = v1.AuthResult(gun, Result.OK, local, tag, 0)
         else:
             result = v1.AuthResult(gun, Result.AUTH_FAILED, "", "", 0)
+        self._record("in", result)
         self.pile.on_message(result, now)
         self._flush()
         self._wake.set()
@@ -485,7 +493,9 @@ class OcppPileClient(Speaker):
         tx.ocpp_id = answer.transaction_id
         if answer.id_tag_info.status != _ACCEPTED:  # the central system refuses the tag: stop
             tx.stop_reason = "DeAuthorized"
-            self.pile.on_message(v1.StopCharge(tx.gun, tx.local, StopReason.OTHER), self.now_ms())
+            stop = v1.StopCharge(tx.gun, tx.local, StopReason.OTHER)
+            self._record("in", stop)
+            self.pile.on_message(stop, self.now_ms())
             self._flush()
 
     def _on_meter_values(self, msg: v1.MeterValues) -> None:
@@ -538,6 +548,7 @@ class OcppPileClient(Speaker):
 
         def done(answer: Response | None) -> None:
             tx.stopped = True
+            self._record("in", v1.BillAck(tx.gateway_id, BillAckStatus.ACCEPTED))
             self.stats.bills_acked += 1
             self._forget(tx.local)
             if faults.duplicate_bill and tx.local not in self._duplicated:
@@ -603,9 +614,9 @@ class OcppPileClient(Speaker):
         if not 1 <= gun <= len(self.pile.guns):
             return {"status": "Rejected"}
         local = self._new_local()
-        ack = self.pile.on_message(
-            v1.StartCharge(gun, local, tag, Channel.OWN_APP, 0), self.now_ms()
-        )
+        start = v1.StartCharge(gun, local, tag, Channel.OWN_APP, 0)
+        self._record("in", start)
+        ack = self.pile.on_message(start, self.now_ms())
         if ack is None or ack.result != Result.OK:
             return {"status": "Rejected"}
         self._tx[local] = _Transaction(local, gun, tag)
@@ -614,6 +625,7 @@ class OcppPileClient(Speaker):
     def _remote_stop(self, p: dict[str, Any]) -> dict[str, Any]:
         self.stats.remote_stops += 1
         tx = self._gun_of(p["transactionId"])
+        self._record("in", v1.StopCharge(0, str(p["transactionId"]), StopReason.REMOTE))
         if tx is None:
             return {"status": "Rejected"}
         ack = self.pile.on_message(
@@ -627,6 +639,7 @@ class OcppPileClient(Speaker):
         if not 0 <= gun <= len(self.pile.guns):
             return {"status": "Rejected"}
         command = v1.Enable(gun) if p["type"] == "Operative" else v1.Disable(gun)
+        self._record("in", command)
         ack = self.pile.on_message(command, self.now_ms())
         if ack is None or ack.result != Result.OK:
             return {"status": "Rejected"}

@@ -8,6 +8,11 @@ model speaks in protocol v1's message types (its outbox holds ``StatusChange``, 
 (``simulators.client.PileClient``) passes them through and the OCPP and YKC speakers
 (``ocpp_client``, ``ykc_client``) translate them both ways.
 
+Whatever the dialect, ``on_frame`` sees the conversation in the pile model's words: ("out", 0,
+what the pile model said) before it is translated, and ("in", 0, what the gateway told it) after
+(a remote stop as ``StopCharge``, a bill confirmation as ``BillAck``...), so the field-case
+scenarios check every dialect the same way. Each speaker also has a raw hook for its own frames.
+
 ``Speaker`` is the loop around one speaker: connect, log in, serve until the link dies, back
 off with jitter, again, until ``stop()``; and a pile that asked to go offline
 (``offline_with_bills``, a reboot) stays away for the time it asked. Subclasses give
@@ -19,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 
+from protocol.pilegate.messages import Message
 from simulators.clock import SimClock
 from simulators.credentials import Credentials
 from simulators.pile import Pile
@@ -65,6 +72,8 @@ class Speaker:
         self._attempt = 0
         self._stopping = False
         self._wake = asyncio.Event()
+        #: ("in" | "out", seq, message in the pile model's words): see the module docstring.
+        self.on_frame: Callable[[str, int, Message], None] | None = None
 
     # --- public -------------------------------------------------------------------------
 
@@ -78,6 +87,17 @@ class Speaker:
     def poke(self) -> None:
         """Wake the connection task now (after driving the pile model from outside)."""
         self._wake.set()
+
+    def heartbeat_now(self) -> bool:
+        """Send a heartbeat at once (and what the pile has queued); False when offline."""
+        if not self.logged_in:
+            return False
+        now_ms = self.now_ms()
+        self.pile.tick(now_ms)
+        self._flush()
+        self._heartbeat(now_ms)
+        self._flush()
+        return True
 
     def disconnect(self) -> None:
         """Drop the link now (the pile reconnects after back-off)."""
@@ -128,6 +148,17 @@ class Speaker:
 
     def _close(self) -> None:
         raise NotImplementedError
+
+    def _flush(self) -> None:
+        """Translate and send what the pile model has queued."""
+        raise NotImplementedError
+
+    def _heartbeat(self, now_ms: int) -> bool:
+        raise NotImplementedError
+
+    def _record(self, direction: str, message: Message) -> None:
+        if self.on_frame is not None:
+            self.on_frame(direction, 0, message)
 
     def _offline(self) -> None:
         if self.logged_in:

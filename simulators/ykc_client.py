@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from protocol.pilegate import messages as v1
@@ -71,8 +72,8 @@ class YkcPileClient(Speaker):
         self.realtime_idle_s = realtime_idle_s
         self.pile_no = words.pile_number(pile.spec.pile_id)
         self.model = words.model_of(pile.tariff)  # the installed tariff, model "0000"
-        #: Called with ("in" | "out", seq, message) for every frame (tests record them).
-        self.on_frame: Any = None
+        #: Called with ("in" | "out", seq, YKC message) for every frame (tests record them).
+        self.on_wire: Callable[[str, int, ykc.Message], None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.Task[None] | None = None
         self._decoder = YkcFrameDecoder(version=self.version)
@@ -132,8 +133,8 @@ class YkcPileClient(Speaker):
         else:
             seq = echo
         frame = encode(message, seq, self.crc_order)
-        if self.on_frame is not None:
-            self.on_frame("out", seq, message)
+        if self.on_wire is not None:
+            self.on_wire("out", seq, message)
         self.stats.frames_sent += 1
         faults = self.pile.faults
         if faults.garbage_bytes and self.rng.random() < faults.garbage_rate:
@@ -256,6 +257,7 @@ class YkcPileClient(Speaker):
             self._translate(msg)
 
     def _translate(self, msg: v1.Message) -> None:
+        self._record("out", msg)
         if isinstance(msg, v1.StatusChange):
             self._realtime(self.pile.gun(msg.gun), status=msg.status)
         elif isinstance(msg, v1.MeterValues):
@@ -319,8 +321,8 @@ class YkcPileClient(Speaker):
             return
         self.stats.frames_received += 1
         msg = item.message
-        if self.on_frame is not None:
-            self.on_frame("in", item.seq, msg)
+        if self.on_wire is not None:
+            self.on_wire("in", item.seq, msg)
         handler = _HANDLERS.get(type(msg))
         if handler is not None:
             handler(self, item)
@@ -369,6 +371,7 @@ class YkcPileClient(Speaker):
             result = v1.AuthResult(gun, Result.OK, msg.trade_no, msg.logical_card, msg.balance_fen)
         else:
             result = v1.AuthResult(gun, Result.AUTH_FAILED, "", "", 0)
+        self._record("in", result)
         self.pile.on_message(result, self.now_ms())
 
     def _on_remote_start(self, frame: YkcFrame) -> None:
@@ -399,8 +402,10 @@ class YkcPileClient(Speaker):
         gun = int(msg.gun)
         g = self.pile.guns[gun - 1] if 1 <= gun <= len(self.pile.guns) else None
         ack = None
+        trade = g.session.transaction_id if g is not None and g.session is not None else ""
+        stop = v1.StopCharge(gun, trade, StopReason.REMOTE)
+        self._record("in", stop)
         if g is not None and g.session is not None:
-            stop = v1.StopCharge(gun, g.session.transaction_id, StopReason.REMOTE)
             ack = self.pile.on_message(stop, self.now_ms())
         ok = ack is not None and ack.result == Result.OK
         self._send(
@@ -414,6 +419,8 @@ class YkcPileClient(Speaker):
         if sent is not None:
             self.stats.latency.add((asyncio.get_running_loop().time() - sent) * 1000)
         bill = self.pile.store.get(msg.trade_no)
+        status = BillAckStatus.ACCEPTED if msg.result == 0 else BillAckStatus.FLAGGED
+        self._record("in", v1.BillAck(msg.trade_no, status))
         if not self.pile.store.on_ack(msg.trade_no, BillAckStatus.ACCEPTED):
             self.stats.bills_duplicate += 1
             return

@@ -15,6 +15,8 @@ import pytest
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call, enums
 
+from protocol.pilegate.codes import BillAckStatus, StopReason
+from protocol.pilegate.messages import BillAck, StartResult, StopCharge
 from simulators.charge import Car
 from simulators.fleet import Fleet, FleetConfig
 from tests.simulators.fake_central import FakeCentral
@@ -81,6 +83,8 @@ async def test_boot_statuses_and_heartbeats(tmp_path: Path) -> None:
 async def test_card_session_remote_stop_and_transaction_data(tmp_path: Path) -> None:
     async with FakeCentral() as cs, _fleet(cs, tmp_path) as fleet:
         pile = fleet.piles[0]
+        said: list[tuple[str, Any]] = []  # the conversation in the pile model's words
+        fleet.client(0).on_frame = lambda way, seq, msg: said.append((way, msg))
         cp = await _booted(cs, fleet)
         pile.plug_in(1, fleet.now_ms(), auth="card", car=_car())
         fleet.client(0).poke()
@@ -109,6 +113,10 @@ async def test_card_session_remote_stop_and_transaction_data(tmp_path: Path) -> 
         assert _statuses(cs, 1) == ["Available", "Preparing", "Charging", "Finishing", "Available"]
         await cs.wait_for(lambda: len(pile.store) == 0)  # its stop answered: the bill is gone
         assert fleet.stats.bills_sent == fleet.stats.bills_acked == 1
+        heard = [m for way, m in said if way == "in"]
+        assert StopCharge(0, "1001", StopReason.REMOTE) in heard
+        assert BillAck("1001", BillAckStatus.ACCEPTED) in heard
+        assert any(isinstance(m, StartResult) for way, m in said if way == "out")
 
 
 async def test_remote_start_uses_the_central_systems_id_tag(tmp_path: Path) -> None:

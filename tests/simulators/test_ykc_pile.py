@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from protocol.pilegate.codes import BillAckStatus, StopReason
+from protocol.pilegate.messages import BillAck, StopCharge
 from protocol.ykc import messages as ykc
 from protocol.ykc.cp56 import Cp56Time
 from protocol.ykc.messages import FrameType
@@ -92,6 +94,8 @@ async def test_login_billing_model_heartbeats_and_realtime(tmp_path: Path) -> No
 async def test_card_start_remote_stop_and_bill(tmp_path: Path) -> None:
     async with FakePlatform() as pf, _fleet(pf, tmp_path) as fleet:
         pile, client = fleet.piles[0], _client(fleet)
+        said: list[tuple[str, Any]] = []  # the conversation in the pile model's words
+        client.on_frame = lambda way, seq, msg: said.append((way, msg))
         await pf.wait_for(lambda: client.model.model_id == MODEL["model_id"])
         pile.plug_in(1, fleet.now_ms(), auth="card", car=_car())
         client.poke()
@@ -124,6 +128,9 @@ async def test_card_start_remote_stop_and_bill(tmp_path: Path) -> None:
         _same_layout(pf.raw(FrameType.BILL)[0], "bill")
         await pf.wait_for(lambda: len(pile.store) == 0)  # confirmed: forgotten
         assert fleet.stats.bills_acked == 1
+        heard = [m for way, m in said if way == "in"]
+        assert StopCharge(1, auth.trade_no, StopReason.REMOTE) in heard
+        assert BillAck(auth.trade_no, BillAckStatus.ACCEPTED) in heard
 
 
 async def test_remote_start_result_echoes_the_command(tmp_path: Path) -> None:
