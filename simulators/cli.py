@@ -185,7 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one.add_argument("name", help="see `pilegate-sim scenarios`")
-    one.add_argument("--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT")
+    one.add_argument(
+        "--gateway",
+        default="tcp://127.0.0.1:2406",
+        help="tcp://HOST:PORT (ws://HOST:PORT/PATH for --protocol ocpp16)",
+    )
+    one.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="pilegate",
+        help="the dialect the scenario's piles speak (see `pilegate-sim scenarios`)",
+    )
+    one.add_argument("--ocpp-password", metavar="TEXT", default=None, help="OCPP Basic Auth")
     one.add_argument("--admin", default="http://127.0.0.1:8406", help="the admin API's URL")
     one.add_argument(
         "--no-admin", action="store_true", help="pile-side checks only (few scenarios)"
@@ -240,9 +251,11 @@ def _scenarios(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     width = max(len(r["name"]) for r in rows)
-    print(f"{'scenario':<{width}}  case  description")
+    print(f"{'scenario':<{width}}  case  {'dialects':<21}  description")
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['case']:<4}  {r['description']}")
+        dialects = ",".join(r["dialects"])
+        print(f"{r['name']:<{width}}  {r['case']:<4}  {dialects:<21}  {r['description']}")
+    print("\nwhat differs per dialect: pilegate-sim scenarios --json (dialects)")
     return 0
 
 
@@ -263,6 +276,8 @@ def _scenario(args: argparse.Namespace) -> int:
         bill_wait_s=args.bill_wait,
         step_timeout_s=args.step_timeout,
         run_id=args.run_id,
+        dialect=args.protocol,
+        ocpp_password=args.ocpp_password,
     )
     try:
         result = asyncio.run(run_scenario(args.name, options))

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from ocpp.v16 import call, enums
 
 from tests.interop.ocpp_rpc_charger import require_ocpp_rpc, run_charger
 from tests.simulators.fake_central import FakeCentral
-
-pytestmark = pytest.mark.asyncio
 
 
 async def test_charger_script_against_an_ocpp_package_central_system() -> None:

@@ -62,6 +62,13 @@ class _Pile:
             )  # fmt: skip
         elif isinstance(msg, ykc.Bill | ykc.BillV17) and p.confirm_bills:
             self.reply(frame, ykc.BillConfirm(msg.trade_no, 0))
+        elif (
+            isinstance(msg, ykc.Realtime)
+            and p.stop_rogue_charges
+            and msg.status == 3
+            and msg.trade_no == "0" * 32
+        ):  # charging with no order: stop it
+            self.conn.send_command(ykc.RemoteStop(msg.pile, msg.gun), 0.0)
         self.flush()
 
     def reply(self, frame: YkcFrame, message: ykc.Message) -> None:
@@ -79,6 +86,7 @@ class FakePlatform:
         self.piles: dict[str, _Pile] = {}
         self.accept_login = True
         self.confirm_bills = True
+        self.stop_rogue_charges = False
         self.authorise: Callable[[ykc.StartRequest], bool] = lambda msg: True
         self.trades = itertools.count(1)
         self.changed = asyncio.Event()

@@ -21,8 +21,6 @@ from simulators.charge import Car
 from simulators.fleet import Fleet, FleetConfig
 from tests.simulators.fake_central import FakeCentral
 
-pytestmark = pytest.mark.asyncio
-
 
 def _car(**kw: Any) -> Car:
     args: dict[str, Any] = dict(capacity_dwh=10_000_000, soc_start=10.0, soc_target=100,

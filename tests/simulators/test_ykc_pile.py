@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from protocol.pilegate.codes import BillAckStatus, StopReason
 from protocol.pilegate.messages import BillAck, StopCharge
 from protocol.ykc import messages as ykc
@@ -22,7 +20,6 @@ from simulators.ykc_client import YkcPileClient
 from tests.protocol.ykc.samples import SAMPLES
 from tests.simulators.fake_platform import MODEL, FakePlatform
 
-pytestmark = pytest.mark.asyncio
 SAMPLES_TIME = Cp56Time(2026, 1, 2, 3, 4, 5_000)
 
 
