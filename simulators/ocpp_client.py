@@ -91,6 +91,16 @@ if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger(__name__)
+#: How often a transaction message goes unanswered (no answer at all) before the charger gives
+#: it up; the Core profile's TransactionMessageAttempts.
+TRANSACTION_MESSAGE_ATTEMPTS = 3
+
+
+class _NoAnswer:
+    """No CALLRESULT nor CALLERROR came (timeout or lost link)."""
+
+
+NO_ANSWER = _NoAnswer()
 SUBPROTOCOL = "ocpp1.6"
 MAX_TRANSACTION_SAMPLES = 50  # periodic samples kept for StopTransaction.transactionData
 _ACCEPTED = "Accepted"
@@ -118,6 +128,7 @@ class _Outgoing:
     build: Callable[[], Request | None]
     done: Callable[[Response | None], None]
     keep: bool = False
+    attempts: int = 0  # sent without any answer
 
 
 @dataclass(slots=True)
@@ -274,6 +285,11 @@ class OcppPileClient(Speaker):
     async def _call(self, request: Request) -> Response | None:
         """Send one CALL and wait for its answer: the typed response, or None for a CALLERROR,
         an invalid answer, a timeout or a lost link."""
+        answer = await self._exchange(request)
+        return None if isinstance(answer, _NoAnswer) else answer
+
+    async def _exchange(self, request: Request) -> Response | _NoAnswer | None:
+        """As ``_call``, but says when no answer came at all (timeout, lost link)."""
         payload = to_payload(request)
         problem = schemas.validate(request.action, payload)
         if problem is not None:  # our own bug: say so loudly
@@ -287,11 +303,12 @@ class OcppPileClient(Speaker):
             frame = await asyncio.wait_for(self._answer, self.ack_timeout_s)
         except TimeoutError:
             self.stats.missed_acks += 1
-            return None
+            return NO_ANSWER
         except asyncio.CancelledError:
-            if self._ws is None:  # the link went: the sender goes with it
-                return None
-            raise
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this task is being cancelled, not just the answer
+            return NO_ANSWER  # the link went and the answer with it
         finally:
             self._answer = None
         self.stats.latency.add((loop.time() - sent) * 1000)
@@ -327,16 +344,27 @@ class OcppPileClient(Speaker):
             if request is None:
                 self._queue.popleft()
                 continue
-            response = await self._call(request)
-            if response is None and item.keep and self._ws is not None and self._answer is None:
-                # A transaction message without an answer: try again shortly (OCPP: retry).
-                await asyncio.sleep(min(self.ack_timeout_s, 5.0))
-                if self._ws is None:
-                    return
-                continue
+            response = await self._exchange(request)
+            if self._ws is None:
+                return  # the link went mid-call: a transaction message stays first in line
+            if isinstance(response, _NoAnswer):
+                item.attempts += 1
+                if item.keep and item.attempts < TRANSACTION_MESSAGE_ATTEMPTS:
+                    await asyncio.sleep(min(self.ack_timeout_s, 5.0))  # then the same again
+                    continue
+                response = None
             if self._queue and self._queue[0] is item:
                 self._queue.popleft()
             item.done(response)
+
+    async def _drain(self, timeout_s: float) -> None:
+        """Until every queued CALL is answered (a reboot waits for its stops), bounded."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while (self._queue or self._answer is not None) and self._ws is not None:
+            if loop.time() >= end:
+                return
+            await asyncio.sleep(0.02)
 
     # --- logging in ---------------------------------------------------------------------
 
@@ -382,6 +410,8 @@ class OcppPileClient(Speaker):
             self.pile.tick(now_ms)
             self._flush()
             if self.pile.offline_request_s is not None or self._reboot:
+                if self._reboot:  # a reset: its StopTransactions go before the link does
+                    await self._drain(self.ack_timeout_s)
                 self._reboot = False
                 return
             t = loop.time()

@@ -79,8 +79,12 @@ class CentralSide(ChargePoint):
         return call_result.MeterValues()
 
     @on(enums.Action.stop_transaction)
-    def on_stop(self, **payload: Any) -> call_result.StopTransaction:
+    async def on_stop(self, **payload: Any) -> call_result.StopTransaction:
         self._seen("StopTransaction", payload)
+        if self.central.drop_before_answering_stop:  # the link fails before the answer
+            self.central.drop_before_answering_stop = False
+            await self._connection.close()
+            raise ConnectionError("dropped on purpose")
         return call_result.StopTransaction(
             id_tag_info=datatypes.IdTagInfo(status=enums.AuthorizationStatus.accepted)
         )
@@ -97,6 +101,7 @@ class FakeCentral:
             enums.AuthorizationStatus.accepted
         )
         self.transaction_ids = itertools.count(1001)
+        self.drop_before_answering_stop = False
         self.seen: list[tuple[str, str, dict[str, Any]]] = []
         self.refused: list[str] = []  # why connections were refused
         self.chargers: dict[str, CentralSide] = {}

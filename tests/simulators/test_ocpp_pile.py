@@ -203,3 +203,23 @@ async def test_offline_charger_sends_its_stop_after_reconnecting(tmp_path: Path)
         stopped = datetime.fromisoformat(stop["timestamp"])
         started = datetime.fromisoformat(start["timestamp"])
         assert stopped - started == timedelta(minutes=2)  # the charger's own times, kept
+
+
+async def test_a_stop_whose_answer_was_lost_is_sent_again_after_the_next_boot(
+    tmp_path: Path,
+) -> None:
+    async with FakeCentral() as cs, _fleet(cs, tmp_path) as fleet:
+        cs.drop_before_answering_stop = True
+        pile = fleet.piles[0]
+        cp = await _booted(cs, fleet)
+        pile.plug_in(1, fleet.now_ms(), auth="card", car=_car(user_stop_after_ms=60_000))
+        fleet.client(0).poke()
+        await cs.wait_for(lambda: len(cs.payloads("StopTransaction")) == 2, timeout=15)
+        first, again = cs.payloads("StopTransaction")
+        assert first == again  # the same message, its original times
+        actions = cs.actions(cp)
+        assert actions.index("BootNotification", 1) < len(actions) - actions[::-1].index(
+            "StopTransaction"
+        )
+        await cs.wait_for(lambda: len(pile.store) == 0)
+        assert fleet.stats.bills_acked == 1
