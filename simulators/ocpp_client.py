@@ -175,7 +175,7 @@ class OcppPileClient(Speaker):
 
     def __init__(self, pile: Pile, gateway: str, *, password: str | None = None, **kw: Any):
         super().__init__(pile, gateway, **kw)
-        self.charge_point_id = pile.spec.pile_id
+        self.charge_point_id = self.wire_id = pile.spec.pile_id
         self.password = password
         self.url = charge_point_url(gateway, self.charge_point_id)
         self.secure = urlsplit(self.url).scheme == "wss"

@@ -178,7 +178,8 @@ class SimPile:
     def __init__(self, pile: Pile, client: AnyClient) -> None:
         self.pile = pile
         self.client = client
-        self.pile_id = pile.pile_id
+        # As the gateway knows it: a YKC pile goes by the last 14 digits of its number.
+        self.pile_id = getattr(client, "wire_id", pile.pile_id)
         self.received: list[tuple[int, int, Message]] = []
         self.sent: list[tuple[int, int, Message]] = []
         self.task: asyncio.Task[None] | None = None

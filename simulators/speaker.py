@@ -72,6 +72,8 @@ class Speaker:
         self._attempt = 0
         self._stopping = False
         self._wake = asyncio.Event()
+        #: The pile's id as the gateway knows it (a charge point id, a YKC pile number).
+        self.wire_id = pile.pile_id
         #: ("in" | "out", seq, message in the pile model's words): see the module docstring.
         self.on_frame: Callable[[str, int, Message], None] | None = None
 

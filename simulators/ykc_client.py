@@ -70,7 +70,7 @@ class YkcPileClient(Speaker):
         self.crc_order = crc_order  # None: low byte first, as SPEC says
         self.heartbeat_interval_s = heartbeat_interval_s
         self.realtime_idle_s = realtime_idle_s
-        self.pile_no = words.pile_number(pile.spec.pile_id)
+        self.pile_no = self.wire_id = words.pile_number(pile.spec.pile_id)
         self.model = words.model_of(pile.tariff)  # the installed tariff, model "0000"
         #: Called with ("in" | "out", seq, YKC message) for every frame (tests record them).
         self.on_wire: Callable[[str, int, ykc.Message], None] | None = None
