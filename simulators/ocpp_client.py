@@ -173,6 +173,8 @@ def _config_table(pile: Pile, heartbeat_s: int) -> dict[str, tuple[str, bool]]:
 class OcppPileClient(Speaker):
     """One simulated pile as an OCPP 1.6J charge point (see the module docstring)."""
 
+    knows_gateway_ids = False  # its transactions go by the OCPP transaction id
+
     def __init__(self, pile: Pile, gateway: str, *, password: str | None = None, **kw: Any):
         super().__init__(pile, gateway, **kw)
         self.charge_point_id = self.wire_id = pile.spec.pile_id

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from typing import ClassVar
 
 from protocol.pilegate.messages import Message
 from simulators.clock import SimClock
@@ -35,6 +36,10 @@ from simulators.stats import FleetStats
 
 class Speaker:
     """Runs one ``Pile`` against a gateway in one dialect until ``stop()``."""
+
+    #: Whether the transaction ids in ``on_frame`` are the gateway's own (v1's transaction id,
+    #: YKC's trade number); an OCPP charger knows only the OCPP transaction id.
+    knows_gateway_ids: ClassVar[bool] = True
 
     def __init__(
         self,
