@@ -392,6 +392,9 @@ class Run:
         return await self.until(lambda: self.anomalies(sp, **filters), timeout_s, 0.1) or []
 
     async def start(self, sp: SimPile, gun: int, account: str) -> dict[str, Any]:
+        if self.dialect == "ocpp16":  # the OCPP adapter's operator commands (docs/ocpp.md)
+            body = {"connector": gun, "account": account, "channel": "own_app"}
+            return await self.admin.post(f"/ocpp/{sp.pile_id}/start", body)
         body = {"gun": gun, "account": account, "channel": "own_app"}
         return await self.admin.post(f"/piles/{sp.pile_id}/start", body)
 
@@ -426,7 +429,10 @@ class Run:
         )
 
     async def stop(self, sp: SimPile, gun: int = 1, name: str = "remote stop accepted") -> None:
-        result = await self.admin.post(f"/piles/{sp.pile_id}/stop", {"gun": gun})
+        if self.dialect == "ocpp16":
+            result = await self.admin.post(f"/ocpp/{sp.pile_id}/stop", {"connector": gun})
+        else:
+            result = await self.admin.post(f"/piles/{sp.pile_id}/stop", {"gun": gun})
         self.check(name, result.get("outcome") == "accepted", _outcome(result))
 
     async def bill_acks(self, sp: SimPile, tx: str, count: int = 1, timeout_s: float | None = None):
