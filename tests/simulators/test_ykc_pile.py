@@ -172,8 +172,12 @@ async def test_set_model_time_sync_and_reboot(tmp_path: Path) -> None:
         assert pf.of(ykc.SetModelReply)[0].result == 1
         assert fleet.piles[0].tariff.prices[2] == (5_000, 8_000)
 
-        pf.command(client.pile_no, ykc.TimeSync(client.pile_no, SAMPLES_TIME))
+        seq = pf.command(client.pile_no, ykc.TimeSync(client.pile_no, SAMPLES_TIME))
         await pf.wait_for(lambda: pf.of(ykc.TimeSyncReply))
+        (reply,) = [r for r in pf.replies if isinstance(r.frame.message, ykc.TimeSyncReply)]
+        assert reply.frame.seq == seq and reply.matched_by == "seq"
+        sample = SAMPLES["time_sync"]  # 0x56; its answer 0x55 has the same body
+        assert reply.frame.raw[1] == sample[1] and len(reply.frame.raw) == len(sample)
 
         pf.command(client.pile_no, ykc.Reboot(client.pile_no, 1))
         await pf.wait_for(lambda: pf.of(ykc.RebootReply))
