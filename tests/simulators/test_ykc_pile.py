@@ -195,3 +195,23 @@ async def test_v17_pile_sends_the_0x3d_bill(tmp_path: Path) -> None:
         (request,) = pf.of(ykc.StartRequest)
         assert (request.start_mode, request.password_required) == (2, 1)
         assert pf.of(ykc.Login)[0].protocol_version == 17 and not pf.of(ykc.Bill)
+
+
+async def test_a_failed_remote_start_answers_failure_and_still_bills(tmp_path: Path) -> None:
+    async with FakePlatform() as pf, _fleet(pf, tmp_path) as fleet:
+        pile, client = fleet.piles[0], _client(fleet)
+        pile.force_fault("start_fails", gun=1, late_bill_delay_ms=60_000)
+        await pf.wait_for(lambda: client.model.model_id == MODEL["model_id"])
+        trade = client.pile_no + "01" + "5" * 16
+        pf.command(
+            client.pile_no,
+            ykc.RemoteStart(trade, client.pile_no, "01", "1380000000000001", "0" * 16, 10_000),
+        )
+        await pf.wait_for(lambda: pf.replies)
+        result = pf.replies[0].frame.message
+        assert isinstance(result, ykc.RemoteStartResult)
+        assert (result.trade_no, result.result, result.fail_reason) == (trade, 0, 3)
+        assert any(r.status == 1 for r in pf.of(ykc.Realtime))  # the gun reports its fault
+        await pf.wait_for(lambda: pf.of(ykc.Bill))  # YKC: a bill for every start command
+        (bill,) = pf.of(ykc.Bill)
+        assert (bill.trade_no, bill.total_energy_dwh, bill.stop_reason) == (trade, 0, 0x4A)
