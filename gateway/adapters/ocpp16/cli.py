@@ -17,6 +17,8 @@ from typing import Any
 from gateway.adapters.ocpp16.auth import MAX_PASSWORD, MIN_PASSWORD, hash_password
 from gateway.adapters.ocpp16.transport import CHARGER_ID
 
+ID_HELP = "the charge point id, as in its URL (1..32 of A-Za-z0-9._:-)"
+
 
 def charger_arg(text: str) -> str:
     if not CHARGER_ID.match(text):
@@ -32,13 +34,13 @@ def register(commands: Any) -> None:
     ocpp = commands.add_parser("ocpp", help="OCPP 1.6J charge points (database)")
     sub = ocpp.add_subparsers(dest="ocpp_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="register a charge point")
-    add.add_argument("charger_id", type=charger_arg, metavar="CHARGER_ID")
+    add.add_argument("charger_id", type=charger_arg, metavar="CHARGER_ID", help=ID_HELP)
     add.add_argument("--connectors", type=int, default=2, help="its connectors (default 2)")
     add.add_argument("--station", metavar="S", help="its station id")
     op._db(add)
     add.set_defaults(handler=op._handler(cmd_add))
     pw = sub.add_parser("password", help="set (or clear) a charge point's Basic Auth password")
-    pw.add_argument("charger_id", type=charger_arg, metavar="CHARGER_ID")
+    pw.add_argument("charger_id", type=charger_arg, metavar="CHARGER_ID", help=ID_HELP)
     given = pw.add_mutually_exclusive_group()
     given.add_argument("--key", metavar="HEX", help="the AuthorizationKey, hex digits")
     given.add_argument("--password", metavar="TEXT", help="the password as text")
