@@ -69,7 +69,7 @@ class OperatorError(PilegateError):
 
 def pile_arg(text: str) -> str:
     """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
-    from protocol.pilegate import PileIdError, normalize_pile_id
+    from protocol.pile_ids import PileIdError, normalize_pile_id
 
     try:
         return normalize_pile_id(text)
@@ -644,8 +644,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             )
             verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
             print(
-                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
-                f"(from {args.refund_from}'s amount)"
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY (from {args.refund_from}'s amount)"
             )
         else:
             reports.render([row], list(row), args.format, _out(args))
@@ -762,7 +761,7 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
 
 def _secret_arg(text: str | None) -> bytes | None:
     """--secret HEX, or the word `generate` for a new random one."""
-    from gateway.pile_auth import generate_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret
     from protocol.pilegate.login_auth import parse_secret
 
     if text is None:
@@ -772,7 +771,7 @@ def _secret_arg(text: str | None) -> bytes | None:
 
 def cmd_pile_secret(args: argparse.Namespace) -> int:
     """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
-    from gateway.pile_auth import generate_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret
     from protocol.pilegate.login_auth import parse_secret
 
     new = None

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import func, select
 
 from billing.tariff import ScopeKind
+from gateway.adapters.pilegate.tariffs import tariff_from_message
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
 from gateway.logs import configure_logging
 from gateway.storage import Storage
 from gateway.storage.schema import anomalies, bills, sessions
-from gateway.tariffs import tariff_from_message
 from protocol.pilegate import Frame, FrameDecoder, MsgType, encode
 from protocol.pilegate.examples import EXAMPLES
 from protocol.pilegate.messages import SetTariff
