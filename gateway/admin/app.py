@@ -60,7 +60,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
-from gateway.adapters.pilegate.pile_auth import generate_secret
+from gateway.adapters.pilegate.narrate import describe_frame
+from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
 from gateway.config import DEFAULT_GRACE_S
@@ -70,7 +71,6 @@ from gateway.storage import queries
 from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import TARIFF_CONFLICT
 from protocol.pile_ids import PileIdError, normalize_pile_id
-from protocol.pilegate.login_auth import parse_secret
 from sessions import Phase
 
 STRICT_STATUS = {
@@ -409,7 +409,7 @@ def create_app(
             items.append(e)
             if len(items) >= limit:
                 break
-        rows = list(reports.frame_rows(items))
+        rows = list(reports.frame_rows(items, describe_frame))
         if bill is not None:
             summary = reports.bill_frame_summary(rows)
         return {"items": rows, "summary": summary, "truncated": len(rows) >= limit}

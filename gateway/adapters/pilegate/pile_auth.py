@@ -19,6 +19,7 @@ from gateway.dialect import LoginRefusal, LoginRefused
 from gateway.storage import PileSecrets
 from protocol.pilegate import Login
 from protocol.pilegate.login_auth import NO_MAC, ReplayGuard, Verdict, verify_login
+from protocol.pilegate.login_auth import parse_secret as parse_secret  # the secrets' text form
 
 
 def generate_secret() -> bytes:
