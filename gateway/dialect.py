@@ -185,10 +185,12 @@ class JournalLine:
     transaction_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GunReport:
     """One gun's periodic state (a v1 heartbeat's gun, an OCPP StatusNotification with the
-    latest meter, a YKC real-time data frame)."""
+    latest meter, a YKC real-time data frame). A value, never changed once made; not frozen
+    only because it is built per gun per heartbeat and a frozen dataclass costs six times
+    as much to construct."""
 
     gun: int
     status: GunStatus

@@ -165,13 +165,8 @@ class PileConnection:
         """Report the guns; True when the heartbeat is journaled (its answer too)."""
         assert self.pile is not None
         first, self._first_report = self._first_report, False
-        changed = False
-        for report in heartbeat.guns:
-            key = (report.status, report.fault_code)
-            if self._last_report.get(report.gun) != key:
-                self._last_report[report.gun] = key
-                changed = True
-        self.pile.reports(inbound.gun_reports(heartbeat, self.log))
+        reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
+        self.pile.reports(reports)
         policy = self.gateway.config.database.journal_heartbeats
         journal = policy == "all" or (policy == "changes" and (changed or first))
         if journal:
@@ -246,29 +241,14 @@ class PileConnection:
             self.log.warning("login_rejected", pile=login.pile_id, reason="protocol version")
             self._refuse_login(frame.seq, Result.UNSUPPORTED_VERSION, login.pile_id)
             return
-        # Authentication comes first: a refused login stores nothing and leaves the pile's
-        # live connection, if any, as it is.
-        allowed = await self.gateway.pile_auth.check(login)
-        if isinstance(allowed, LoginRefused):
-            pile: PilePort | LoginRefused = allowed
-        else:
-            facts = PileLogin(
-                login.pile_id,
-                login.gun_count,
-                vendor=login.vendor,
-                model=login.model,
-                firmware=login.firmware,
-                pile_time_ms=login.pile_time_ms,
-                authenticated=allowed.authenticated,
-                peer=self.peer,
-            )
-            pile = await self.gateway.login(self, facts)
+        admitted = await self._admit(login)
         if self.closed:
             return
-        if isinstance(pile, LoginRefused):
-            self.log.warning("login_rejected", pile=login.pile_id, reason=pile.reason)
-            self._refuse_login(frame.seq, LOGIN_RESULT_CODE[pile.refusal], login.pile_id)
+        if isinstance(admitted, LoginRefused):
+            self.log.warning("login_rejected", pile=login.pile_id, reason=admitted.reason)
+            self._refuse_login(frame.seq, LOGIN_RESULT_CODE[admitted.refusal], login.pile_id)
             return
+        pile, facts = admitted
         if self._login_timer is not None:
             self._login_timer.cancel()
             self._login_timer = None
@@ -288,6 +268,25 @@ class PileConnection:
             authenticated=self.authenticated,
         )
         pile.connected(self, facts)  # it sends the pile's configuration: state, tariff, ...
+
+    async def _admit(self, login: Login) -> tuple[PilePort, PileLogin] | LoginRefused:
+        """The LOGIN MAC first (a login it refuses stores nothing and leaves the pile's live
+        connection, if any, as it is), then the gateway's own login."""
+        allowed = await self.gateway.pile_auth.check(login)
+        if isinstance(allowed, LoginRefused):
+            return allowed
+        facts = PileLogin(
+            login.pile_id,
+            login.gun_count,
+            vendor=login.vendor,
+            model=login.model,
+            firmware=login.firmware,
+            pile_time_ms=login.pile_time_ms,
+            authenticated=allowed.authenticated,
+            peer=self.peer,
+        )
+        pile = await self.gateway.login(self, facts)
+        return pile if isinstance(pile, LoginRefused) else (pile, facts)
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
         # The gateway's clock goes out with a refusal too: after CLOCK_SKEW the pile sets its

@@ -35,17 +35,25 @@ from sessions import ReportSource, StartConfirmed, StartFailed, StatusReported, 
 NO_SOC = 255  # the wire's "state of charge unknown"
 
 
-def gun_reports(heartbeat: Heartbeat, log: Any) -> list[GunReport]:
-    """A heartbeat's guns; one with a status v1 does not define is logged and left out."""
+def gun_reports(
+    heartbeat: Heartbeat, last: dict[int, tuple[int, int]], log: Any
+) -> tuple[list[GunReport], bool]:
+    """A heartbeat's guns, and whether any gun's status or fault differs from `last` (which
+    is brought up to date). A gun with a status v1 does not define is logged and left out."""
     reports = []
+    changed = False
     for r in heartbeat.guns:
+        key = (r.status, r.fault_code)
+        if last.get(r.gun) != key:
+            last[r.gun] = key
+            changed = True
         status = GUN_STATUS.get(r.status)
         if status is None:
             log.warning("bad_gun_report", gun=r.gun, status=r.status)
             continue
         soc = None if r.soc == NO_SOC else r.soc
         reports.append(GunReport(r.gun, status, r.fault_code or None, r.meter_dwh, r.power_w, soc))
-    return reports
+    return reports, changed
 
 
 def report_event(port: PilePort, m: Message, log: Any) -> None:
