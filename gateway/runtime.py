@@ -24,6 +24,7 @@ from gateway.dialect import (
     GunReport,
     PileLink,
     PileLogin,
+    PilePort,
     QueryBills,
     Reply,
     StartService,
@@ -509,3 +510,9 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
+
+
+if TYPE_CHECKING:
+
+    def _is_a_pile_port(runtime: PileRuntime) -> PilePort:
+        return runtime  # mypy checks that the runtime keeps the contract of gateway/dialect.py

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gateway.adapters.pilegate import inbound, outbound
 from gateway.adapters.pilegate.codes import LOGIN_RESULT_CODE, channel_name
 from gateway.adapters.pilegate.journal import error_line, message_line
-from gateway.dialect import NOT_SUPPORTED, Command, LoginRefused, PileLogin, PilePort, Reply
+from gateway.dialect import (
+    NOT_SUPPORTED,
+    Command,
+    LoginRefused,
+    PileLink,
+    PileLogin,
+    PilePort,
+    Reply,
+)
 from protocol.pilegate import (
     Ack,
     AuthRequest,
@@ -460,3 +468,11 @@ class PileConnection:
 
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
+
+
+if TYPE_CHECKING:
+
+    def _is_a_pile_link(connection: PileConnection) -> PileLink:
+        return (
+            connection  # mypy checks that the connection keeps the contract of gateway/dialect.py
+        )
