@@ -69,7 +69,7 @@ class OperatorError(PilegateError):
 
 def pile_arg(text: str) -> str:
     """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
-    from protocol.pilegate import PileIdError, normalize_pile_id
+    from protocol.pile_ids import PileIdError, normalize_pile_id
 
     try:
         return normalize_pile_id(text)
@@ -644,8 +644,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             )
             verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
             print(
-                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
-                f"(from {args.refund_from}'s amount)"
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY (from {args.refund_from}'s amount)"
             )
         else:
             reports.render([row], list(row), args.format, _out(args))
@@ -655,6 +654,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    from gateway.adapters.pilegate.narrate import describe_frame
     from gateway.storage import queries
 
     async def go() -> int:
@@ -676,7 +676,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
             ):  # fmt: skip
                 if not args.heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
                     continue
-                rows.extend(reports.frame_rows([e]))
+                rows.extend(reports.frame_rows([e], describe_frame))
         cols = list(reports.FRAME_COLUMNS)
         if args.format != "table":
             cols = ["id", *cols, "pile_id", "fields"]
@@ -762,8 +762,7 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
 
 def _secret_arg(text: str | None) -> bytes | None:
     """--secret HEX, or the word `generate` for a new random one."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     if text is None:
         return None
@@ -772,8 +771,7 @@ def _secret_arg(text: str | None) -> bytes | None:
 
 def cmd_pile_secret(args: argparse.Namespace) -> int:
     """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     new = None
     if not (args.status or args.clear):

@@ -19,8 +19,8 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from gateway.connection import PileConnection
-from protocol.pilegate import normalize_pile_id
+from gateway.adapters.pilegate.connection import PileConnection
+from protocol.pile_ids import normalize_pile_id
 
 if TYPE_CHECKING:
     from gateway.app import Gateway

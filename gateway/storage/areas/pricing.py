@@ -13,7 +13,7 @@ from gateway.storage import pricing
 from gateway.storage.areas.base import StorageArea
 from gateway.storage.pricing import IdleFeeScope
 from gateway.storage.schema import idle_fee_rules, piles, tariff_assignments
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 #: The tariff of a pile with no pile, station or stored default tariff (docs/protocol.md
 #: §7.8): 1.00 CNY/kWh in every period, no service fee. Replace it with
