@@ -18,6 +18,7 @@ from billing.idle_fee import IdleFeeRule
 from billing.records import PileBill
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
+from gateway.adapters.ocpp16.server import OcppServer
 from gateway.adapters.pilegate.connection import PileConnection
 from gateway.adapters.pilegate.pile_auth import PileAuthenticator
 from gateway.admin import live
@@ -129,6 +130,7 @@ class Gateway:
         self._wake_sweeper = asyncio.Event()  # set at stop: the sweep ends between rounds
         self.tcp_port = 0
         self.ws_port = 0
+        self.ocpp: OcppServer | None = None  # OCPP 1.6J charge points (docs/ocpp.md)
         self.stopping = False
         # Northbound events go to the outbox (same group commit as the state they describe)
         # only when a broker is configured: with none, nobody would ever drain the table.
@@ -154,6 +156,9 @@ class Gateway:
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
+        if self.config.ocpp.enabled:
+            self.ocpp = OcppServer(self, self.storage, self.config, self.log, self.now_ms)
+            await self.ocpp.start(server.host, self.config.ocpp.port, tls)
         self._sweeper = asyncio.create_task(self._sweep())
         self.log.info(
             "gateway_started",
@@ -173,6 +178,8 @@ class Gateway:
         self.log.info("gateway_stopping", connections=len(self.connections))
         for server in self._servers:
             server.close()
+        if self.ocpp is not None:
+            await self.ocpp.stop()
         self._wake_sweeper.set()
         if self._sweeper is not None:
             # Let a sweep that is inside a database call finish it: a task cancelled there
