@@ -50,7 +50,7 @@ from gateway.tariffs import TARIFF_CONFLICT, login_tariffs
 from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
-from protocol.pile_ids import normalize_pile_id
+from protocol.pile_ids import canonical_pile_id
 from sessions import (
     AccountClaimed,
     AlarmKind,
@@ -697,13 +697,13 @@ class Gateway:
     async def start_charge(
         self, pile_id: str, gun: int, account: str, channel: str = "operator"
     ) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.start(gun, account, channel)
         return self._command_done("start", pile_id, gun, result)
 
     async def stop_charge(self, pile_id: str, gun: int) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.stop(gun)
         return self._command_done("stop", pile_id, gun, result)
@@ -711,7 +711,7 @@ class Gateway:
     async def set_enabled(self, pile_id: str, enabled: bool) -> CommandResult:
         """Recorded in the database at once; sent to the pile now when it is connected,
         otherwise as part of its next login (case 8): the outcome is then ``stored``."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         known = await self.storage.set_pile_enabled(pile_id, enabled)
         name = "enable" if enabled else "disable"
         if not known:
@@ -725,14 +725,14 @@ class Gateway:
         return self._command_done(name, pile_id, 0, result)
 
     async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.simple(QueryBills(gun))
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
         """Stored at once; sent now when the pile is connected, else at its next login."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         try:
             await self.storage.put_tariff(tariff)
         except TariffConflict as exc:  # the id already names other prices: nothing sent
@@ -742,7 +742,7 @@ class Gateway:
 
     async def set_idle_fee(self, pile_id: str, rule: IdleFeeRule) -> CommandResult:
         """The pile's own idle-fee rule: stored, sent now or at its next login."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         return (await self.set_idle_fee_rule(ScopeKind.PILE, pile_id, rule))[pile_id]
 
     async def set_idle_fee_rule(
@@ -752,7 +752,7 @@ class Gateway:
         pile whose rule it now is; {pile_id: result} (a pile scope always names its pile:
         ``stored`` when it is offline). Others get it at their next login."""
         if scope_kind is ScopeKind.PILE:
-            scope_id = normalize_pile_id(scope_id)
+            scope_id = canonical_pile_id(scope_id)
         await self.storage.put_idle_rule(scope_id, rule, scope_kind=scope_kind)
         results: dict[str, CommandResult] = {}
         if scope_kind is ScopeKind.PILE:
@@ -792,7 +792,7 @@ class Gateway:
         self, pile_id: str, *, why: str = "operator", drift_ms: int | None = None
     ) -> CommandResult:
         """TIME_SYNC now (docs/protocol.md §7.12); a clock cannot be set while offline."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         if pile is None or not pile.online:
             return self._command_done("time_sync", pile_id, 0, commands.OFFLINE, why=why)

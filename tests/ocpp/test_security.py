@@ -20,7 +20,7 @@ from gateway.admin.app import create_app
 from gateway.app import Gateway
 from gateway.storage.schema import frame_journal, ocpp_chargers
 from tests.gateway.tls_cert import make_self_signed
-from tests.ocpp.conftest import CP, ocpp_config, start
+from tests.ocpp.conftest import ACCOUNT, CP, ocpp_config, start
 from tests.ocpp.reads import eventually
 from tests.ocpp.support import connected, iso, now, url
 
@@ -219,3 +219,24 @@ async def test_tc_086_profile_2_tls_with_basic_auth(
     with pytest.raises((ssl.SSLError, OSError, websockets.InvalidMessage)):  # plain ws:// refused
         async with websockets.connect(url(port, CP), subprotocols=["ocpp1.6"], open_timeout=3):  # type: ignore[list-item]
             pass
+
+
+async def test_the_v1_command_routes_work_for_a_connected_charger(
+    gateway: Gateway, port: int, admin: httpx.AsyncClient
+) -> None:
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        body = {"gun": 1, "account": ACCOUNT, "channel": "own_app"}
+        started = (await admin.post(f"/piles/{CP}/start", json=body)).json()
+        assert started["outcome"] == "accepted", started
+        id_tag = (await cp.wait_for("RemoteStartTransaction"))["id_tag"]
+        tx = (await cp.start_tx(id_tag)).transaction_id
+        await cp.status(1, "Charging")
+        shown = (await admin.get(f"/piles/{CP}")).json()
+        assert shown["guns"]["1"]["session"]["phase"] == "charging", shown
+        stopped = (await admin.post(f"/piles/{CP}/stop", json={"gun": 1})).json()
+        assert stopped["outcome"] == "accepted", stopped
+        assert (await cp.wait_for("RemoteStopTransaction"))["transaction_id"] == tx
+        sessions = (await admin.get("/sessions", params={"pile": CP})).json()
+        assert sessions["items"], sessions
+    assert (await admin.get("/sessions", params={"pile": "NOT-KNOWN"})).status_code == 422
