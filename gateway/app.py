@@ -145,6 +145,9 @@ class Gateway:
     async def start(self) -> None:
         server = self.config.server
         tls = server_context(server)  # TLS on both listeners when a certificate is set
+        if self.config.ocpp.enabled:  # first: its schemas compile before any pile is let in
+            self.ocpp = OcppServer(self, self.storage, self.config, self.log, self.now_ms)
+            await self.ocpp.start(server.host, self.config.ocpp.port, tls)
         tcp = await self.loop.create_server(
             lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
         )
@@ -156,14 +159,12 @@ class Gateway:
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
-        if self.config.ocpp.enabled:
-            self.ocpp = OcppServer(self, self.storage, self.config, self.log, self.now_ms)
-            await self.ocpp.start(server.host, self.config.ocpp.port, tls)
         self._sweeper = asyncio.create_task(self._sweep())
         self.log.info(
             "gateway_started",
             tcp=f"{server.host}:{self.tcp_port}",
             ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
+            ocpp=f"{server.host}:{self.ocpp.port}" if self.ocpp is not None else None,
             database=self.storage.dialect,
             tls=tls is not None,
             pile_auth=self.config.piles.auth,
