@@ -124,16 +124,20 @@ class OcppServer:
         self.log.info("ocpp_disconnected", pile=charger.charger_id)
 
     async def booted(self, charger: OcppCharger, boot: m.BootNotification) -> None:
+        """What the charger says of itself, recorded when it changed (a reboot that changed
+        nothing costs one read), and published as a `boot` event."""
         record = await self.storage.get_pile(charger.charger_id)
-        await self.storage.login_pile(
-            charger.charger_id,
-            vendor=boot.charge_point_vendor,
-            model=boot.charge_point_model,
-            firmware=boot.firmware_version or "",
-            gun_count=record.gun_count if record is not None else DEFAULT_GUNS,
-            at_ms=self.now_ms(),
-            auto_register=True,  # it was let in: registered by now
-        )
+        said = (boot.charge_point_vendor, boot.charge_point_model, boot.firmware_version or "")
+        if record is None or (record.vendor, record.model, record.firmware) != said:
+            await self.storage.login_pile(
+                charger.charger_id,
+                vendor=boot.charge_point_vendor,
+                model=boot.charge_point_model,
+                firmware=boot.firmware_version or "",
+                gun_count=record.gun_count if record is not None else DEFAULT_GUNS,
+                at_ms=self.now_ms(),
+                auto_register=True,  # it was let in: registered by now
+            )
         self.core.emit(
             "boot",
             charger.charger_id,
