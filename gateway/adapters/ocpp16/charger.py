@@ -34,6 +34,7 @@ from gateway.dialect import (
     StartService,
     StopService,
 )
+from gateway.storage.areas.ocpp import ChargerAuth
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16.connection import (
     CallAnswered,
@@ -84,12 +85,18 @@ class OcppCharger:
     dialect = "ocpp16"
 
     def __init__(
-        self, server: OcppServer, link: OcppWsProtocol, charger_id: str, profile: int
+        self,
+        server: OcppServer,
+        link: OcppWsProtocol,
+        charger_id: str,
+        profile: int,
+        known: ChargerAuth,
     ) -> None:
         self.server = server
         self.link = link
         self.charger_id = charger_id
         self.profile = profile
+        self.known = known  # its row as the handshake read it (vendor, model, connectors)
         self.log = server.log.bind(pile=charger_id, dialect="ocpp16")
         self.conn = OcppConnection(call_timeout=server.call_timeout_s)
         self.port: PilePort | None = None

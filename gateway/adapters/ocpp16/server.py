@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from gateway.adapters.ocpp16.transport import OcppWsProtocol
 from gateway.config import GatewayConfig
 from gateway.dialect import JournalLine, LoginRefused, PileLink, PileLogin, PilePort
 from gateway.storage import Storage
+from gateway.storage.areas.ocpp import ChargerAuth
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16 import schemas
 
@@ -86,22 +88,23 @@ class OcppServer:
 
     # --- connections --------------------------------------------------------------------------
 
-    def connected(self, link: OcppWsProtocol, charger_id: str, profile: int) -> OcppCharger:
+    def connected(
+        self, link: OcppWsProtocol, charger_id: str, profile: int, known: ChargerAuth
+    ) -> OcppCharger:
         """The handshake let the charger in: its connection, logging in to the core."""
-        charger = OcppCharger(self, link, charger_id, profile)
+        charger = OcppCharger(self, link, charger_id, profile, known)
         self._all.add(charger)
         self.log.info("ocpp_connected", pile=charger_id, peer=link.peer, security_profile=profile)
         return charger
 
     async def login(self, charger: OcppCharger) -> PilePort | None:
-        record = await self.storage.get_pile(charger.charger_id)
-        guns = max(record.gun_count if record is not None else 0, 1)
+        known = charger.known  # read with the handshake's check: no second read
         login = PileLogin(
             pile_id=charger.charger_id,
-            gun_count=guns,
-            vendor=record.vendor if record is not None else "",
-            model=record.model if record is not None else "",
-            firmware=record.firmware if record is not None else "",
+            gun_count=known.gun_count if known.registered else DEFAULT_GUNS,
+            vendor=known.vendor,
+            model=known.model,
+            firmware=known.firmware,
             authenticated=charger.profile > 0,
             peer=charger.link.peer,
         )
@@ -125,18 +128,21 @@ class OcppServer:
 
     async def booted(self, charger: OcppCharger, boot: m.BootNotification) -> None:
         """What the charger says of itself, recorded when it changed (a reboot that changed
-        nothing costs one read), and published as a `boot` event."""
-        record = await self.storage.get_pile(charger.charger_id)
+        nothing writes nothing), and published as a `boot` event."""
+        known = charger.known
         said = (boot.charge_point_vendor, boot.charge_point_model, boot.firmware_version or "")
-        if record is None or (record.vendor, record.model, record.firmware) != said:
+        if (known.vendor, known.model, known.firmware) != said:
             await self.storage.login_pile(
                 charger.charger_id,
                 vendor=boot.charge_point_vendor,
                 model=boot.charge_point_model,
                 firmware=boot.firmware_version or "",
-                gun_count=record.gun_count if record is not None else DEFAULT_GUNS,
+                gun_count=known.gun_count if known.registered else DEFAULT_GUNS,
                 at_ms=self.now_ms(),
                 auto_register=True,  # it was let in: registered by now
+            )
+            charger.known = dataclasses.replace(
+                known, vendor=said[0], model=said[1], firmware=said[2]
             )
         self.core.emit(
             "boot",

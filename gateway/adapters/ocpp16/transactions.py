@@ -358,13 +358,11 @@ async def sign_certificate(ch: OcppCharger, msg: m.SignCertificate) -> m.Respons
 
 async def restore(ch: OcppCharger) -> None:
     """The charger's open transactions back in memory, and stopped ones not billed yet billed."""
-    storage = ch.server.storage
-    for tx in await storage.open_transactions(ch.charger_id):
-        if tx.ended_by_gateway_ms is None:
+    for tx in await ch.server.storage.transactions_to_restore(ch.charger_id):
+        if tx.stop_ms is None:
             ch.state.open_tx[tx.connector_id] = tx
-    for tx in await storage.unbilled_stops(ch.charger_id):
-        assert tx.stop_ms is not None
-        ch.spawn("bill", submit_bill(ch, tx, service_end_ms=tx.stop_ms))
+        else:
+            ch.spawn("bill", submit_bill(ch, tx, service_end_ms=tx.stop_ms))
 
 
 SyncHandler = Callable[["OcppCharger", Any], m.Response]

@@ -151,7 +151,7 @@ class OcppWsProtocol(asyncio.Protocol):
             return
         if not known.registered:
             await self.server.storage.register_charger(charger_id, at_ms=self.server.now_ms())
-        self.charger = self.server.connected(self, charger_id, verdict.profile)
+        self.charger = self.server.connected(self, charger_id, verdict.profile, known)
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()

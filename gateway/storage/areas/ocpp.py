@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from gateway.storage.areas.base import StorageArea
 from gateway.storage.inserts import dialect_insert
@@ -27,12 +27,17 @@ from gateway.storage.schema import (
 
 @dataclass(frozen=True, slots=True)
 class ChargerAuth:
-    """What the handshake needs: is the charger registered, its profile, its password hash."""
+    """What the handshake needs (is the charger registered, its profile, its password hash),
+    and what its login then says of it, read in the same query."""
 
     registered: bool
     enabled: bool
     security_profile: int = 0
     password_hash: str | None = None
+    gun_count: int = 0
+    vendor: str = ""
+    model: str = ""
+    firmware: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +68,25 @@ class OcppStorage(StorageArea):
 
     async def charger_auth(self, pile_id: str) -> ChargerAuth:
         c = ocpp_chargers.c
+        p = piles.c
         q = (
-            select(piles.c.enabled, c.security_profile, c.password_hash)
-            .select_from(piles.outerjoin(ocpp_chargers, c.pile_id == piles.c.id))
-            .where(piles.c.id == pile_id)
+            select(
+                p.enabled,
+                c.security_profile,
+                c.password_hash,
+                p.gun_count,
+                p.vendor,
+                p.model,
+                p.firmware,
+            )
+            .select_from(piles.outerjoin(ocpp_chargers, c.pile_id == p.id))
+            .where(p.id == pile_id)
         )
         async with self.reader.connect() as conn:
             row = (await conn.execute(q)).first()
         if row is None:
             return ChargerAuth(False, False)
-        return ChargerAuth(True, bool(row[0]), row[1] or 0, row[2])
+        return ChargerAuth(True, bool(row[0]), row[1] or 0, row[2], *row[3:])
 
     async def register_charger(
         self, pile_id: str, *, gun_count: int = 2, station_id: str | None = None, at_ms: int
@@ -154,12 +168,16 @@ class OcppStorage(StorageArea):
             row = (await conn.execute(q)).mappings().first()
         return None if row is None else OcppTransaction.from_row(row)
 
-    async def open_transactions(self, pile_id: str) -> list[OcppTransaction]:
-        """The charger's transactions with no StopTransaction yet, oldest first."""
+    async def transactions_to_restore(self, pile_id: str) -> list[OcppTransaction]:
+        """At a (re)connect, in one read: the charger's transactions with no StopTransaction
+        yet (not ended by the gateway), and stopped ones of a session whose bill is not in
+        yet (the gateway restarted between the stop and the bill); oldest first."""
         t = ocpp_transactions.c
+        still_open = and_(t.stop_ms.is_(None), t.ended_by_gateway_ms.is_(None))
+        unbilled = and_(t.stop_ms.is_not(None), t.billed_ms.is_(None), t.session_tx.is_not(None))
         q = (
             select(ocpp_transactions)
-            .where(t.pile_id == pile_id, t.stop_ms.is_(None))
+            .where(t.pile_id == pile_id, or_(still_open, unbilled))
             .order_by(t.id)
         )
         async with self.engine.connect() as conn:
@@ -213,24 +231,6 @@ class OcppStorage(StorageArea):
                 .where(t.pile_id == pile_id, t.id == transaction_id)
                 .values(billed_ms=at_ms)
             )
-
-    async def unbilled_stops(self, pile_id: str) -> list[OcppTransaction]:
-        """Stopped transactions of a session whose bill is not in yet (e.g. the gateway
-        restarted between the stop and the bill), oldest first."""
-        t = ocpp_transactions.c
-        q = (
-            select(ocpp_transactions)
-            .where(
-                t.pile_id == pile_id,
-                t.stop_ms.is_not(None),
-                t.billed_ms.is_(None),
-                t.session_tx.is_not(None),
-            )
-            .order_by(t.id)
-        )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(q)).mappings().all()
-        return [OcppTransaction.from_row(r) for r in rows]
 
     async def ocpp_transactions(
         self, pile_id: str | None = None, limit: int = 100
