@@ -1,0 +1,1 @@
+"""Dialect adapters: each translates one pile protocol to and from `gateway.dialect`."""
