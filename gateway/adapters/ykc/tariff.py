@@ -127,7 +127,7 @@ def tariff_of_model(
         if energy % E4_TO_E5 or service % E4_TO_E5:
             raise ModelNotExpressible(f"rate {number}: price below 0.0001 CNY/kWh")
         prices[KIND_OF_RATE[number]] = PeriodPrice(energy // E4_TO_E5, service // E4_TO_E5)
-    segments = []
+    segments: list[Segment] = []
     for slot, number in enumerate(slots):
         kind = KIND_OF_RATE[number]
         if not segments or segments[-1].kind is not kind:

@@ -1,0 +1,633 @@
+"""One YKC pile's TCP connection: the sans-I/O `YkcConnection`, the pile's `PilePort` calls,
+and the `PileLink` the core commands it through.
+
+Frames are handled in arrival order. Heartbeats and real-time data are handled inside the
+transport's callback; login, billing-model verify/request, start requests and bills need the
+database, so when one arrives it and everything after it is queued behind a worker task. YKC
+has no negative answer: a frame pilegate cannot read is logged, journaled and counted (a
+burst closes the connection), and a bill it cannot read is answered "illegal bill" with the
+trade number from its raw bytes, so the pile stops re-sending something no one can store.
+A bill that could not be committed is not answered at all: the pile sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import deque
+from typing import Any, Protocol
+
+from gateway.adapters.ykc import codes
+from gateway.adapters.ykc.bills import gun_code, gun_number, pile_bill
+from gateway.adapters.ykc.host import LoginDenied, YkcHost, YkcLogin
+from gateway.adapters.ykc.realtime import RealtimeTracker
+from gateway.adapters.ykc.rules import DEFAULT_RULES, YkcRules
+from gateway.adapters.ykc.tariff import ModelNotExpressible, billing_model
+from gateway.adapters.ykc.trade import is_idle_trade
+from gateway.dialect import (
+    NOT_SUPPORTED,
+    BillStatus,
+    Command,
+    PilePort,
+    Reply,
+    SetTariff,
+    StartService,
+    StopService,
+    SyncTime,
+)
+from gateway.dialect import Reboot as RebootCommand
+from protocol.ykc import (
+    Bill,
+    BillConfirm,
+    BillV17,
+    CommandTimedOut,
+    Cp56Time,
+    DecodeFailed,
+    FrameBeforeLogin,
+    FrameReceived,
+    FrameType,
+    Heartbeat,
+    HeartbeatReply,
+    Login,
+    LoginReply,
+    Message,
+    ModelReply,
+    ModelRequest,
+    ModelVerify,
+    ModelVerifyReply,
+    PendingCommand,
+    ReadRealtime,
+    Realtime,
+    Reboot,
+    RebootReply,
+    RemoteStart,
+    RemoteStartResult,
+    RemoteStop,
+    RemoteStopResult,
+    ReplyReceived,
+    SetModel,
+    SetModelReply,
+    StartAuthorisation,
+    StartRequest,
+    TimeSync,
+    UnexpectedFrame,
+    Version,
+    YkcConnection,
+    YkcDecodeError,
+    YkcFrame,
+    encode,
+)
+from sessions import StartConfirmed
+
+T = FrameType
+NEEDS_DATABASE = (Login, ModelVerify, ModelRequest, StartRequest, Bill, BillV17)
+SUPPORTED_VERSIONS = frozenset(int(v) for v in Version)
+SUPPORTED_COMMANDS: frozenset[type] = frozenset(
+    {StartService, StopService, SetTariff, SyncTime, RebootCommand}
+)
+NO_CARD = "0" * 16
+NO_TRADE = "0" * 32
+#: Shortest raw bill from which a trade number can still be read (header + 16 bytes).
+_TRADE_END = 6 + 16
+
+
+class Link(Protocol):
+    """What the connection needs from its transport."""
+
+    def write(self, data: bytes) -> None: ...
+    def close(self) -> None: ...
+    def write_buffer_size(self) -> int: ...
+
+
+def journal_fields(message: Message) -> dict[str, Any]:
+    return dataclasses.asdict(message)
+
+
+class YkcPileConnection:
+    """A YKC pile on one TCP connection (implements `gateway.dialect.PileLink`)."""
+
+    def __init__(
+        self, host: YkcHost, link: Link, peer: str, rules: YkcRules = DEFAULT_RULES
+    ) -> None:
+        self.host = host
+        self.link = link
+        self.peer = peer
+        self.rules = rules
+        self._sent: list[tuple[Message, int, bytes]] = []
+        self.proto = YkcConnection(
+            reply_timeouts={T.REMOTE_START: rules.start_confirm_s}, encoder=self._encode
+        )
+        self.pile: PilePort | None = None
+        self.pile_id: str | None = None
+        self.login: YkcLogin | None = None
+        self.closed = False
+        self.close_reason = ""
+        self.authenticated = False  # YKC has no authentication of its own
+        self.last_rx = host.loop.time()
+        self.log = host.log.bind(peer=peer, dialect="ykc")
+        self.realtime = RealtimeTracker(rules.idle_frames_end_charge)
+        self._inbox: deque[YkcFrame] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._waiting: dict[int, asyncio.Future[Reply | None]] = {}  # id(PendingCommand)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._bad_times: deque[float] = deque()
+        self._heartbeat_states: dict[str, int] = {}
+        self._trades: dict[str, tuple[str, int]] = {}  # trade -> (account, authorised_ms)
+        self._login_timer: asyncio.TimerHandle | None = host.loop.call_later(
+            host.limits.login_timeout_s, self._login_timed_out
+        )
+
+    # --- PileLink -----------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        return "ykc"
+
+    def supports(self, command: type[Command]) -> bool:
+        return command in SUPPORTED_COMMANDS
+
+    async def command(self, command: Command, timeout_s: float) -> Reply | None:
+        message = self._message_for(command)
+        if message is None:
+            return NOT_SUPPORTED
+        if self.closed or not self.proto.logged_in:
+            return None
+        if isinstance(command, StartService):
+            # YKC gives the pile 90 s to confirm, and a pile not yet plugged answers again
+            # once the car is (SPEC §8.4): the start is awaited that long, whatever the caller's.
+            timeout_s = max(timeout_s, self.rules.start_confirm_s)
+            self._trades[command.transaction_id] = (command.account, self.host.now_ms())
+        pending = self.proto.send_command(message, self.host.loop.time())
+        self._flush()
+        if pending is None:
+            return Reply(True, "sent")
+        future: asyncio.Future[Reply | None] = self.host.loop.create_future()
+        self._waiting[id(pending)] = future
+        self._arm_deadline()
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(id(pending), None)
+
+    def _message_for(self, command: Command) -> Message | None:
+        pile = self.pile_id or ""
+        if isinstance(command, StartService):
+            return RemoteStart(
+                command.transaction_id, pile, gun_code(command.gun),
+                logical_card(command.account), NO_CARD, max(0, command.balance_fen),
+            )  # fmt: skip
+        if isinstance(command, StopService):
+            return RemoteStop(pile, gun_code(command.gun))
+        if isinstance(command, SetTariff):
+            try:
+                model = billing_model(command.tariff)
+            except ModelNotExpressible as exc:
+                self.log.warning("ykc_tariff_not_expressible", detail=str(exc))
+                return None
+            return SetModel(pile=pile, **model.message_fields())  # type: ignore[arg-type]  # fields typed by name
+        if isinstance(command, SyncTime):
+            return TimeSync(pile, Cp56Time.from_epoch_ms(command.now_ms, self.proto.tz))
+        if isinstance(command, RebootCommand):
+            return Reboot(pile, 1 if command.hard else 2)
+        return None
+
+    @staticmethod
+    def _reply_of(frame: YkcFrame) -> Reply:
+        m = frame.message
+        if isinstance(m, RemoteStartResult):
+            ok = m.result == 1
+            status = "ok" if ok else codes.fail_name(codes.START_FAIL, m.fail_reason)
+            return Reply(ok, status, gun_number(m.gun))
+        if isinstance(m, RemoteStopResult):
+            ok = m.result == 1
+            status = "ok" if ok else codes.fail_name(codes.STOP_FAIL, m.fail_reason)
+            return Reply(ok, status, gun_number(m.gun))
+        if isinstance(m, SetModelReply | RebootReply):
+            return Reply(m.result == 1, "ok" if m.result == 1 else "failed")
+        return Reply(True, "ok")  # 0x55: the pile echoes the time it now keeps
+
+    # --- input --------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.last_rx = self.host.loop.time()
+        self.proto.receive_data(data)
+        for event in self.proto.events_received():
+            try:
+                self._event(event)
+            except Exception:
+                self.log.exception("ykc_event_failed", ykc_event=type(event).__name__)
+        self._flush()
+
+    def _event(self, event: Any) -> None:
+        if isinstance(event, FrameReceived):
+            frame = event.frame
+            if self._inbox is not None:
+                self._inbox.append(frame)
+            elif isinstance(frame.message, NEEDS_DATABASE):
+                self._inbox = deque((frame,))
+                self._worker = asyncio.create_task(self._drain())
+            else:
+                self._handle(frame)
+        elif isinstance(event, ReplyReceived):
+            self._journal_in(event.frame)
+            self._replied(event)
+        elif isinstance(event, DecodeFailed):
+            self._bad_frame(event.error)
+        elif isinstance(event, FrameBeforeLogin):
+            self.log.warning(
+                "ykc_frame_before_login",
+                type=f"0x{event.frame.frame_type:02x}",
+                seq=event.frame.seq,
+            )
+            self._count_bad()
+        elif isinstance(event, UnexpectedFrame):
+            self._journal_in(event.frame)
+            self.log.warning(
+                "ykc_unexpected_frame",
+                type=f"0x{event.frame.frame_type:02x}",
+                seq=event.frame.seq,
+                why=event.reason,
+            )
+
+    async def _drain(self) -> None:
+        inbox = self._inbox
+        try:
+            while inbox:
+                frame = inbox.popleft()
+                if isinstance(frame.message, NEEDS_DATABASE):
+                    await self._handle_async(frame)
+                else:
+                    self._handle(frame)
+                self._flush()
+        finally:
+            self._inbox = None
+            self._worker = None
+
+    def _handle(self, frame: YkcFrame) -> None:
+        m = frame.message
+        try:
+            if isinstance(m, Heartbeat):
+                self._heartbeat(frame, m)
+            elif isinstance(m, Realtime):
+                self._journal_in(frame)
+                self._realtime(m)
+            else:
+                self._journal_in(frame)
+                self.log.info("ykc_frame_ignored", type=f"0x{frame.frame_type:02x}")
+        except Exception:
+            self.log.exception("ykc_frame_failed", type=f"0x{frame.frame_type:02x}", seq=frame.seq)
+
+    async def _handle_async(self, frame: YkcFrame) -> None:
+        m = frame.message
+        try:
+            if isinstance(m, Login):
+                await self._login(frame, m)
+                return
+            self._journal_in(frame)
+            if isinstance(m, ModelVerify):
+                await self._model_verify(frame, m)
+            elif isinstance(m, ModelRequest):
+                await self._model_request(frame, m)
+            elif isinstance(m, StartRequest):
+                await self._start_request(frame, m)
+            elif isinstance(m, Bill | BillV17):
+                await self._bill(frame, m)
+        except Exception:
+            self.log.exception("ykc_frame_failed", type=f"0x{frame.frame_type:02x}", seq=frame.seq)
+
+    # --- login and heartbeat -------------------------------------------------------------------
+
+    async def _login(self, frame: YkcFrame, m: Login) -> None:
+        if self.pile is not None:
+            self.log.warning("ykc_login_again", pile=m.pile)
+            self._reply(frame, LoginReply(m.pile, 0))  # same pile, same link: say yes again
+            return
+        login = YkcLogin(
+            m.pile, m.pile_type, m.gun_count, m.protocol_version, m.program_version,
+            frame.crc_order.value, self.peer,
+        )  # fmt: skip
+        self.host.journal(m.pile, "in", frame.seq, "YKC_LOGIN", frame.frame_type, frame.raw,
+                          journal_fields(m))  # fmt: skip
+        if m.protocol_version not in SUPPORTED_VERSIONS:
+            self._refuse_login(frame, m.pile, f"protocol version {m.protocol_version}")
+            return
+        result = await self.host.login(self, login)
+        if self.closed:
+            return
+        if isinstance(result, LoginDenied):
+            self._refuse_login(frame, m.pile, result.reason)
+            return
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
+        self.pile, self.pile_id, self.login = result, m.pile, login
+        self.log = self.log.bind(pile=m.pile)
+        self._reply(frame, LoginReply(m.pile, 0))
+        self.log.info(
+            "pile_login",
+            version=m.protocol_version,
+            program=m.program_version,
+            guns=m.gun_count,
+            pile_type=login.model,
+            crc_order=login.crc_order,
+            seq=frame.seq,
+        )
+        self.host.logged_in(self, result)
+        for gun in range(1, m.gun_count + 1):  # each gun's report now: they reconcile sessions
+            self.proto.send_command(ReadRealtime(m.pile, gun_code(gun)), self.host.loop.time())
+
+    def _refuse_login(self, frame: YkcFrame, pile: str, reason: str) -> None:
+        self.log.warning("login_rejected", pile=pile, reason=reason)
+        self._reply(frame, LoginReply(pile, 1), pile_id=pile)
+        self._flush()
+        self.close(f"login refused: {reason}")
+
+    def _login_timed_out(self) -> None:
+        self._login_timer = None
+        if self.pile is None and not self.closed:
+            self.close("no login in time")
+
+    def _heartbeat(self, frame: YkcFrame, m: Heartbeat) -> None:
+        changed = self._heartbeat_states.get(m.gun) != m.gun_state
+        self._heartbeat_states[m.gun] = m.gun_state
+        policy = self.host.limits.heartbeat_journal
+        journal = policy == "all" or (policy == "changes" and changed)
+        if journal:
+            self._journal_in(frame)
+        if changed and m.gun_state:
+            self.log.warning("ykc_gun_fault_heartbeat", gun=m.gun)
+        if self.pile_id is not None:
+            self.host.touch(self.pile_id, self.host.now_ms())
+        self._reply(frame, HeartbeatReply(m.pile, m.gun, 0), journal=journal)
+
+    # --- tariff ---------------------------------------------------------------------------------
+
+    async def _model(self) -> Any:
+        assert self.pile_id is not None
+        tariff = await self.host.tariff_for(self.pile_id, self.host.now_ms())
+        if tariff is None:
+            self.log.error("ykc_no_tariff")
+            return None
+        try:
+            return billing_model(tariff)
+        except ModelNotExpressible as exc:
+            self.log.error("ykc_tariff_not_expressible", detail=str(exc))
+            return None
+
+    async def _model_verify(self, frame: YkcFrame, m: ModelVerify) -> None:
+        model = await self._model()
+        current = model is not None and model.model_id == m.model_id
+        our_id = model.model_id if model is not None else m.model_id
+        self._reply(frame, ModelVerifyReply(m.pile, our_id, 0 if current else 1))
+
+    async def _model_request(self, frame: YkcFrame, m: ModelRequest) -> None:
+        model = await self._model()
+        if model is None:
+            # No model the pile may charge by: unanswered, the pile asks again (SPEC §6.7)
+            # and cannot charge meanwhile, which is right for a pile without a tariff.
+            self.log.error("ykc_model_request_unanswered", reason="no usable tariff")
+            return
+        self._reply(frame, ModelReply(pile=m.pile, **model.message_fields()))
+
+    # --- starts at the pile ---------------------------------------------------------------------
+
+    async def _start_request(self, frame: YkcFrame, m: StartRequest) -> None:
+        gun = gun_number(m.gun)
+        port = self.pile
+        assert port is not None
+        channel = codes.START_MODE_CHANNEL.get(m.start_mode, "card")
+        token = m.vin if m.start_mode == 3 else m.card
+        if gun is None:
+            self._reply(frame, StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, 0x05))
+            return
+        if m.password_required:
+            # pilegate keeps a salted hash of an account's password, which an MD5 from the
+            # pile cannot be checked against: such a start is refused as "wrong password".
+            self.log.warning("ykc_card_password_unsupported", gun=gun)
+            self._reply(frame, StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, 0x07))
+            return
+        verdict = await port.authorise(gun, channel, token, "")
+        if verdict.transaction_id is not None and verdict.refusal is None:
+            account = verdict.account or ""
+            self._trades[verdict.transaction_id] = (account, self.host.now_ms())
+            self._reply(
+                frame,
+                StartAuthorisation(
+                    verdict.transaction_id, m.pile, m.gun, logical_card(account),
+                    max(0, verdict.balance_fen), 1, 0,
+                ),
+            )  # fmt: skip
+            return
+        refusal = verdict.refusal
+        reason = codes.auth_fail_reason(refusal, m.start_mode) if refusal is not None else 0x01
+        self._reply(frame, StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, reason))
+
+    # --- real-time data ---------------------------------------------------------------------------
+
+    def _realtime(self, m: Realtime) -> None:
+        port = self.pile
+        gun = gun_number(m.gun)
+        login = self.login
+        if port is None or login is None or gun is None or not 1 <= gun <= login.gun_count:
+            self.log.warning("ykc_bad_gun_report", gun=m.gun, status=m.status)
+            return
+        now = self.host.now_ms()
+        soc = m.soc if login.pile_type == 0 else None
+        power_w = m.voltage_dv * m.current_da // 100
+        outcome = self.realtime.observe(gun, m)
+        if outcome.abnormal_end:
+            self.log.warning("ykc_charge_ended_abnormally", gun=gun, trade=m.trade_no,
+                             rule="idle_frames_end_charge")  # fmt: skip
+        if outcome.start_confirmed is not None:
+            port.feed(gun, StartConfirmed(outcome.start_confirmed, 0))
+        if outcome.report is None:
+            return  # held: one idle frame in a charge is not yet its end (§13.3 #4)
+        if outcome.charging and not is_idle_trade(m.trade_no):
+            port.meter(gun, m.trade_no, now, m.energy_dwh, power_w, soc)
+        port.reports([outcome.report_with(power_w=power_w, soc=soc)])
+
+    # --- bills ------------------------------------------------------------------------------------
+
+    async def _bill(self, frame: YkcFrame, m: Bill | BillV17) -> None:
+        port = self.pile
+        assert port is not None
+        account, authorised_ms = self._trades.get(m.trade_no, (None, None))
+        bill = pile_bill(m, tz=self.proto.tz, account=account, authorised_ms=authorised_ms)
+        verdict = await port.bill(bill)
+        if verdict is None:
+            self.log.warning("ykc_bill_unanswered", trade=m.trade_no, reason="not committed")
+            return  # durable before acknowledged: the pile re-sends it
+        result = 1 if verdict.status is BillStatus.REJECTED else 0
+        gun = gun_number(m.gun)
+        if gun is not None:
+            self.realtime.bill_received(gun)
+        self._trades.pop(m.trade_no, None)
+        self._reply(frame, BillConfirm(m.trade_no, result))
+
+    # --- replies and commands -------------------------------------------------------------------
+
+    def _replied(self, event: ReplyReceived) -> None:
+        future = self._waiting.get(id(event.command))
+        reply = self._reply_of(event.frame)
+        if not event.final:
+            self.log.info("ykc_start_waits_for_plug", gun=reply.gun, status=reply.status)
+            return
+        if future is not None and not future.done():
+            future.set_result(reply)
+        self._arm_deadline()
+
+    def _arm_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        deadline = self.proto.next_deadline()
+        if deadline is not None and not self.closed:
+            delay = max(0.0, deadline - self.host.loop.time())
+            self._deadline = self.host.loop.call_later(delay, self._deadline_due)
+
+    def _deadline_due(self) -> None:
+        self._deadline = None
+        for expired in self.proto.timeouts(self.host.loop.time()):
+            self._expire(expired)
+        self._arm_deadline()
+
+    def _expire(self, expired: CommandTimedOut | PendingCommand) -> None:
+        command = expired.command if isinstance(expired, CommandTimedOut) else expired
+        future = self._waiting.get(id(command))
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def _encode(self, message: Message, seq: int) -> bytes:
+        data = encode(message, seq)
+        self._sent.append((message, seq, data))
+        return data
+
+    def _reply(
+        self, request: YkcFrame, message: Message, *, journal: bool = True,
+        pile_id: str | None = None,
+    ) -> None:  # fmt: skip
+        if self.closed:
+            return
+        self.proto.reply(request, message)
+        if not journal:
+            self._sent.pop()  # encoded just now; not journaled (a steady heartbeat)
+        if pile_id is not None:  # a refused login: the pile is not ours, its frames still kept
+            self._journal_sent(pile_id)
+
+    def _flush(self) -> None:
+        if self.pile_id is not None:
+            self._journal_sent(self.pile_id)
+        self._sent.clear()
+        data = self.proto.data_to_send()
+        if not data or self.closed:
+            return
+        self.link.write(data)
+        limit = self.host.limits.write_buffer_limit
+        if self.link.write_buffer_size() > limit:
+            self.close(f"write buffer over {limit} bytes: the pile does not read")
+
+    def _journal_sent(self, pile_id: str) -> None:
+        for message, seq, data in self._sent:
+            self.host.journal(
+                pile_id, "out", seq, f"YKC_{message.TYPE.name}", message.TYPE, data,
+                journal_fields(message), _gun_of(message), getattr(message, "trade_no", None),
+            )  # fmt: skip
+        self._sent.clear()
+
+    def _journal_in(self, frame: YkcFrame) -> None:
+        if self.pile_id is None:
+            return
+        m = frame.message
+        self.host.journal(
+            self.pile_id, "in", frame.seq, f"YKC_{m.TYPE.name}", frame.frame_type, frame.raw,
+            journal_fields(m), _gun_of(m), getattr(m, "trade_no", None),
+        )  # fmt: skip
+
+    # --- bad input ------------------------------------------------------------------------------
+
+    def _bad_frame(self, error: YkcDecodeError) -> None:
+        self.log.warning(
+            "bad_frame",
+            kind=error.kind,
+            detail=error.detail,
+            seq=error.seq,
+            type=None if error.frame_type is None else f"0x{error.frame_type:02x}",
+            raw=error.raw[:64].hex(),
+        )
+        if self.pile_id is not None:
+            self.host.journal(
+                self.pile_id, "in", -1 if error.seq is None else error.seq,
+                f"YKC_INVALID:{error.kind}", -1 if error.frame_type is None else error.frame_type,
+                error.raw, {"error": error.kind, "detail": error.detail},
+            )  # fmt: skip
+        if (
+            error.frame_type in (T.BILL, T.BILL_V17)
+            and error.kind in ("wrong_body_size", "bad_field")
+            and error.seq is not None
+            and len(error.raw) >= _TRADE_END
+            and self.proto.logged_in
+        ):
+            trade = error.raw[6:_TRADE_END].hex().upper()
+            self.log.warning("ykc_bill_illegal", trade=trade)
+            data = self._encode(BillConfirm(trade, 1), error.seq)
+            self.link.write(data)
+        self._count_bad()
+
+    def _count_bad(self) -> None:
+        now = self.host.loop.time()
+        window = self.host.limits.bad_frame_window_s
+        times = self._bad_times
+        times.append(now)
+        while times and times[0] < now - window:
+            times.popleft()
+        if len(times) >= self.host.limits.bad_frame_burst:
+            self.close(f"{len(times)} bad frames within {window:g} s")
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.log.info("connection_closing", reason=reason)
+        self.link.close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_reason = "closed by the pile" if exc is None else f"lost: {exc}"
+            self.log.info("connection_lost", reason=self.close_reason)
+        for timer in (self._login_timer, self._deadline):
+            if timer is not None:
+                timer.cancel()
+        for command in self.proto.connection_lost():
+            self._expire(command)
+        self.host.connection_lost(self)
+
+    def describe(self) -> dict[str, Any]:
+        login = self.login
+        return {
+            "peer": self.peer,
+            "pile": self.pile_id,
+            "closed": self.closed,
+            "dialect": "ykc",
+            "protocol_version": login.protocol_version if login is not None else None,
+            "crc_order": self.proto.crc_order.value if self.proto.crc_order else None,
+        }
+
+
+def logical_card(account: str) -> str:
+    """The card number a pile shows: the account's digits when it has at most 16, else zeros."""
+    return account.rjust(16, "0") if account.isdigit() and len(account) <= 16 else NO_CARD
+
+
+def _gun_of(message: Message) -> int | None:
+    gun = getattr(message, "gun", None)
+    return gun_number(gun) if isinstance(gun, str) else None
