@@ -111,7 +111,7 @@ async def test_frames_before_login_are_not_answered() -> None:
 
 
 async def test_the_public_heartbeat_is_answered_byte_for_byte_seq() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     conn.data_received(SAMPLES["heartbeat"])  # pile 20231212000010, seq bytes 25 D3
     (reply,) = link.frames()
@@ -121,7 +121,7 @@ async def test_the_public_heartbeat_is_answered_byte_for_byte_seq() -> None:
 
 
 async def test_billing_model_verify_then_request() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     conn.data_received(frame(ModelVerify(PILE, "0000")))
     await settle(conn)
@@ -167,7 +167,7 @@ async def test_card_start_is_authorised_with_a_trade_number_or_refused() -> None
 
 
 async def test_realtime_reports_confirm_the_start_and_two_idle_frames_end_the_charge() -> None:
-    conn, host, link = await connected()
+    conn, host, _link = await connected()
     port = host.port
     trade = PILE + "01" + "231115061320" + "0001"
     conn.data_received(realtime(3, trade, energy=100))
@@ -185,7 +185,7 @@ async def test_realtime_reports_confirm_the_start_and_two_idle_frames_end_the_ch
 
 
 async def test_remote_start_awaits_the_result_matched_by_trade() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     trade = PILE + "01" + "231115061320" + "0002"
     task = asyncio.create_task(conn.command(StartService(1, trade, "1234", "own_app", 900), 1))
@@ -203,7 +203,7 @@ async def test_remote_start_awaits_the_result_matched_by_trade() -> None:
 
 
 async def test_remote_stop_failure_is_named() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     task = asyncio.create_task(conn.command(StopService(1, "x", "operator"), 1))  # type: ignore[arg-type]
     await asyncio.sleep(0)
@@ -215,7 +215,7 @@ async def test_remote_stop_failure_is_named() -> None:
 
 
 async def test_set_tariff_pushes_the_model_and_unsupported_commands_say_so() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     task = asyncio.create_task(conn.command(SetTariff(TARIFF), 1))
     await asyncio.sleep(0)
@@ -228,7 +228,7 @@ async def test_set_tariff_pushes_the_model_and_unsupported_commands_say_so() -> 
 
 
 async def test_an_unanswered_command_gives_none() -> None:
-    conn, host, link = await connected()
+    conn, _host, _link = await connected()
     assert await conn.command(StopService(1, "x", "operator"), 0.01) is None  # type: ignore[arg-type]
 
 
@@ -257,7 +257,7 @@ async def test_a_bill_not_committed_is_not_confirmed() -> None:
 
 
 async def test_an_unreadable_bill_is_answered_illegal_with_its_trade_number() -> None:
-    conn, host, link = await connected()
+    conn, _host, link = await connected()
     link.frames()
     good = frame(decode_frame(SAMPLES["bill"]).message)  # type: ignore[union-attr]
     body = good[6:-2][:-3]  # three bytes short
