@@ -842,4 +842,3 @@ class Gateway:
 
     def describe(self) -> dict[str, Any]:
         return {pile_id: pile.describe() for pile_id, pile in self.piles.items()}
-
