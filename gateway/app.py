@@ -842,3 +842,4 @@ class Gateway:
 
     def describe(self) -> dict[str, Any]:
         return {pile_id: pile.describe() for pile_id, pile in self.piles.items()}
+

@@ -644,7 +644,8 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             )
             verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
             print(
-                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY (from {args.refund_from}'s amount)"
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
+                f"(from {args.refund_from}'s amount)"
             )
         else:
             reports.render([row], list(row), args.format, _out(args))

@@ -175,9 +175,8 @@ class PilePort(Protocol):
         power_w: int | None, soc: int | None,
     ) -> None: ...  # fmt: skip
 
-    async def authorise(
-        self, gun: int, channel: str, token: str, password: str
-    ) -> Authorisation: ...
+    async def authorise(self, gun: int, channel: str, token: str, password: str) -> Authorisation:
+        ...
 
     async def bill(self, bill: PileBill) -> BillVerdict | None:
         """Settle and commit; None when it could not be committed (the pile re-sends)."""

@@ -541,7 +541,6 @@ def create_app(
         body = {"outcome": outcome.value, "reason": "", "piles": piles, **extra}
         status = STRICT_STATUS.get(outcome, 200) if strict else 200
         return JSONResponse(body, status_code=status)
-
     # --- login secrets (docs/protocol.md §6.1.1) --------------------------------------------
 
     async def secret_status(pile_id: str) -> dict[str, Any]:
