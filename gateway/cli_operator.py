@@ -674,7 +674,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
                 pile, transaction_id=args.transaction, gun=args.gun, since_ms=since,
                 until_ms=until,
             ):  # fmt: skip
-                if not args.heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
+                if not args.heartbeats and e.type_name in reports.HEARTBEATS:
                     continue
                 rows.extend(reports.frame_rows([e]))
         cols = list(reports.FRAME_COLUMNS)

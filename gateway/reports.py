@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.adapters.ykc.describe import describe_ykc
 from gateway.storage import queries
 from protocol.pilegate import BillAckStatus, Channel, GunStatus, MsgType, Result, StopReason
 
@@ -441,6 +442,9 @@ def describe_frame(type_name: str, fields: Mapping[str, Any]) -> str:
     tx = f.get("transaction_id") or ""
     gun = f.get("gun")
     t = type_name
+    ykc = describe_ykc(t, f)  # YKC_... rows (gateway/adapters/ykc/describe.py)
+    if ykc is not None:
+        return ykc
     if t.startswith("INVALID:"):
         return f"undecodable frame ({f.get('error')}): {f.get('detail', '')}"
     if t == "LOGIN":
@@ -534,6 +538,10 @@ def frame_rows(entries: Iterable[Any]) -> Iterable[dict[str, Any]]:
 FRAME_COLUMNS = ("at_ms", "direction", "seq", "type", "gun", "transaction_id", "meaning")
 
 
+LOGINS = ("LOGIN", "YKC_LOGIN")
+HEARTBEATS = ("HEARTBEAT", "HEARTBEAT_ACK", "YKC_HEARTBEAT", "YKC_HEARTBEAT_REPLY")
+
+
 def bill_frame_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Field case 9: the login time, whether a logout was received, the completion (bill)."""
 
@@ -543,13 +551,13 @@ def bill_frame_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             None,
         )
 
-    login = [r["at_ms"] for r in rows if r["type"] == "LOGIN" and r["direction"] == "in"]
-    bill = first("BILL")
+    login = [r["at_ms"] for r in rows if r["type"] in LOGINS and r["direction"] == "in"]
+    bill = first("BILL") or first("YKC_BILL") or first("YKC_BILL_V17")
     logout = first("LOGOUT")
     return {
         "login_ms": login[-1] if login else None,
         "logout_ms": logout,
         "logout_received": logout is not None and (bill is None or logout <= bill),
         "bill_ms": bill,
-        "bill_ack_ms": first("BILL_ACK", "out"),
+        "bill_ack_ms": first("BILL_ACK", "out") or first("YKC_BILL_CONFIRM", "out"),
     }
