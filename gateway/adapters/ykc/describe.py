@@ -28,7 +28,7 @@ def _cny_e4(e4: Any) -> str:
 def _time(t: Any) -> str:
     if not isinstance(t, Mapping):
         return "no time"
-    seconds, ms = divmod(int(t.get("millisecond", 0)), 1000)
+    seconds = int(t.get("millisecond", 0)) // 1000
     return (
         f"{t.get('year')}-{t.get('month', 0):02d}-{t.get('day', 0):02d} "
         f"{t.get('hour', 0):02d}:{t.get('minute', 0):02d}:{seconds:02d} (pile time)"
