@@ -133,6 +133,7 @@ class YkcPileConnection:
         self._bad_times: deque[float] = deque()
         self._heartbeat_states: dict[str, int] = {}
         self._trades: dict[str, tuple[str, int]] = {}  # trade -> (account, authorised_ms)
+        self._tasks: set[asyncio.Task[None]] = set()
         self._login_timer: asyncio.TimerHandle | None = host.loop.call_later(
             host.limits.login_timeout_s, self._login_timed_out
         )
@@ -339,6 +340,14 @@ class YkcPileConnection:
         self.host.logged_in(self, result)
         for gun in range(1, m.gun_count + 1):  # each gun's report now: they reconcile sessions
             self.proto.send_command(ReadRealtime(m.pile, gun_code(gun)), self.host.loop.time())
+        # YKC logins carry no clock: set the pile's at once, as the reference platforms do.
+        task = asyncio.create_task(self._sync_clock())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sync_clock(self) -> None:
+        reply = await self.command(SyncTime(self.host.now_ms()), self.host.limits.command_timeout_s)
+        self.log.info("time_sync", why="login", answered=reply is not None)
 
     def _refuse_login(self, frame: YkcFrame, pile: str, reason: str) -> None:
         self.log.warning("login_rejected", pile=pile, reason=reason)

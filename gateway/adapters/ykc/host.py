@@ -35,7 +35,9 @@ class YkcLogin:
 
     @property
     def address(self) -> str:
-        return self.peer.split(":")[1] if self.peer.count(":") >= 2 else ""
+        """The IP address of ``peer`` ("tcp:10.0.0.5:4000", "tcp:::1:4000")."""
+        _, _, rest = self.peer.partition(":")
+        return rest.rpartition(":")[0]
 
 
 @dataclass(frozen=True, slots=True)

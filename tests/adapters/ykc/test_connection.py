@@ -32,6 +32,7 @@ from protocol.ykc import (
     SetModelReply,
     StartAuthorisation,
     StartRequest,
+    TimeSync,
     decode_frame,
     encode,
 )
@@ -61,6 +62,7 @@ async def connected(host: FakeHost | None = None) -> tuple[YkcPileConnection, Fa
     conn = YkcPileConnection(host, link, "tcp:127.0.0.1:40000")
     conn.data_received(login())
     await settle(conn)
+    await asyncio.sleep(0)  # the clock is set right after the login
     return conn, host, link
 
 
@@ -78,7 +80,10 @@ async def test_login_is_answered_with_the_requests_sequence_bytes_and_guns_are_p
     out = link.frames()
     assert isinstance(out[0].message, LoginReply) and out[0].message.result == 0
     assert out[0].raw[2:4] == b"\x00\x01"  # the login's own two bytes, unchanged
-    assert [type(f.message) for f in out[1:]] == [ReadRealtime, ReadRealtime]
+    assert [type(f.message) for f in out[1:]] == [ReadRealtime, ReadRealtime, TimeSync]
+    sync = out[3]
+    assert isinstance(sync.message, TimeSync) and sync.message.time is not None
+    assert sync.message.time.hour == 6 and sync.message.time.minute == 13  # China time
     assert host.logins[0].crc_order == "high_first" and host.logins[0].protocol_version == 16
     assert conn.pile is host.port
 
