@@ -409,7 +409,7 @@ class YkcPileConnection:
         port = self.pile
         assert port is not None
         channel = codes.START_MODE_CHANNEL.get(m.start_mode, "card")
-        token = m.vin if m.start_mode == 3 else m.card
+        token = m.vin if m.start_mode == 3 else card_token(m.card)
         if gun is None:
             self._reply(frame, StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, 0x05))
             return
@@ -630,6 +630,14 @@ class YkcPileConnection:
             "protocol_version": login.protocol_version if login is not None else None,
             "crc_order": self.proto.crc_order.value if self.proto.crc_order else None,
         }
+
+
+def card_token(card: str) -> str:
+    """A card number as accounts keep it: the pile's 8 bytes without the zero bytes it pads
+    them with on the left ("00000000D14B0A54" -> "D14B0A54"), never shorter than 4 bytes."""
+    while len(card) > 8 and card.startswith("00"):
+        card = card[2:]
+    return card
 
 
 def logical_card(account: str) -> str:

@@ -171,6 +171,14 @@ async def test_card_start_is_authorised_with_a_trade_number_or_refused() -> None
     assert (refused.message.authorised, refused.message.fail_reason) == (0, 0x04)
 
 
+def test_card_numbers_lose_their_padding_only() -> None:
+    from gateway.adapters.ykc.connection import card_token
+
+    assert card_token("00000000D14B0A54") == "D14B0A54"
+    assert card_token("D4E5F60718293A4B") == "D4E5F60718293A4B"
+    assert card_token("0000000000AB1234") == "00AB1234"
+
+
 async def test_realtime_reports_confirm_the_start_and_two_idle_frames_end_the_charge() -> None:
     conn, host, _link = await connected()
     port = host.port
