@@ -24,6 +24,7 @@ Commands that read or correct stored data go straight to the database (`--config
     piles add PILE_ID [--station S] [--guns N] [--secret HEX|generate]
     piles import FILE                                     (CSV or JSON, all rows or none)
     piles secret PILE_ID [--set HEX] [--grace SECONDS] | --status | --clear
+    piles sources PILE_ID [ADDRESS|NETWORK ...] | --clear  (a YKC pile's source allow-list)
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
     accounts import FILE                                  (CSV or JSON, all rows or none)
     report anomalies (--from D --to D | --month YYYY-MM) [--by channel|firmware|station|pile]
@@ -802,6 +803,38 @@ def cmd_pile_secret(args: argparse.Namespace) -> int:
     return _run(go())
 
 
+def cmd_pile_sources(args: argparse.Namespace) -> int:
+    """Show or set the addresses a YKC pile may log in from (YKC has no login secret)."""
+    import ipaddress
+
+    from gateway.storage import queries
+
+    for entry in args.sources:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"not an address or network: {entry!r}") from None
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            if not await queries.pile_exists(storage.reader, args.pile_id):
+                raise OperatorError(f"unknown pile {args.pile_id}")
+            if args.clear or args.sources:
+                await storage.set_ykc_allowed_sources(args.pile_id, list(args.sources))
+            known = await storage.ykc_pile(args.pile_id)
+        row = {
+            "pile_id": args.pile_id,
+            "allowed_sources": " ".join(known.allowed_sources) if known else "",
+            "protocol_version": known.protocol_version if known else None,
+            "crc_order": known.crc_order if known else None,
+            "last_peer": known.peer if known else None,
+        }
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
 def cmd_account_add(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import IntegrityError
 
@@ -1040,6 +1073,16 @@ def register(commands: Any) -> None:
     _db(secret)
     _fmt(secret)
     secret.set_defaults(handler=H(cmd_pile_secret))
+    sources = piles_sub.add_parser(
+        "sources",
+        help="show or set the addresses a YKC pile may log in from (database; none: any)",
+    )
+    sources.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
+    sources.add_argument("sources", nargs="*", metavar="ADDRESS", help="an address or network")
+    sources.add_argument("--clear", action="store_true", help="allow every address again")
+    _db(sources)
+    _fmt(sources)
+    sources.set_defaults(handler=H(cmd_pile_sources))
 
     sessions = commands.add_parser("sessions", help="sessions (admin API)")
     _api(sessions)
