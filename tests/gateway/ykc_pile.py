@@ -1,6 +1,7 @@
 """A scripted YKC pile for end-to-end tests over real TCP: it sends what a test says (built
 with the codec, or raw bytes such as the public sample frames) and records every frame the
-gateway sends back. It answers the gateway's commands only when a test tells it to."""
+gateway sends back. It answers time sync and billing-model pushes itself; starts and stops
+only when a test tells it to."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from protocol.ykc import (
     Login,
     Message,
     Realtime,
+    SetModelReply,
     TimeSyncReply,
     YkcDecodeError,
     YkcFrame,
@@ -42,7 +44,7 @@ class YkcPile:
         self.writer: asyncio.StreamWriter | None = None
         self.seq = 0
         self.closed = asyncio.Event()
-        self.answer_time_sync = True
+        self.answer_commands = True  # 0x56 and 0x58 answered at once, as a pile does
 
     async def connect(self, port: int) -> None:
         reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
@@ -65,8 +67,10 @@ class YkcPile:
 
     async def _arrive(self, frame: YkcFrame) -> None:
         m = frame.message
-        if self.answer_time_sync and frame.frame_type == FrameType.TIME_SYNC:
+        if self.answer_commands and frame.frame_type == FrameType.TIME_SYNC:
             self.send(TimeSyncReply(self.pile, m.time), seq=frame.seq)  # type: ignore[attr-defined]
+        if self.answer_commands and frame.frame_type == FrameType.SET_MODEL:
+            self.send(SetModelReply(self.pile, 1), seq=frame.seq)
         async with self._arrived:
             self.received.append(frame)
             self._arrived.notify_all()

@@ -35,6 +35,10 @@ def _time(t: Any) -> str:
     )
 
 
+def _label(table: Mapping[int, str], value: Any) -> str:
+    return table.get(value, str(value)) if isinstance(value, int) else str(value)
+
+
 def _ok(value: Any, ok: int = 1) -> str:
     return "ok" if value == ok else "failed"
 
@@ -69,13 +73,13 @@ _MEANINGS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "SET_MODEL_REPLY": lambda f: f"billing model set: {_ok(f.get('result'))}",
     "READ_REALTIME": lambda f: f"real-time data asked for, gun {f.get('gun')}",
     "REALTIME": lambda f: (
-        f"gun {f.get('gun')} {_STATUS.get(f.get('status'), f.get('status'))}"
+        f"gun {f.get('gun')} {_label(_STATUS, f.get('status'))}"
         f"{', plugged' if f.get('plugged') == 1 else ''}: {_kwh(f.get('energy_dwh'))}, "
         f"{_cny_e4(f.get('amount_e4'))}, SOC {f.get('soc')} %, trade {f.get('trade_no')}"
     ),
     "START_REQUEST": lambda f: (
         f"start asked for at the pile, gun {f.get('gun')}, by "
-        f"{_MODE.get(f.get('start_mode'), f.get('start_mode'))}"
+        f"{_label(_MODE, f.get('start_mode'))}"
     ),
     "START_AUTHORISATION": lambda f: (
         f"start authorised, trade {f.get('trade_no')}"
