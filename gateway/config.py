@@ -123,6 +123,7 @@ class YkcConfig:
     bill_due_s: float = 30.0  # the bill is due this long after the charge ends
     idle_frames_end_charge: int = 2  # idle real-time frames in a row that end a charge
     stop_not_honoured_reports: int = 2  # charging reports after a stop before it is re-sent
+    stop_check_s: float = 5.0  # after an accepted stop, real-time data asked for this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +372,8 @@ def validate(config: GatewayConfig) -> None:
     if lim.default_max_power_kw <= 0 or any(kw <= 0 for kw in lim.max_power_kw.values()):
         problems.append("limits.default_max_power_kw and every limits.max_power_kw must be > 0")
     y = config.ykc
-    if y.start_confirm_s <= 0 or y.bill_due_s <= 0:
-        problems.append("ykc.start_confirm_s and ykc.bill_due_s must be > 0")
+    if y.start_confirm_s <= 0 or y.bill_due_s <= 0 or y.stop_check_s <= 0:
+        problems.append("ykc.start_confirm_s, ykc.bill_due_s and ykc.stop_check_s must be > 0")
     if y.idle_frames_end_charge < 1 or y.stop_not_honoured_reports < 1:
         problems.append("ykc.idle_frames_end_charge and ykc.stop_not_honoured_reports must be >= 1")
     loopback = config.admin.host in {"127.0.0.1", "localhost", "::1"}

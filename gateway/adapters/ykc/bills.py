@@ -9,8 +9,11 @@ splits it from the tariff. YKC has no idle fee.
 
 Times are the pile's local wall clock (CP56Time2a) read in its zone. YKC bills carry no
 authorisation or unplug time: authorisation is the gateway's own (the session's, when the
-trade number names one) or else the start, and the service ends with the charge as far as
-the pile says (pilegate's idle time comes from its own observation).
+trade number names one) or else the start, and the pile's end of service is the bill's trade
+time (the moment the pile closed the order; the end of charging when it is missing or
+earlier). So a bill a pile closes hours after a failed start claims those hours as idle, as
+field case 1's did, and pilegate's validation sees it (code 6) and caps the idle time at the
+gateway's own end.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def pile_bill(
     card (or VIN) the pile names."""
     start = _ms(bill.start_time, tz)
     end = _ms(bill.end_time, tz)
+    closed = max(end, _ms(bill.trade_time, tz))
     total = fen(bill.total_amount_e4)
     return PileBill(
         transaction_id=bill.trade_no,
@@ -58,7 +62,7 @@ def pile_bill(
         authorised_ms=authorised_ms if authorised_ms is not None else start,
         charge_start_ms=start,
         charge_end_ms=end,
-        service_end_ms=end,
+        service_end_ms=closed,
         meter_start_dwh=bill.meter_start_dwh,
         meter_stop_dwh=bill.meter_end_dwh,
         energy_dwh=bill.total_energy_dwh,

@@ -30,6 +30,7 @@ from gateway.dialect import (
     Command,
     PilePort,
     Reply,
+    SetAvailability,
     SetTariff,
     StartService,
     StopService,
@@ -77,13 +78,13 @@ from protocol.ykc import (
     YkcFrame,
     encode,
 )
-from sessions import StartConfirmed
+from sessions import StartConfirmed, StartFailed
 
 T = FrameType
 NEEDS_DATABASE = (Login, ModelVerify, ModelRequest, StartRequest, Bill, BillV17)
 SUPPORTED_VERSIONS = frozenset(int(v) for v in Version)
 SUPPORTED_COMMANDS: frozenset[type] = frozenset(
-    {StartService, StopService, SetTariff, SyncTime, RebootCommand}
+    {StartService, StopService, SetAvailability, SetTariff, SyncTime, RebootCommand}
 )
 NO_CARD = "0" * 16
 NO_TRADE = "0" * 32
@@ -148,29 +149,56 @@ class YkcPileConnection:
         return command in SUPPORTED_COMMANDS
 
     async def command(self, command: Command, timeout_s: float) -> Reply | None:
+        if isinstance(command, SetAvailability):
+            # YKC cannot tell a pile to stop serving: the gateway enforces it by refusing
+            # every start on the pile (0x32 "pile disabled", remote starts not sent).
+            return Reply(True, "enforced_by_gateway")
         message = self._message_for(command)
         if message is None:
             return NOT_SUPPORTED
         if self.closed or not self.proto.logged_in:
             return None
         if isinstance(command, StartService):
-            # YKC gives the pile 90 s to confirm, and a pile not yet plugged answers again
-            # once the car is (SPEC §8.4): the start is awaited that long, whatever the caller's.
-            timeout_s = max(timeout_s, self.rules.start_confirm_s)
             self._trades[command.transaction_id] = (command.account, self.host.now_ms())
         pending = self.proto.send_command(message, self.host.loop.time())
         self._flush()
         if pending is None:
             return Reply(True, "sent")
+        self._arm_deadline()
+        if isinstance(command, StartService):
+            # YKC has no acknowledgement of the command itself: its answer, 0x33, is the
+            # start's result, given when the charge starts or cannot (up to 90 s, a pile not
+            # yet plugged answering again once the car is). So the command counts as accepted
+            # once sent, and 0x33 comes to the session as StartConfirmed or StartFailed.
+            return Reply(True, "sent")
         future: asyncio.Future[Reply | None] = self.host.loop.create_future()
         self._waiting[id(pending)] = future
-        self._arm_deadline()
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            reply = await asyncio.wait_for(future, timeout_s)
         except TimeoutError:
             return None
         finally:
             self._waiting.pop(id(pending), None)
+        if isinstance(command, StopService) and reply is not None and reply.accepted:
+            self._spawn(self._check_stopped(command.gun))
+        return reply
+
+    async def _check_stopped(self, gun: int) -> None:
+        """Ask for the gun's real-time data while it still charges after an accepted stop
+        (rules.stop_check_s): the session machine sees a stop that is not obeyed at once."""
+        for _ in range(self.rules.stop_not_honoured_reports + 1):
+            await asyncio.sleep(self.rules.stop_check_s)
+            if self.closed or not self.realtime.charging(gun) or self.pile_id is None:
+                return
+            self.proto.send_command(
+                ReadRealtime(self.pile_id, gun_code(gun)), self.host.loop.time()
+            )
+            self._flush()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _message_for(self, command: Command) -> Message | None:
         pile = self.pile_id or ""
@@ -247,6 +275,9 @@ class YkcPileConnection:
             self._count_bad()
         elif isinstance(event, UnexpectedFrame):
             self._journal_in(event.frame)
+            if isinstance(event.frame.message, RemoteStartResult):
+                self._start_result(event.frame.message, late=True)
+                return
             self.log.warning(
                 "ykc_unexpected_frame",
                 type=f"0x{event.frame.frame_type:02x}",
@@ -341,9 +372,7 @@ class YkcPileConnection:
         for gun in range(1, m.gun_count + 1):  # each gun's report now: they reconcile sessions
             self.proto.send_command(ReadRealtime(m.pile, gun_code(gun)), self.host.loop.time())
         # YKC logins carry no clock: set the pile's at once, as the reference platforms do.
-        task = asyncio.create_task(self._sync_clock())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._sync_clock())
 
     async def _sync_clock(self) -> None:
         reply = await self.command(SyncTime(self.host.now_ms()), self.host.limits.command_timeout_s)
@@ -451,7 +480,7 @@ class YkcPileConnection:
         if outcome.abnormal_end:
             self.log.warning("ykc_charge_ended_abnormally", gun=gun, trade=m.trade_no,
                              rule="idle_frames_end_charge")  # fmt: skip
-        if outcome.start_confirmed is not None:
+        if outcome.start_confirmed is not None:  # (unless 0x33 confirmed it already)
             port.feed(gun, StartConfirmed(outcome.start_confirmed, 0))
         if outcome.report is None:
             return  # held: one idle frame in a charge is not yet its end (§13.3 #4)
@@ -480,14 +509,34 @@ class YkcPileConnection:
     # --- replies and commands -------------------------------------------------------------------
 
     def _replied(self, event: ReplyReceived) -> None:
-        future = self._waiting.get(id(event.command))
-        reply = self._reply_of(event.frame)
-        if not event.final:
-            self.log.info("ykc_start_waits_for_plug", gun=reply.gun, status=reply.status)
+        message = event.frame.message
+        if isinstance(message, RemoteStartResult):
+            if event.final:
+                self._start_result(message, late=False)
+            else:
+                self.log.info("ykc_start_waits_for_plug", gun=message.gun, trade=message.trade_no)
+            self._arm_deadline()
             return
+        future = self._waiting.get(id(event.command))
         if future is not None and not future.done():
-            future.set_result(reply)
+            future.set_result(self._reply_of(event.frame))
         self._arm_deadline()
+
+    def _start_result(self, m: RemoteStartResult, *, late: bool) -> None:
+        """0x33: the remote start's outcome, to the session (a late one too: the machine
+        knows a start that comes after the gateway gave up, field cases 2 and 6)."""
+        gun = gun_number(m.gun)
+        port = self.pile
+        if port is None or gun is None:
+            return
+        if m.result == 1:
+            self.log.info("ykc_start_confirmed", gun=gun, trade=m.trade_no, late=late)
+            if self.realtime.confirm(gun, m.trade_no):
+                port.feed(gun, StartConfirmed(m.trade_no, 0))
+            return
+        reason = codes.fail_name(codes.START_FAIL, m.fail_reason)
+        self.log.warning("ykc_start_failed", gun=gun, trade=m.trade_no, reason=reason, late=late)
+        port.feed(gun, StartFailed(m.trade_no, reason, m.fail_reason))
 
     def _arm_deadline(self) -> None:
         if self._deadline is not None:
@@ -506,6 +555,9 @@ class YkcPileConnection:
 
     def _expire(self, expired: CommandTimedOut | PendingCommand) -> None:
         command = expired.command if isinstance(expired, CommandTimedOut) else expired
+        if isinstance(command.message, RemoteStart):
+            # No 0x33 within YKC's 90 s: the session's own start timeout ends the start.
+            self.log.warning("ykc_start_unanswered", trade=command.message.trade_no)
         future = self._waiting.get(id(command))
         if future is not None and not future.done():
             future.set_result(None)
@@ -616,6 +668,8 @@ class YkcPileConnection:
         for timer in (self._login_timer, self._deadline):
             if timer is not None:
                 timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         for command in self.proto.connection_lost():
             self._expire(command)
         self.host.connection_lost(self)

@@ -78,8 +78,7 @@ _MEANINGS: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"{_cny_e4(f.get('amount_e4'))}, SOC {f.get('soc')} %, trade {f.get('trade_no')}"
     ),
     "START_REQUEST": lambda f: (
-        f"start asked for at the pile, gun {f.get('gun')}, by "
-        f"{_label(_MODE, f.get('start_mode'))}"
+        f"start asked for at the pile, gun {f.get('gun')}, by {_label(_MODE, f.get('start_mode'))}"
     ),
     "START_AUTHORISATION": lambda f: (
         f"start authorised, trade {f.get('trade_no')}"

@@ -70,6 +70,19 @@ class RealtimeTracker:
         report = GunReport(gun, status, fault)
         return Outcome(report, confirmed, abnormal, status is GunStatus.CHARGING)
 
+    def charging(self, gun: int) -> bool:
+        """The gun's last real-time frame said it charges (held idle frames aside)."""
+        g = self._guns.get(gun)
+        return g is not None and g.charging
+
+    def confirm(self, gun: int, trade: str) -> bool:
+        """A 0x33 confirmed ``trade``'s start: True unless a real-time frame did already."""
+        g = self._guns.setdefault(gun, _Gun())
+        if g.confirmed == trade:
+            return False
+        g.confirmed = trade
+        return True
+
     def bill_received(self, gun: int) -> None:
         """The pile billed the gun's charge: it has ended, idle frames are no longer odd."""
         g = self._guns.get(gun)

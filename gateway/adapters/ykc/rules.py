@@ -14,6 +14,10 @@ stays the operator's.
   idle 0x13 in a row ends the charge as abnormal (§13.3 #4). One alone is ignored.
 - ``stop_not_honoured_reports`` (2): charging reports after a stop before it is re-sent and
   alarmed, as for protocol v1 (§13.3 #3: the pile must obey a stop).
+- ``stop_check_s`` (5): YKC's heartbeat carries no gun status, so after a pile accepts a stop
+  the gateway asks for the gun's real-time data (0x12) this often while the gun still reports
+  charging, up to one more time than ``stop_not_honoured_reports``: a stop that is not obeyed
+  is seen in seconds, not at the pile's next 15-second report.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ class YkcRules:
     bill_due_s: float = 30.0
     idle_frames_end_charge: int = 2
     stop_not_honoured_reports: int = 2
+    stop_check_s: float = 5.0
 
     def __post_init__(self) -> None:
-        if self.start_confirm_s <= 0 or self.bill_due_s <= 0:
-            raise ValueError("YKC start_confirm_s and bill_due_s must be positive")
+        if self.start_confirm_s <= 0 or self.bill_due_s <= 0 or self.stop_check_s <= 0:
+            raise ValueError("YKC start_confirm_s, bill_due_s and stop_check_s must be positive")
         if self.idle_frames_end_charge < 1 or self.stop_not_honoured_reports < 1:
             raise ValueError("YKC idle_frames_end_charge and stop_not_honoured_reports >= 1")
 

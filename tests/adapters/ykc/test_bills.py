@@ -40,6 +40,16 @@ def test_amounts_round_half_up_to_the_fen() -> None:
     assert [fen(x) for x in (0, 49, 50, 149, 150, 93280)] == [0, 0, 1, 1, 2, 933]
 
 
+def test_the_trade_time_is_the_piles_end_of_service() -> None:
+    from protocol.ykc import Cp56Time
+
+    later = Cp56Time(2023, 12, 14, 3, 9, 36_000)  # ten hours after the end of charging
+    b = pile_bill(replace(sample_bill(), trade_time=later))
+    assert b.service_end_ms - b.charge_end_ms == 10 * 3_600_000
+    earlier = Cp56Time(2023, 12, 13, 17, 0, 0)
+    assert pile_bill(replace(sample_bill(), trade_time=earlier)).service_end_ms == b.charge_end_ms
+
+
 def test_a_card_and_missing_times() -> None:
     b = pile_bill(replace(sample_bill(), physical_card="00000000D14B0A54", start_time=None))
     assert b.account == "00000000D14B0A54"

@@ -9,7 +9,14 @@ import asyncio
 import pytest
 
 from gateway.adapters.ykc.connection import YkcPileConnection
-from gateway.dialect import NOT_SUPPORTED, QueryBills, SetTariff, StartService, StopService
+from gateway.dialect import (
+    NOT_SUPPORTED,
+    QueryBills,
+    SetAvailability,
+    SetTariff,
+    StartService,
+    StopService,
+)
 from protocol.ykc import (
     Bill,
     BillConfirm,
@@ -36,7 +43,7 @@ from protocol.ykc import (
     decode_frame,
     encode,
 )
-from sessions import GunStatus, Refusal, StartConfirmed
+from sessions import GunStatus, Refusal, StartConfirmed, StartFailed
 from tests.adapters.ykc.fakes import PILE, TARIFF, FakeHost, FakeLink
 from tests.protocol.ykc.samples import SAMPLES
 
@@ -197,22 +204,42 @@ async def test_realtime_reports_confirm_the_start_and_two_idle_frames_end_the_ch
     assert port.reports_seen[-1].status is GunStatus.AVAILABLE
 
 
-async def test_remote_start_awaits_the_result_matched_by_trade() -> None:
-    conn, _host, link = await connected()
+async def test_remote_start_is_sent_and_its_0x33_is_the_starts_result() -> None:
+    conn, host, link = await connected()
     link.frames()
     trade = PILE + "01" + "231115061320" + "0002"
-    task = asyncio.create_task(conn.command(StartService(1, trade, "1234", "own_app", 900), 1))
-    await asyncio.sleep(0)
+    reply = await conn.command(StartService(1, trade, "1234", "own_app", 900), 1)
+    assert reply is not None and reply.accepted  # sent: YKC acknowledges no command as such
     (sent,) = link.frames()
     assert isinstance(sent.message, RemoteStart) and sent.message.trade_no == trade
-    assert sent.message.balance_fen == 900
+    assert (sent.message.balance_fen, sent.message.logical_card) == (900, "0000000000001234")
     # The pile waits for the plug first (a provisional answer), then succeeds.
     conn.data_received(frame(RemoteStartResult(trade, PILE, "01", 0, 5), seq=sent.seq))
-    await asyncio.sleep(0)
-    assert not task.done()
+    assert host.port.events == []
     conn.data_received(frame(RemoteStartResult(trade, PILE, "01", 1, 0), seq=sent.seq))
-    reply = await task
-    assert reply is not None and reply.accepted and reply.gun == 1
+    assert host.port.events == [(1, StartConfirmed(trade, 0))]
+    conn.data_received(realtime(3, trade, energy=10))  # confirmed once, not again
+    assert host.port.events == [(1, StartConfirmed(trade, 0))]
+
+
+async def test_a_failed_or_late_start_result_reaches_the_session() -> None:
+    conn, host, link = await connected()
+    link.frames()
+    trade = PILE + "01" + "231115061320" + "0003"
+    await conn.command(StartService(1, trade, "1234", "own_app", 900), 1)
+    (sent,) = link.frames()
+    conn.data_received(frame(RemoteStartResult(trade, PILE, "01", 0, 3), seq=sent.seq))
+    assert host.port.events == [(1, StartFailed(trade, "device_fault", 3))]
+    late = PILE + "01" + "231115061320" + "0004"  # a 0x33 no command waits for any more
+    conn.data_received(frame(RemoteStartResult(late, PILE, "01", 1, 0)))
+    assert host.port.events[-1] == (1, StartConfirmed(late, 0))
+
+
+async def test_disabling_a_ykc_pile_is_the_gateways_to_enforce() -> None:
+    conn, _host, link = await connected()
+    link.frames()
+    reply = await conn.command(SetAvailability(0, False), 1)
+    assert reply is not None and reply.accepted and link.frames() == []
 
 
 async def test_remote_stop_failure_is_named() -> None:
@@ -295,3 +322,43 @@ async def test_a_burst_of_bad_frames_closes(count: int) -> None:
 
 async def test_a_bill_is_a_bill_of_the_right_class() -> None:
     assert isinstance(decode_frame(SAMPLES["bill"]).message, Bill)  # type: ignore[union-attr]
+
+
+async def stopped_gun(check_s: float) -> tuple[YkcPileConnection, FakeLink]:
+    """A connection whose gun 1 charges and whose pile has just accepted a stop."""
+    from gateway.adapters.ykc.rules import YkcRules
+
+    host = FakeHost(asyncio.get_running_loop())
+    link = FakeLink()
+    conn = YkcPileConnection(host, link, "tcp:127.0.0.1:1", YkcRules(stop_check_s=check_s))
+    conn.data_received(login())
+    await settle(conn)
+    await asyncio.sleep(0)
+    trade = PILE + "01" + "231115061320" + "0005"
+    conn.data_received(realtime(3, trade, energy=10))
+    link.frames()
+    stopping = asyncio.create_task(conn.command(StopService(1, trade, "operator"), 1))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    (stop,) = link.frames()
+    conn.data_received(frame(RemoteStopResult(PILE, "01", 1, 0), seq=stop.seq))
+    assert (await stopping).accepted  # type: ignore[union-attr]
+    return conn, link
+
+
+async def test_after_an_accepted_stop_the_gun_is_asked_for_its_data_while_it_charges() -> None:
+    _, link = await stopped_gun(0.01)
+    await asyncio.sleep(0.2)
+    asked = [f.message for f in link.frames()]
+    assert asked == [ReadRealtime(PILE, "01")] * 3  # stop_not_honoured_reports + 1, no more
+
+
+async def test_a_gun_that_stopped_is_not_asked_again() -> None:
+    conn, link = await stopped_gun(0.05)
+    for _ in range(500):  # bounded: up to 5 s on a busy machine
+        if asked := link.frames():
+            break
+        await asyncio.sleep(0.01)
+    assert [f.message for f in asked] == [ReadRealtime(PILE, "01")]
+    conn.data_received(realtime(2, plugged=0))  # unplugged: the stop was obeyed
+    await asyncio.sleep(0.3)
+    assert link.frames() == []
