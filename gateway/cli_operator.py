@@ -70,7 +70,7 @@ class OperatorError(PilegateError):
 
 def pile_arg(text: str) -> str:
     """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
-    from protocol.pilegate import PileIdError, normalize_pile_id
+    from protocol.pile_ids import PileIdError, normalize_pile_id
 
     try:
         return normalize_pile_id(text)
@@ -244,6 +244,14 @@ def _guns_text(guns: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _protocol_text(pile: dict[str, Any]) -> str:
+    """"ykc 1.6 high_first" for a YKC pile (version, CRC byte order), "" otherwise."""
+    ykc = pile.get("ykc")
+    if not ykc:
+        return ""
+    return f"ykc {(ykc.get('protocol_version') or 0) / 10:.1f} {ykc.get('crc_order') or ''}".strip()
+
+
 def cmd_piles(args: argparse.Namespace) -> int:
     piles = request(args, "GET", "/piles")
     rows = []
@@ -259,6 +267,7 @@ def cmd_piles(args: argparse.Namespace) -> int:
                 "pile_id": p["pile_id"],
                 "station_id": p.get("station_id"),
                 "firmware": p.get("firmware"),
+                "protocol": _protocol_text(p),
                 "online": p.get("online"),
                 "enabled": p.get("enabled"),
                 "guns": _guns_text(p.get("guns", {})) or p.get("gun_count"),
@@ -645,8 +654,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             )
             verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
             print(
-                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
-                f"(from {args.refund_from}'s amount)"
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY (from {args.refund_from}'s amount)"
             )
         else:
             reports.render([row], list(row), args.format, _out(args))
@@ -656,6 +664,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    from gateway.adapters.narrate import describe_frame
     from gateway.storage import queries
 
     async def go() -> int:
@@ -677,7 +686,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
             ):  # fmt: skip
                 if not args.heartbeats and e.type_name in reports.HEARTBEATS:
                     continue
-                rows.extend(reports.frame_rows([e]))
+                rows.extend(reports.frame_rows([e], describe_frame))
         cols = list(reports.FRAME_COLUMNS)
         if args.format != "table":
             cols = ["id", *cols, "pile_id", "fields"]
@@ -763,8 +772,7 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
 
 def _secret_arg(text: str | None) -> bytes | None:
     """--secret HEX, or the word `generate` for a new random one."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     if text is None:
         return None
@@ -773,8 +781,7 @@ def _secret_arg(text: str | None) -> bytes | None:
 
 def cmd_pile_secret(args: argparse.Namespace) -> int:
     """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     new = None
     if not (args.status or args.clear):

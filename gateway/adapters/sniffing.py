@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol.sniff import SNIFF_LIMIT, Dialect, sniff
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
 
 
 class SwappableLink(Protocol):
@@ -118,3 +121,27 @@ class DialectSniffer:
 
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": None, "closed": self.closed, "dialect": None}
+
+
+def tcp_connection(gateway: Gateway, link: SwappableLink, peer: str) -> Any:
+    """The connection a new TCP link starts with: a sniffer while YKC is enabled (it hands
+    over to the v1 or YKC connection), else protocol v1's connection itself."""
+    from gateway.adapters.pilegate.connection import PileConnection
+    from gateway.adapters.ykc.gateway_host import host_of
+
+    if not gateway.config.ykc.enabled:
+        return PileConnection(gateway, link, peer)
+    ykc = host_of(gateway)
+    return DialectSniffer(
+        link,
+        peer,
+        {
+            "pilegate": lambda link_, peer_: PileConnection(gateway, link_, peer_),
+            "ykc": ykc.connection,
+        },
+        loop=gateway.loop,
+        timeout_s=gateway.config.piles.login_timeout_s,
+        log=gateway.log,
+        registered=gateway.connection_made,
+        forgotten=gateway.connection_lost,
+    )

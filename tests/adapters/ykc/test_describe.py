@@ -6,7 +6,8 @@ import dataclasses
 
 import orjson
 
-from gateway.reports import bill_frame_summary, describe_frame
+from gateway.adapters.narrate import describe_frame
+from gateway.reports import bill_frame_summary
 from protocol.ykc import YkcFrame, decode_frame
 from tests.protocol.ykc.samples import SAMPLES
 
