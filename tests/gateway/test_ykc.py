@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 
@@ -17,6 +18,7 @@ from gateway.cli import main
 from gateway.storage import queries
 from protocol.ykc import (
     Bill,
+    BillV17,
     Cp56Time,
     CrcOrder,
     FrameType,
@@ -115,6 +117,11 @@ async def test_public_sample_login_and_heartbeat_echo_their_sequence_bytes(
         assert hb.raw[2:4] == bytes.fromhex("25d3") and hb.message.gun == "01"  # type: ignore[attr-defined]
         record = await ykc_gateway.storage.ykc_pile(SAMPLE_PILE)
         assert record is not None and record.crc_order == "low_first"
+        pile.send_raw(SAMPLES["bill"])  # a bill of 2023 with no session here: kept, flagged
+        confirm = await pile.expect(T.BILL_CONFIRM)
+        assert confirm.raw[2:4] == bytes.fromhex("0046")  # the bill's bytes (JCPP swaps them)
+        assert confirm.message.trade_no == "20231212000010323239000000000000"  # type: ignore[attr-defined]
+        assert confirm.message.result == 0  # type: ignore[attr-defined]
     finally:
         await pile.close()
 
@@ -267,3 +274,24 @@ async def test_two_idle_frames_end_a_charge_and_the_bill_is_due_in_30_seconds(
     assert not session(gw).bill_wait_alarmed
     await clock.advance(gw, 2)
     await until(lambda: session(gw).bill_wait_alarmed)
+
+
+async def test_a_v17_pile_and_its_0x3d_bill(ykc_gateway: Gateway) -> None:
+    pile = YkcPile(version=17, crc_order=CrcOrder.LOW_FIRST)
+    try:
+        assert (await pile.login(ykc_gateway.tcp_port)).message.result == 0  # type: ignore[attr-defined]
+        now = ykc_gateway.now_ms()
+        v15 = bill("3201060001923601" + "2612010000000001", now - 60_000, now, energy=100)
+        fields = {f.name: getattr(v15, f.name) for f in dataclasses.fields(v15)}
+        v17 = BillV17(
+            **fields, meter_number="000000000001", meter_ciphertext="00" * 34,
+            meter_protocol_version=1, meter_encryption=0,
+        )  # fmt: skip
+        seq = pile.send(v17)
+        confirm = (await pile.expect(T.BILL_CONFIRM, seq=seq)).message
+        assert (confirm.trade_no, confirm.result) == (v15.trade_no, 0)  # type: ignore[attr-defined]
+        record = await ykc_gateway.storage.ykc_pile(YKC_PILE)
+        assert record is not None and record.protocol_version == 17
+        assert record.crc_order == "low_first"
+    finally:
+        await pile.close()
