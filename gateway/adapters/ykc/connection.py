@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from gateway.adapters.ykc import codes
 from gateway.adapters.ykc.bills import gun_code, gun_number, pile_bill
 from gateway.adapters.ykc.host import LoginDenied, YkcHost, YkcLogin
+from gateway.adapters.ykc.outbound import NO_CARD, card_token, logical_card, message_for, reply_of
 from gateway.adapters.ykc.realtime import RealtimeTracker
 from gateway.adapters.ykc.rules import DEFAULT_RULES, YkcRules
 from gateway.adapters.ykc.tariff import ModelNotExpressible, billing_model
@@ -42,7 +43,6 @@ from protocol.ykc import (
     BillConfirm,
     BillV17,
     CommandTimedOut,
-    Cp56Time,
     DecodeFailed,
     FrameBeforeLogin,
     FrameReceived,
@@ -59,18 +59,11 @@ from protocol.ykc import (
     PendingCommand,
     ReadRealtime,
     Realtime,
-    Reboot,
-    RebootReply,
     RemoteStart,
     RemoteStartResult,
-    RemoteStop,
-    RemoteStopResult,
     ReplyReceived,
-    SetModel,
-    SetModelReply,
     StartAuthorisation,
     StartRequest,
-    TimeSync,
     UnexpectedFrame,
     Version,
     YkcConnection,
@@ -86,7 +79,6 @@ SUPPORTED_VERSIONS = frozenset(int(v) for v in Version)
 SUPPORTED_COMMANDS: frozenset[type] = frozenset(
     {StartService, StopService, SetAvailability, SetTariff, SyncTime, RebootCommand}
 )
-NO_CARD = "0" * 16
 NO_TRADE = "0" * 32
 #: Shortest raw bill from which a trade number can still be read (header + 16 bytes).
 _TRADE_END = 6 + 16
@@ -153,7 +145,11 @@ class YkcPileConnection:
             # YKC cannot tell a pile to stop serving: the gateway enforces it by refusing
             # every start on the pile (0x32 "pile disabled", remote starts not sent).
             return Reply(True, "enforced_by_gateway")
-        message = self._message_for(command)
+        try:
+            message = message_for(command, self.pile_id or "", self.proto.tz)
+        except ModelNotExpressible as exc:
+            self.log.warning("ykc_tariff_not_expressible", detail=str(exc))
+            return NOT_SUPPORTED
         if message is None:
             return NOT_SUPPORTED
         if self.closed or not self.proto.logged_in:
@@ -199,43 +195,6 @@ class YkcPileConnection:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _message_for(self, command: Command) -> Message | None:
-        pile = self.pile_id or ""
-        if isinstance(command, StartService):
-            return RemoteStart(
-                command.transaction_id, pile, gun_code(command.gun),
-                logical_card(command.account), NO_CARD, max(0, command.balance_fen),
-            )  # fmt: skip
-        if isinstance(command, StopService):
-            return RemoteStop(pile, gun_code(command.gun))
-        if isinstance(command, SetTariff):
-            try:
-                model = billing_model(command.tariff)
-            except ModelNotExpressible as exc:
-                self.log.warning("ykc_tariff_not_expressible", detail=str(exc))
-                return None
-            return SetModel(pile=pile, **model.message_fields())  # type: ignore[arg-type]  # fields typed by name
-        if isinstance(command, SyncTime):
-            return TimeSync(pile, Cp56Time.from_epoch_ms(command.now_ms, self.proto.tz))
-        if isinstance(command, RebootCommand):
-            return Reboot(pile, 1 if command.hard else 2)
-        return None
-
-    @staticmethod
-    def _reply_of(frame: YkcFrame) -> Reply:
-        m = frame.message
-        if isinstance(m, RemoteStartResult):
-            ok = m.result == 1
-            status = "ok" if ok else codes.fail_name(codes.START_FAIL, m.fail_reason)
-            return Reply(ok, status, gun_number(m.gun))
-        if isinstance(m, RemoteStopResult):
-            ok = m.result == 1
-            status = "ok" if ok else codes.fail_name(codes.STOP_FAIL, m.fail_reason)
-            return Reply(ok, status, gun_number(m.gun))
-        if isinstance(m, SetModelReply | RebootReply):
-            return Reply(m.result == 1, "ok" if m.result == 1 else "failed")
-        return Reply(True, "ok")  # 0x55: the pile echoes the time it now keeps
 
     # --- input --------------------------------------------------------------------------------
 
@@ -519,7 +478,7 @@ class YkcPileConnection:
             return
         future = self._waiting.get(id(event.command))
         if future is not None and not future.done():
-            future.set_result(self._reply_of(event.frame))
+            future.set_result(reply_of(event.frame.message))
         self._arm_deadline()
 
     def _start_result(self, m: RemoteStartResult, *, late: bool) -> None:
@@ -684,19 +643,6 @@ class YkcPileConnection:
             "protocol_version": login.protocol_version if login is not None else None,
             "crc_order": self.proto.crc_order.value if self.proto.crc_order else None,
         }
-
-
-def card_token(card: str) -> str:
-    """A card number as accounts keep it: the pile's 8 bytes without the zero bytes it pads
-    them with on the left ("00000000D14B0A54" -> "D14B0A54"), never shorter than 4 bytes."""
-    while len(card) > 8 and card.startswith("00"):
-        card = card[2:]
-    return card
-
-
-def logical_card(account: str) -> str:
-    """The card number a pile shows: the account's digits when it has at most 16, else zeros."""
-    return account.rjust(16, "0") if account.isdigit() and len(account) <= 16 else NO_CARD
 
 
 def _gun_of(message: Message) -> int | None:

@@ -179,7 +179,7 @@ async def test_card_start_is_authorised_with_a_trade_number_or_refused() -> None
 
 
 def test_card_numbers_lose_their_padding_only() -> None:
-    from gateway.adapters.ykc.connection import card_token
+    from gateway.adapters.ykc.outbound import card_token
 
     assert card_token("00000000D14B0A54") == "D14B0A54"
     assert card_token("D4E5F60718293A4B") == "D4E5F60718293A4B"
