@@ -4,7 +4,9 @@ spells a frame out byte for byte, compared with those bytes."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -561,3 +563,36 @@ def test_heartbeat_round_trip_allocates_nothing_per_frame_beyond_its_answer() ->
         connection.reply(frame, HeartbeatAck())
     assert connection.awaiting_answer == () and connection.pending == ()
     assert len(connection.data_to_send()) == 1_000 * 9
+
+
+# --- the published conversation ------------------------------------------------------------------
+
+
+def vector(name: str) -> bytes:
+    path = Path(__file__).resolve().parents[1] / "vectors" / f"{name}.json"
+    return bytes.fromhex(json.loads(path.read_text())["hex"])
+
+
+def test_the_golden_frames_of_a_session_get_the_golden_answers() -> None:
+    """The frames a firmware author finds in tests/vectors (and docs/protocol.md) are answered
+    byte for byte as published: login, heartbeat, a start with its COMMAND_ACK, an event."""
+    connection = PilegateConnection(0.0)
+    connection.receive_data(vector("login"), 0.0)
+    login = received(connection.events_received())
+    connection.accept_login(login, time_ms=T0 + 40, heartbeat_interval_s=30, guns=GUNS)
+    assert connection.data_to_send() == vector("login_ack")
+    connection.receive_data(vector("heartbeat"), 1.0)
+    connection.reply(received(connection.events_received()), HeartbeatAck())
+    assert connection.data_to_send() == vector("heartbeat_ack")
+    for _ in range(16):  # the published START_CHARGE is the gateway's 17th command
+        connection.tick(connection.send_command(Enable(0), 1.0).deadline)
+    connection.data_to_send()
+    connection.events_received()
+    command = connection.send_command(START, 2.0)
+    assert connection.data_to_send() == vector("start_charge")
+    connection.receive_data(vector("command_ack") + vector("start_result"), 3.0)
+    reply, event = connection.events_received()
+    assert isinstance(reply, ReplyReceived) and reply.command is command
+    assert isinstance(event, FrameReceived)
+    connection.reply(event.frame, Ack(MsgType.START_RESULT, Result.OK))
+    assert connection.data_to_send() == vector("ack")
