@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Literal
 
 from protocol.pilegate.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION
-from protocol.stream import START_BYTE, crc16_frame
+from protocol.stream import START_BYTE, crc16_modbus
 
 PILEGATE_VERSION = PROTOCOL_VERSION
 PILEGATE_MAX_LENGTH = MAX_FRAME_SIZE - 5
@@ -76,7 +76,7 @@ def _pilegate_at(data: bytes, pos: int) -> Literal["pilegate"] | Literal[False] 
     if len(data) < end:
         return None
     frame = data[pos:end]
-    if frame[5] != PILEGATE_VERSION or crc16_frame(frame[1:-2]) != frame[-2] | (frame[-1] << 8):
+    if frame[5] != PILEGATE_VERSION or crc16_modbus(frame[1:-2]) != frame[-2] | (frame[-1] << 8):
         return False
     return "pilegate"
 
@@ -89,7 +89,7 @@ def _ykc_at(data: bytes, pos: int) -> Literal["ykc"] | Literal[False] | None:
     if len(data) < end:
         return None
     frame = data[pos:end]
-    crc = crc16_frame(frame[2:-2])
+    crc = crc16_modbus(frame[2:-2])
     if crc not in (frame[-2] | (frame[-1] << 8), frame[-1] | (frame[-2] << 8)):
         return False
     return "ykc"

@@ -36,7 +36,7 @@ from protocol.pilegate.messages import (
 )
 from protocol.pilegate.plan import BodyCodec, BodyError, compile_body
 from protocol.pilegate.schemas import BODIES
-from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_frame, crc16_modbus
+from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_modbus
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_SIZE = 1024  # whole frame, start byte to CRC
@@ -93,7 +93,7 @@ def encode(message: Message, seq: int) -> bytes:
         raise EncodeError(f"{type(message).__name__} frame exceeds {MAX_FRAME_SIZE} bytes")
     head = _HEADER.pack(START_BYTE, length, seq, PROTOCOL_VERSION, message.TYPE)
     covered = head[1:] + body
-    return b"\x68" + covered + crc16_frame(covered).to_bytes(2, "little")
+    return b"\x68" + covered + crc16_modbus(covered).to_bytes(2, "little")
 
 
 def decode_checked(raw: bytes, order: CrcOrder = CrcOrder.LOW_FIRST) -> Frame | DecodeError:
@@ -142,7 +142,7 @@ def decode_frame(
         if data[end] == START_BYTE:
             return BadField(f"a frame and more in one message of {size} bytes", sample)
         return Garbage(f"{size - end} bytes after the frame", sample, skipped=size - end)
-    if crc16_frame(data[1:-2]) != data[-2] | (data[-1] << 8):
+    if crc16_modbus(data[1:-2]) != data[-2] | (data[-1] << 8):
         return BadCrc("CRC mismatch", data, (data[3] << 8) | data[4], data[6])
     return decode_checked(data)
 

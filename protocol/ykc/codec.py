@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass
 from typing import Literal
 
-from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_frame, crc16_modbus
+from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_modbus
 from protocol.ykc.errors import (
     BadCrc,
     BadField,
@@ -108,12 +108,12 @@ def encode(message: Message, seq: int, crc_order: CrcOrder | None = None) -> byt
         raise YkcEncodeError(f"{type(message).__name__} body too long for one length byte")
     covered = bytes((seq & 0xFF, seq >> 8, PLAIN, message.TYPE)) + body
     byteorder: Literal["big", "little"] = "big" if crc_order is CrcOrder.HIGH_FIRST else "little"
-    return bytes((START_BYTE, length)) + covered + crc16_frame(covered).to_bytes(2, byteorder)
+    return bytes((START_BYTE, length)) + covered + crc16_modbus(covered).to_bytes(2, byteorder)
 
 
 def crc_order(raw: bytes) -> CrcOrder | None:
     """Which byte order the CRC of a complete frame uses, or None if it matches neither."""
-    crc = crc16_frame(raw[2:-2])
+    crc = crc16_modbus(raw[2:-2])
     lo, hi = raw[-2], raw[-1]
     if crc == lo | (hi << 8):
         return CrcOrder.LOW_FIRST
