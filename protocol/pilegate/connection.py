@@ -37,24 +37,23 @@ The owner reacts to events and may answer a request later (a bill after its comm
 Misuse by the owner (answering a frame twice, or with the wrong type) raises
 ``PilegateUsageError``.
 
-How the gateway's v1 ``PileConnection`` (today gateway/connection.py) uses it: it holds one
-``PilegateConnection`` per transport, created with the configured limits
-(``piles.login_timeout_s``, ``piles.command_timeout_s``, ``server.bad_frame_burst``,
-``server.bad_frame_window_s``, ``server.max_frame_size``) and ``loop.time()``. After every call
-into it (data or a WebSocket message from the transport, a reply, a command, ``tick``,
-``close``) it runs one pump: drain ``events_received()``, handle each event, write
-``data_to_send()`` to the link (then its write-buffer check), and re-arm one
-``loop.call_at(next_deadline())`` timer that calls ``tick``. Events map onto what it does
-today: ``FrameReceived`` → LOGIN checks (URL id, ``protocol_version``, ``gateway.login``)
-ending in ``accept_login``/``refuse_login``, HEARTBEAT → runtime + ``reply``, events →
-runtime + ``reply(Ack)``, AUTH_REQUEST/BILL → its in-order database worker + ``reply``; an
-exception while handling → ``fail(frame)``. ``ReplyReceived`` resolves the future of
-``command()`` (kept by ``PendingCommand`` identity), ``CommandTimedOut`` resolves it with None,
-``UnmatchedReply`` / ``DecodeFailed`` / ``FrameRefused`` are logged, journaled and counted in
-the metrics, ``ConnectionClosing`` closes the link. ``connection_lost`` returns the commands
-still awaited, whose futures then fail. What stays in the gateway is I/O and policy: the
-database queue, journaling (each event and ``Outgoing`` carries the frame, message and bytes),
-metrics, logging, the write-buffer limit and the offline sweep (``last_received``).
+For the gateway (its v1 ``PileConnection``, gateway/connection.py, moving into the v1 adapter)
+to drop its own copy of these rules and use this one:
+
+* one ``PilegateConnection`` per transport, made with ``loop.time()`` and the configured
+  ``piles.login_timeout_s``, ``piles.command_timeout_s``, ``server.bad_frame_burst``,
+  ``server.bad_frame_window_s`` and ``server.max_frame_size``;
+* after every call into it (transport data, a reply, a command, ``tick``, ``close``) one pump:
+  handle ``events_received()``, write ``data_to_send()`` (then the write-buffer check), re-arm
+  one ``loop.call_at(next_deadline())`` timer that calls ``tick``;
+* ``FrameReceived``: LOGIN → URL id and version checks, ``gateway.login``, then
+  ``accept_login``/``refuse_login``; HEARTBEAT and events → runtime + ``reply``; AUTH_REQUEST
+  and BILL → the in-order database worker + ``reply``; an exception → ``fail(frame)``;
+* ``command()`` keeps a future per ``PendingCommand``: ``ReplyReceived`` resolves it,
+  ``CommandTimedOut`` and ``connection_lost()``'s abandoned commands end it with None;
+* ``DecodeFailed``/``FrameRefused``/``UnmatchedReply`` are logged, journaled (events and
+  ``Outgoing`` carry frame, message and bytes) and counted; ``ConnectionClosing`` closes the
+  link; ``last_received`` feeds the offline sweep.
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from protocol.ykc.schemas import BODIES
 MIN_LENGTH = 4  # seq + flag + type, empty body
 MAX_LENGTH = 0xFF  # one length byte; V1.7's bill (0xCD) already exceeds SPEC's "≤ 200"
 PLAIN, ENCRYPTED = 0x00, 0x01
-_crc = crc16_modbus  # the name older callers import
 
 #: The envelope as the stream decoder sees it (protocol/stream.py): a start byte whose length
 #: or encryption flag no frame can have is dropped before the frame is awaited.
