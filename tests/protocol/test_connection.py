@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol.pilegate import (
     BadCrc,
@@ -596,3 +598,34 @@ def test_the_golden_frames_of_a_session_get_the_golden_answers() -> None:
     assert isinstance(event, FrameReceived)
     connection.reply(event.frame, Ack(MsgType.START_RESULT, Result.OK))
     assert connection.data_to_send() == vector("ack")
+
+
+# --- anything at all ---------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    chunks=st.lists(
+        st.one_of(
+            st.binary(max_size=60),
+            st.sampled_from(
+                [encode(m, s) for s, m in EXAMPLES.values()] + [crc_broken(HEARTBEAT, 1)]
+            ),
+        ),
+        max_size=25,
+    ),
+    login_first=st.booleans(),
+)
+def test_any_input_never_raises_and_is_only_ever_answered_with_nacks(
+    chunks: list[bytes], login_first: bool
+) -> None:
+    connection = logged_in(bad_frame_burst=1_000) if login_first else PilegateConnection(0.0)
+    for now, chunk in enumerate(chunks):
+        connection.receive_data(chunk, float(now))
+        connection.tick(float(now))
+    events = connection.events_received()
+    answers = sent(connection)
+    assert all(isinstance(message, Nack) for _, message in answers)
+    assert len(answers) == sum(
+        1 for e in events if isinstance(e, DecodeFailed | FrameRefused) and e.nack is not None
+    )
