@@ -68,9 +68,10 @@ class FrameLayout:
     flag_max: int = 0xFF
     crc_either_order: bool = False  # accept a CRC sent high byte first as well
 
-    @property
-    def max_frame_size(self) -> int:
-        return self.max_length + self.overhead
+    def __post_init__(self) -> None:
+        # The loop reads the length as two bytes and shifts; both must be header bytes.
+        if self.length_size not in (1, 2) or self.header_size < 3:
+            raise ValueError("a length of 1 or 2 bytes and a header of at least 3 bytes")
 
 
 FrameT = TypeVar("FrameT")
