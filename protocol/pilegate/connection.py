@@ -482,6 +482,8 @@ class PilegateConnection:
 
     def next_deadline(self) -> float | None:
         """When ``tick`` has something to do (None: nothing is waiting)."""
+        if not self._pending and self.login_deadline is None:
+            return None  # the steady state, asked after every heartbeat
         deadlines = [c.deadline for c in self._pending.values()]
         if self.login_deadline is not None and self.phase is not Phase.CLOSED:
             deadlines.append(self.login_deadline)
