@@ -69,6 +69,7 @@ from protocol.ykc import (
     YkcConnection,
     YkcDecodeError,
     YkcFrame,
+    crc16_modbus,
     encode,
 )
 from sessions import StartConfirmed, StartFailed
@@ -125,6 +126,7 @@ class YkcPileConnection:
         self._deadline: asyncio.TimerHandle | None = None
         self._bad_times: deque[float] = deque()
         self._heartbeat_states: dict[str, int] = {}
+        self._reply_bodies: dict[tuple[str, str, int], bytes] = {}  # 0x04 bodies by gun
         self._trades: dict[str, tuple[str, int]] = {}  # trade -> (account, authorised_ms)
         self._tasks: set[asyncio.Task[None]] = set()
         self._login_timer: asyncio.TimerHandle | None = host.loop.call_later(
@@ -524,9 +526,22 @@ class YkcPileConnection:
     # --- output ---------------------------------------------------------------------------------
 
     def _encode(self, message: Message, seq: int) -> bytes:
-        data = encode(message, seq)
+        if type(message) is HeartbeatReply:
+            data = self._heartbeat_reply(message, seq)
+        else:
+            data = encode(message, seq)
         self._sent.append((message, seq, data))
         return data
+
+    def _heartbeat_reply(self, message: HeartbeatReply, seq: int) -> bytes:
+        """0x04 from its cached body (it depends on pile and gun only): the hot path."""
+        key = (message.pile, message.gun, message.reply)
+        body = self._reply_bodies.get(key)
+        if body is None:
+            body = self._reply_bodies[key] = encode(message, 0)[6:-2]
+        covered = bytes((seq & 0xFF, seq >> 8, 0, T.HEARTBEAT_REPLY)) + body
+        crc = crc16_modbus(covered)
+        return bytes((0x68, len(covered))) + covered + bytes((crc & 0xFF, crc >> 8))
 
     def _reply(
         self, request: YkcFrame, message: Message, *, journal: bool = True,

@@ -132,6 +132,15 @@ async def test_the_public_heartbeat_is_answered_byte_for_byte_seq() -> None:
     assert reply.crc_order is CrcOrder.LOW_FIRST
 
 
+async def test_heartbeat_replies_are_the_codecs_frames_for_every_sequence_number() -> None:
+    conn, _, link = await connected()
+    link.frames()
+    for seq in (0, 1, 0x00FF, 0x0100, 0x25D3, 0xFFFF):
+        conn.data_received(frame(Heartbeat(PILE, "02", 0), seq=seq))
+        assert bytes(link.out) == encode(HeartbeatReply(PILE, "02", 0), seq)
+        link.frames()
+
+
 async def test_billing_model_verify_then_request() -> None:
     conn, _host, link = await connected()
     link.frames()
