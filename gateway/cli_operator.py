@@ -11,9 +11,10 @@ $PILEGATE_ADMIN_TOKEN):
     idle-fee show [PILE] | idle-fee set (--pile P | --station S | --default)
                                         --grace MIN --rate FEN [--cap FEN]
 
-A pile id is 16 or 20 decimal digits (16 are padded to 20, as on the wire); anything else is
-refused before anything is stored or sent. Enable, disable, tariff and idle-fee changes for a
-pile that is not connected print `stored` (exit 0): the pile gets them at its next login.
+A pile id is 16 or 20 decimal digits (16 are padded to 20, as on the wire), or a YKC pile's
+14 digits; anything else is refused before anything is stored or sent. Enable, disable, tariff
+and idle-fee changes for a pile that is not connected print `stored` (exit 0): the pile gets
+them at its next login.
 
 Commands that read or correct stored data go straight to the database (`--config FILE`,
 `--database URL`, $PILEGATE_DATABASE_URL; default the embedded SQLite file):

@@ -1,7 +1,8 @@
 """The one canonical form of a pile id, shared by every entry point that names a pile (frames,
-CLI, admin API, MQTT, WebSocket URL, storage, simulator). Today's rule is v1's (docs/protocol.md
-§3.2); it lives beside the dialects, not inside one, so that the gateway core can name piles
-without importing a dialect."""
+CLI, admin API, MQTT, WebSocket URL, storage, simulator): v1's rule (docs/protocol.md §3.2),
+20 digits with 16 padded to 20, and a YKC pile's number, its 14 digits as they are (docs/ykc.md;
+no v1 pile has 14). It lives beside the dialects, not inside one, so that the gateway core can
+name piles without importing a dialect."""
 
 from __future__ import annotations
 
