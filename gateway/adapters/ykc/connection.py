@@ -291,6 +291,24 @@ class YkcPileConnection:
                 await self._bill(frame, m)
         except Exception:
             self.log.exception("ykc_frame_failed", type=f"0x{frame.frame_type:02x}", seq=frame.seq)
+            self._failed(frame)
+
+    def _failed(self, frame: YkcFrame) -> None:
+        """Handling a request raised (the database away, say): the negative answer YKC has
+        for it. A login is refused (the pile logs in again), a start refused; a bill is left
+        unanswered, so that the pile keeps it and sends it again; a billing-model request too
+        (the pile asks again)."""
+        m = frame.message
+        try:
+            if isinstance(m, Login) and self.pile is None:
+                self._refuse_login(frame, m.pile, "internal error")
+            elif isinstance(m, StartRequest):
+                refused = StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, 0x0A)
+                self._reply(frame, refused)
+            elif isinstance(m, ModelVerify):
+                self._reply(frame, ModelVerifyReply(m.pile, m.model_id, 1))
+        except Exception:
+            self.log.exception("ykc_negative_answer_failed", type=f"0x{frame.frame_type:02x}")
 
     # --- login and heartbeat -------------------------------------------------------------------
 

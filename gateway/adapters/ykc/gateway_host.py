@@ -117,13 +117,16 @@ class GatewayYkcHost:
         result = await self.gateway.login(link, facts)
         if isinstance(result, LoginRefused):
             return LoginDenied(result.refusal.value)
-        await storage.ykc_login(
-            login.pile_id,
-            protocol_version=login.protocol_version,
-            crc_order=login.crc_order,
-            peer=login.peer,
-            at_ms=self.now_ms(),
-        )
+        try:  # the facts are worth keeping, not worth refusing a login the gateway took
+            await storage.ykc_login(
+                login.pile_id,
+                protocol_version=login.protocol_version,
+                crc_order=login.crc_order,
+                peer=login.peer,
+                at_ms=self.now_ms(),
+            )
+        except Exception as exc:
+            self.log.warning("ykc_login_facts_not_stored", pile=login.pile_id, error=repr(exc))
         self._logins[id(link)] = facts
         return result
 

@@ -371,3 +371,31 @@ async def test_a_gun_that_stopped_is_not_asked_again() -> None:
     conn.data_received(realtime(2, plugged=0))  # unplugged: the stop was obeyed
     await asyncio.sleep(0.3)
     assert link.frames() == []
+
+
+async def test_a_login_the_gateway_fails_on_is_refused_not_left_unanswered() -> None:
+    host = FakeHost(asyncio.get_running_loop())
+
+    async def broken(link: object, login: object) -> None:
+        raise ConnectionError("database away")
+
+    host.login = broken  # type: ignore[assignment,method-assign]
+    link = FakeLink()
+    conn = YkcPileConnection(host, link, "tcp:127.0.0.1:1")
+    conn.data_received(login())
+    await settle(conn)
+    assert link.frames()[0].message == LoginReply(PILE, 1) and link.closed
+
+
+async def test_a_start_request_the_gateway_fails_on_is_refused() -> None:
+    conn, host, link = await connected()
+    link.frames()
+
+    async def broken(*args: object) -> None:
+        raise ConnectionError("database away")
+
+    host.port.authorise = broken  # type: ignore[assignment,method-assign]
+    conn.data_received(frame(StartRequest(PILE, "01", 1, 0, "00000000D14B0A54", "0" * 32, "")))
+    await settle(conn)
+    (refused,) = link.frames()
+    assert isinstance(refused.message, StartAuthorisation) and refused.message.authorised == 0
