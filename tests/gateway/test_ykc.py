@@ -127,7 +127,7 @@ async def test_public_sample_login_and_heartbeat_echo_their_sequence_bytes(
 
 
 async def test_remote_start_realtime_stop_bill_and_resent_bill(
-    ykc_gateway: Gateway, ykc: YkcPile, clock: FakeClock
+    ykc_gateway: Gateway, ykc: YkcPile, clock: FakeClock, db_url: str
 ) -> None:
     gw = ykc_gateway
     started = asyncio.create_task(gw.start_charge(YKC_PILE, 1, ACCOUNT, "own_app"))
@@ -161,6 +161,14 @@ async def test_remote_start_realtime_stop_bill_and_resent_bill(
     assert (row["status"], row["our_total_fen"], row["account"]) == ("stored", 50, ACCOUNT)
     ykc.realtime(1, 2, plugged=0)  # unplugged: the service is over and billed
     await until(lambda: session(gw) is None or session(gw).phase is Phase.SETTLED)
+    # `pilegate frames` (field case 9) shows the trade's YKC frames decoded, in words.
+    await gw.storage.flush()
+    status, out = await asyncio.to_thread(
+        pilegate, "frames", "--transaction", trade, "--database", db_url
+    )
+    assert status == 0
+    for words in ("start command: gun 01", "start result on gun 01: ok", "bill for trade"):
+        assert words in out, out
 
 
 async def test_card_start_at_the_pile(ykc_gateway: Gateway, ykc: YkcPile) -> None:
