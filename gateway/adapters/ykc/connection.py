@@ -418,7 +418,8 @@ class YkcPileConnection:
         assert port is not None
         channel = codes.START_MODE_CHANNEL.get(m.start_mode, "card")
         token = m.vin if m.start_mode == 3 else card_token(m.card)
-        if gun is None:
+        if gun is None or m.pile != self.pile_id:
+            self.log.warning("ykc_start_request_refused", gun=m.gun, named=m.pile)
             self._reply(frame, StartAuthorisation(NO_TRADE, m.pile, m.gun, NO_CARD, 0, 0, 0x05))
             return
         if m.password_required:
@@ -451,6 +452,9 @@ class YkcPileConnection:
         login = self.login
         if port is None or login is None or gun is None or not 1 <= gun <= login.gun_count:
             self.log.warning("ykc_bad_gun_report", gun=m.gun, status=m.status)
+            return
+        if m.pile != login.pile_id:  # another pile's guns are not this pile's sessions
+            self.log.warning("ykc_report_of_another_pile", gun=m.gun, named=m.pile)
             return
         now = self.host.now_ms()
         soc = m.soc if login.pile_type == 0 else None

@@ -399,3 +399,9 @@ async def test_a_start_request_the_gateway_fails_on_is_refused() -> None:
     await settle(conn)
     (refused,) = link.frames()
     assert isinstance(refused.message, StartAuthorisation) and refused.message.authorised == 0
+
+
+async def test_a_report_naming_another_pile_moves_nothing() -> None:
+    conn, host, _link = await connected()
+    conn.data_received(SAMPLES["realtime"])  # the public sample names pile 32010600395600
+    assert host.port.reports_seen == [] and host.port.events == []
