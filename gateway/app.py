@@ -85,6 +85,7 @@ class PileInfo:
     enabled: bool
     firmware: str = ""
     model: str = ""  # from LOGIN: selects the validation limits (config [limits])
+    session_config: SessionConfig | None = None  # its dialect's rules; None: the gateway's
 
 
 def session_config(config: GatewayConfig) -> SessionConfig:
@@ -359,6 +360,7 @@ class Gateway:
                 record.enabled,
                 login.firmware,
                 login.model,
+                login.session_config,
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile

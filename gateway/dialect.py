@@ -15,7 +15,7 @@ words, or None when none came in time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from billing.idle_fee import IdleFeeRule
 from billing.records import PileBill
 from billing.tariff import Tariff
-from sessions import Event, GunStatus, Refusal, StopReason
+from sessions import Event, GunStatus, Refusal, SessionConfig, StopReason
 
 #: Where a start came from, by name (a dialect maps them onto its own codes).
 CHANNELS = ("own_app", "partner_app", "card", "password", "vin", "operator")
@@ -154,6 +154,11 @@ class PileLogin:
     pile_time_ms: int | None = None  # the pile's clock at login, when the dialect sends it
     authenticated: bool = False  # the pile proved it holds its secret
     peer: str = ""  # where it connects from, for the logs
+    # The dialect's own session rules (YKC: a 90 s start timeout, ...); None: the gateway's.
+    session_config: SessionConfig | None = None
+    # How the dialect numbers transactions, (gun, now_ms) -> id (YKC: trade numbers in BCD);
+    # None: the gateway's UUIDv7.
+    transaction_ids: Callable[[int, int], str] | None = field(default=None, compare=False)
 
 
 class LoginRefusal(StrEnum):

@@ -441,6 +441,10 @@ def frame_rows(
 FRAME_COLUMNS = ("at_ms", "direction", "seq", "type", "gun", "transaction_id", "meaning")
 
 
+LOGINS = ("LOGIN", "YKC_LOGIN")
+HEARTBEATS = ("HEARTBEAT", "HEARTBEAT_ACK", "YKC_HEARTBEAT", "YKC_HEARTBEAT_REPLY")
+
+
 def bill_frame_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Field case 9: the login time, whether a logout was received, the completion (bill)."""
 
@@ -450,13 +454,13 @@ def bill_frame_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             None,
         )
 
-    login = [r["at_ms"] for r in rows if r["type"] == "LOGIN" and r["direction"] == "in"]
-    bill = first("BILL")
+    login = [r["at_ms"] for r in rows if r["type"] in LOGINS and r["direction"] == "in"]
+    bill = first("BILL") or first("YKC_BILL") or first("YKC_BILL_V17")
     logout = first("LOGOUT")
     return {
         "login_ms": login[-1] if login else None,
         "logout_ms": logout,
         "logout_received": logout is not None and (bill is None or logout <= bill),
         "bill_ms": bill,
-        "bill_ack_ms": first("BILL_ACK", "out"),
+        "bill_ack_ms": first("BILL_ACK", "out") or first("YKC_BILL_CONFIRM", "out"),
     }

@@ -89,7 +89,7 @@ class PileRuntime:
         self.connection: PileLink | None = None
         self.login: PileLogin | None = None  # what the pile said at its latest accepted login
         self._timers: dict[int, tuple[int, asyncio.TimerHandle]] = {}
-        self._reconcile = False
+        self._reconcile: set[int] = set()  # guns whose first report since login is due
         self._commanding: set[int] = set()  # guns with an outstanding operator command
         # The session whose account _authorise() has just claimed itself: the machine's
         # AccountClaimed for it needs no second, later claim (which could land after the
@@ -102,7 +102,7 @@ class PileRuntime:
         self.ensure_guns(info.gun_count)
 
     def ensure_guns(self, count: int) -> None:
-        config = self.gateway.session_config
+        config = self.info.session_config or self.gateway.session_config
         for gun in range(1, count + 1):
             if gun not in self.guns:
                 self.guns[gun] = GunState(config=config, disabled=not self.info.enabled)
@@ -118,7 +118,7 @@ class PileRuntime:
         self.connection, self.login = link, login
         # Reachable from now on, whenever its first report comes (up to an interval later):
         # starts are possible at once, and that report reconciles the sessions held.
-        self._reconcile = True
+        self._reconcile = set(self.guns)
         now = self.gateway.now_ms()
         for gun in self.guns:
             self.feed(gun, PileLoggedIn(), now)
@@ -140,12 +140,15 @@ class PileRuntime:
 
     def reports(self, reports: Sequence[GunReport]) -> None:
         now = self.gateway.now_ms()
-        reconcile, self._reconcile = self._reconcile, False
         for report in reports:
             if report.gun not in self.guns:
                 self.log.warning("bad_gun_report", gun=report.gun, status=report.status.value)
                 continue
             event: Event
+            # Each gun's first report after a login reconciles it, whether the dialect
+            # reports all guns at once (v1's heartbeat) or one at a time (YKC, OCPP).
+            reconcile = report.gun in self._reconcile
+            self._reconcile.discard(report.gun)
             if reconcile:
                 event = PileOnline(report.status, report.fault_code, report.meter_dwh)
             else:
@@ -315,7 +318,8 @@ class PileRuntime:
     ) -> tuple[str, None] | tuple[None, Refusal]:
         """Claim the account and open a session: (transaction id, None) or (None, why not)."""
         now = self.gateway.now_ms()
-        transaction_id = self.gateway.transaction_ids.new(now)
+        numbering = self.login.transaction_ids if self.login is not None else None
+        transaction_id = numbering(gun, now) if numbering else self.gateway.transaction_ids.new(now)
         conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)

@@ -1,7 +1,8 @@
 """The one canonical form of a pile id, shared by every entry point that names a pile (frames,
-CLI, admin API, MQTT, WebSocket URL, storage, simulator). Today's rule is v1's (docs/protocol.md
-§3.2); it lives beside the dialects, not inside one, so that the gateway core can name piles
-without importing a dialect."""
+CLI, admin API, MQTT, WebSocket URL, storage, simulator): v1's rule (docs/protocol.md §3.2),
+20 digits with 16 padded to 20, and a YKC pile's number, its 14 digits as they are (docs/ykc.md;
+no v1 pile has 14). It lives beside the dialects, not inside one, so that the gateway core can
+name piles without importing a dialect."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from protocol.error_root import PilegateError
 
 PILE_ID_DIGITS = 20
+YKC_PILE_DIGITS = 14
 
 
 class PileIdError(PilegateError, ValueError):
@@ -24,11 +26,14 @@ def normalize_pile_id(pile_id: object) -> str:
         not isinstance(text, str)
         or not text.isascii()
         or not text.isdigit()
-        or len(text) not in (16, PILE_ID_DIGITS)
+        or len(text) not in (YKC_PILE_DIGITS, 16, PILE_ID_DIGITS)
     ):
         raise PileIdError(
-            f"a pile id is 16 or 20 decimal digits (16 are padded to 20), got {pile_id!r}"
+            "a pile id is 16 or 20 decimal digits (16 are padded to 20), or a YKC pile's 14,"
+            f" got {pile_id!r}"
         )
+    if len(text) == YKC_PILE_DIGITS:
+        return text  # a YKC pile number (docs/ykc.md): no v1 pile has 14 digits
     return text.zfill(PILE_ID_DIGITS)
 
 

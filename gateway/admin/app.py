@@ -61,7 +61,7 @@ from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
 from gateway.adapters.ocpp16 import admin as ocpp_admin
-from gateway.adapters.pilegate.narrate import describe_frame
+from gateway.adapters.narrate import describe_frame
 from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
@@ -274,6 +274,14 @@ def create_app(
                 last_seen_ms=row["last_seen_ms"],
                 online=bool(row["online"]),
             )
+            if row.get("ykc_protocol_version") is not None:  # a YKC pile (docs/ykc.md A3)
+                out["ykc"] = {
+                    "protocol_version": row["ykc_protocol_version"],
+                    "crc_order": row["ykc_crc_order"],
+                    "allowed_sources": [
+                        a for a in (row["ykc_allowed_sources"] or "").split(",") if a
+                    ],
+                }
         if live is not None:
             d = live.describe()
             out["online"] = d["online"]
@@ -412,7 +420,7 @@ def create_app(
         async for e in gateway.storage.frames(
             pile, transaction_id=transaction, gun=gun, since_ms=since, until_ms=until
         ):
-            if not heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
+            if not heartbeats and e.type_name in reports.HEARTBEATS:
                 continue
             items.append(e)
             if len(items) >= limit:
