@@ -60,8 +60,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
-from gateway.adapters.ocpp16 import admin as ocpp_admin
 from gateway.adapters.narrate import describe_frame
+from gateway.adapters.ocpp16 import admin as ocpp_admin
 from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
