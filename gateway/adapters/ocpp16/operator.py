@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.adapters.ocpp16.auth import authorization_key_password, hash_password
 from gateway.adapters.ocpp16.charger import outcome_status
 from gateway.adapters.ocpp16.mapping import SECRET_KEYS
+from protocol.error_root import PilegateError
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16 import schemas
 from protocol.ocpp16.connection import CallFailed, InvalidReply
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 OPERATOR_ACTIONS = frozenset(m.OUTGOING)
 
 
-class BadCommand(ValueError):
+class BadCommand(PilegateError, ValueError):
     """The operator's request is not a valid OCPP call (nothing was sent)."""
 
 
