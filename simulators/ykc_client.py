@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,8 @@ class YkcPileClient(Speaker):
         self._confirmed_once: set[str] = set()
         self._remote_starts: dict[int, tuple[int, str]] = {}  # gun -> (0x34's seq, trade no)
         self._reboot = False
+        self._drip_queue: deque[bytes] = deque()  # slow_drip: frames waiting to be dripped
+        self._dripper: asyncio.Task[None] | None = None
 
     # --- the link -----------------------------------------------------------------------
 
@@ -142,16 +145,22 @@ class YkcPileClient(Speaker):
             writer.write(garbage(self.rng))
             writer.write(truncated(encode(message, seq ^ 0x5A5A, self.crc_order)))
         if faults.slow_drip:
-            asyncio.get_running_loop().create_task(self._drip(writer, frame))
+            self._drip_queue.append(frame)
+            if self._dripper is None or self._dripper.done():
+                self._dripper = asyncio.get_running_loop().create_task(self._drip(writer))
         else:
             writer.write(frame)
 
-    async def _drip(self, writer: asyncio.StreamWriter, frame: bytes) -> None:
-        for i in range(len(frame)):
-            if writer.is_closing():
-                return
-            writer.write(frame[i : i + 1])
-            await asyncio.sleep(self.pile.faults.drip_interval_s)
+    async def _drip(self, writer: asyncio.StreamWriter) -> None:
+        """One byte at a time, one frame after another: a frame never interleaves another."""
+        while self._drip_queue:
+            frame = self._drip_queue.popleft()
+            for i in range(len(frame)):
+                if writer.is_closing():
+                    self._drip_queue.clear()
+                    return
+                writer.write(frame[i : i + 1])
+                await asyncio.sleep(self.pile.faults.drip_interval_s)
 
     # --- logging in and serving -----------------------------------------------------------
 
@@ -419,14 +428,15 @@ class YkcPileClient(Speaker):
         if sent is not None:
             self.stats.latency.add((asyncio.get_running_loop().time() - sent) * 1000)
         bill = self.pile.store.get(msg.trade_no)
-        status = BillAckStatus.ACCEPTED if msg.result == 0 else BillAckStatus.FLAGGED
+        # 0x40 has no "flagged": 0 is success, anything else the platform's "illegal bill".
+        status = BillAckStatus.ACCEPTED if msg.result == 0 else BillAckStatus.REJECTED
         self._record("in", v1.BillAck(msg.trade_no, status))
         if not self.pile.store.on_ack(msg.trade_no, BillAckStatus.ACCEPTED):
             self.stats.bills_duplicate += 1
             return
         self.stats.bills_acked += 1
         if msg.result != 0:
-            self.stats.bills_flagged += 1  # "illegal bill": the platform keeps it flagged
+            self.stats.bills_rejected += 1  # "illegal bill": confirmed, and not to be re-sent
         if (
             bill is not None
             and self.pile.faults_for(bill.gun).duplicate_bill

@@ -23,7 +23,7 @@ NOT_IN_YKC = {
 }
 #: The simulator's YKC slow drip writes every frame from its own task, so frames sent close
 #: together interleave byte by byte on the wire (simulators/ykc_client.py, _drip).
-SIMULATOR_DEFECTS = {"slow_drip": "the simulator's YKC slow drip interleaves concurrent frames"}
+SIMULATOR_DEFECTS: dict[str, str] = {}  # scenario -> why the simulator cannot play it over YKC
 
 YKC_SCENARIOS = [
     pytest.param(name, marks=pytest.mark.skip(reason=SIMULATOR_DEFECTS[name]))
