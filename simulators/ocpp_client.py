@@ -496,7 +496,8 @@ class OcppPileClient(Speaker):
                 self._forget(msg.transaction_id)
             if tx is not None and tx.local in self._offline_after_bill:
                 self._offline_after_bill.discard(tx.local)
-                self.pile.offline_request_s = None  # it went offline at the stop already
+                if self._ws is not None:  # the model's request at unplug, not the stop's outage
+                    self.pile.offline_request_s = None  # it went offline at the stop already
         # Logout, Vin: nothing in OCPP 1.6.
 
     def _status_request(

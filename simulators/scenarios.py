@@ -907,8 +907,9 @@ SCENARIOS: dict[str, Scenario] = {
             offline_with_bills,
             dialects=_only(
                 pilegate="",
-                ocpp16="offline from the charge's end: StopTransaction queued, sent after the "
-                "next boot with its own times",
+                ocpp16="the link goes as the StopTransaction goes out, so its answer never "
+                "comes; the same StopTransaction (its own times) is sent after the next boot: "
+                "answered, billed once",
                 ykc="the 0x3B is sent again after the next login",
             ),
         ),
@@ -920,7 +921,8 @@ SCENARIOS: dict[str, Scenario] = {
             duplicate_bill,
             dialects=_only(
                 pilegate="",
-                ocpp16="the StopTransaction is sent again after its answer (a retried stop)",
+                ocpp16="the StopTransaction is sent again after its answer (a retried stop): "
+                "both copies answered (no DUPLICATE in OCPP), billed once",
                 ykc="the 0x3B is sent again after its 0x40",
             ),
         ),
