@@ -1,9 +1,13 @@
-"""The main job (`make demo`): the gateway on the embedded SQLite default, simulated piles
-charging against it for about a minute, then the bills as a table.
+"""The main job (`make demo`): the gateway on the embedded SQLite default, simulated piles of
+the three dialects charging against it for about a minute, then the bills as a table.
 
-The simulator runs as its own process (`pilegate-sim run`), as it would in a real trial. Both
-clocks run an hour per wall minute, so a minute shows whole services (arrive, authorise by card
-or password, charge, unplug, bill); the gateway's session timers are scaled the same way.
+Each dialect's piles run as their own simulator process (`pilegate-sim run --protocol ...`), as
+they would in a real trial: protocol v1 and YKC piles on the gateway's TCP port (the gateway
+tells them apart by their first bytes), OCPP 1.6J chargers on its WebSocket port. Every pile is
+registered beforehand the way its dialect needs (v1 by its 20-digit id, YKC by its 14-digit
+number, OCPP by its charge point id); nothing is auto-registered. All clocks run an hour per
+wall minute, so a minute shows whole services (arrive, authorise by card or password, charge,
+unplug, bill); the gateway's session timers are scaled the same way.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +39,44 @@ if TYPE_CHECKING:
 
 DEMO_DIR = Path("var/demo")
 DEMO_URL = f"sqlite+aiosqlite:///{DEMO_DIR / 'pilegate.sqlite3'}"
-TIME_SCALE = 60.0
+TIME_SCALE = 120.0
 ADMIN_PORT = 8406
+PILE_ID_PREFIX = "4403060003"  # the simulator's default prefix of its 20-digit pile ids
+
+
+@dataclass(frozen=True, slots=True)
+class DialectRun:
+    """One simulator process: the piles of one dialect, numbered apart from the others."""
+
+    label: str  # as the bills table shows it
+    protocol: str  # pilegate-sim run --protocol
+    piles: int
+    id_offset: int  # the piles are numbered from id_offset + 1
+    extra: tuple[str, ...] = ()
+
+    def pile_ids(self) -> list[str]:
+        """The ids the gateway knows these piles by (what they log in with)."""
+        full = [
+            f"{PILE_ID_PREFIX}{self.id_offset + i + 1:0{20 - len(PILE_ID_PREFIX)}d}"
+            for i in range(self.piles)
+        ]
+        return [p[-14:] for p in full] if self.protocol == "ykc" else full
+
+
+def _dialect_runs(v1_piles: int) -> tuple[DialectRun, ...]:
+    return (
+        DialectRun(
+            "v1", "pilegate", v1_piles, 0,
+            # Two field cases on purpose: energy nobody authorised (case 4) and a start that
+            # fails with fault 98 and no logout (case 1). The failed start's bill comes half an
+            # hour later (pile clock) instead of ten hours, so that the minute shows pilegate
+            # flag it and refuse its idle fee.
+            ("--fault", "unauthorised_charge@2:1", "--fault", "start_fails@3:1",
+             "--late-bill-after", "25"),
+        ),
+        DialectRun("OCPP 1.6J", "ocpp16", 2, 100),
+        DialectRun("YKC", "ykc", 2, 200),
+    )  # fmt: skip
 
 
 def _sim_command() -> list[str]:
@@ -45,15 +86,31 @@ def _sim_command() -> list[str]:
     return [sys.executable, "-m", "simulators.cli"]
 
 
-def _demo_config(base: GatewayConfig) -> GatewayConfig:
+def _free_loopback_port() -> int:
+    """A port nothing listens on now, for the OCPP listener (its config wants a number)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _demo_config(base: GatewayConfig, ocpp_port: int) -> GatewayConfig:
     return replace(
         base,
         server=replace(base.server, host="127.0.0.1", tcp_port=0, ws_enabled=False),
-        piles=replace(base.piles, auto_register=True),
+        piles=replace(base.piles, auto_register=False),
         database=replace(base.database, url=""),
         mqtt=replace(base.mqtt, url=""),
-        ocpp=replace(base.ocpp, enabled=False),
+        ocpp=replace(base.ocpp, enabled=True, port=ocpp_port),
     )
+
+
+async def _register_piles(storage: Storage, runs: tuple[DialectRun, ...], at_ms: int) -> None:
+    for run in runs:
+        for pile_id in run.pile_ids():
+            if run.protocol == "ocpp16":
+                await storage.register_charger(pile_id, gun_count=2, at_ms=at_ms)
+            else:
+                await storage.register_pile(pile_id, gun_count=2, at_ms=at_ms)
 
 
 def _drivers() -> list[dict[str, Any]]:
@@ -146,15 +203,15 @@ def _print_alarms(alarms: list[Any]) -> None:
         )
 
 
-def _print_bills(rows: list[Any]) -> None:
+def _print_bills(rows: list[Any], dialect_of: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Bills stored by pilegate ({len(rows)})")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("pile", "left"), ("gun", "right"), ("channel", "left"), ("account", "left"),
-        ("charge", "left"), ("kWh", "right"), ("pile CNY", "right"), ("ours CNY", "right"),
-        ("idle fee", "right"), ("anomalies", "left"),
+        ("pile", "left"), ("dialect", "left"), ("gun", "right"), ("channel", "left"),
+        ("account", "left"), ("charge", "left"), ("kWh", "right"), ("pile CNY", "right"),
+        ("ours CNY", "right"), ("idle fee", "right"), ("anomalies", "left"),
     )  # fmt: skip
     for col, justify in columns:
         table.add_column(col, justify=justify)
@@ -163,6 +220,7 @@ def _print_bills(rows: list[Any]) -> None:
         end = time.strftime("%H:%M", time.gmtime(r.charge_end_ms / 1000 + 8 * 3600))
         table.add_row(
             r.pile_id[-6:],
+            dialect_of.get(r.pile_id, "?"),
             str(r.gun),
             r.channel,
             r.account,
@@ -173,14 +231,58 @@ def _print_bills(rows: list[Any]) -> None:
             _money(r.our_idle_fee_fen),
             r.anomaly_codes or "-",
         )
-    Console(width=120).print(table)
+    Console(width=130).print(table)
+
+
+def _print_dialect_summaries(
+    runs: tuple[DialectRun, ...], summaries: list[dict[str, Any]], rows: list[Any]
+) -> list[str]:
+    """One line per dialect: what its simulator says it did and what pilegate stored. Returns
+    the dialects whose piles got no bill stored (the demo then failed)."""
+    silent = []
+    for run, summary in zip(runs, summaries, strict=True):
+        ids = set(run.pile_ids())
+        stored = sum(1 for r in rows if r.pile_id in ids)
+        print(
+            f"{run.label + ':':<11} {run.piles} piles, "
+            f"{summary.get('sessions_started', '?')} services started, "
+            f"{summary.get('bills_sent', '?')} bills sent, "
+            f"{summary.get('bills_acked', '?')} acked, {stored} stored by pilegate"
+        )
+        if stored == 0:
+            silent.append(run.label)
+    for label in silent:
+        print(f"  !! no bill from the {label} piles was stored: see the log")
+    return silent
+
+
+async def _run_simulator(
+    run: DialectRun, gateway_url: str, seconds: float, sim_start: int
+) -> tuple[int, dict[str, Any]]:
+    """One `pilegate-sim run` for one dialect's piles; its exit code and JSON summary."""
+    sim = await asyncio.create_subprocess_exec(
+        *_sim_command(), "run", "--protocol", run.protocol,
+        "--gateway", gateway_url,
+        "--piles", str(run.piles), "--guns", "2", "--duration", str(seconds),
+        "--id-offset", str(run.id_offset),
+        "--time-scale", str(TIME_SCALE), "--sim-start-ms", str(sim_start),
+        "--mean-arrival", "300", "--seed", "7", *run.extra,
+        "--state-dir", str(DEMO_DIR / "piles" / run.protocol), "--json",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    out, _ = await sim.communicate()
+    code = sim.returncode or 0
+    return code, (json.loads(out or b"{}") if code == 0 else {})
 
 
 async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -> int:
     log_path = DEMO_DIR / "gateway.log"
     log_file = log_path.open("ab")
     configure_logging("info", log_file)
-    config = _demo_config(load_config(environ={}))
+    ocpp_port = _free_loopback_port()
+    config = _demo_config(load_config(environ={}), ocpp_port)
+    runs = _dialect_runs(piles)
 
     wall0 = time.time_ns() // 1_000_000
     sim_start = wall0 - int(seconds * TIME_SCALE * 1000)  # the run ends at real time
@@ -194,35 +296,29 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     tariff = example_tariff("demo", ScopeKind.STATION, "demo")
     storage = await Storage.open(url, upgrade=True, clock=clock, default_tariff=tariff)
     registered = await _register_drivers(storage, drivers)
+    await _register_piles(storage, runs, clock())
     gateway = Gateway(config, storage, clock=clock, time_scale=TIME_SCALE)
     await gateway.start()
     admin = await _start_admin(gateway)
-    print(f"pilegate gateway listening on tcp://127.0.0.1:{gateway.tcp_port}")
+    tcp_url = f"tcp://127.0.0.1:{gateway.tcp_port}"
+    ocpp_url = f"ws://127.0.0.1:{ocpp_port}/{config.ocpp.path_prefix}"
+    print(f"pilegate gateway listening on {tcp_url} (v1 and YKC) and {ocpp_url}/<id> (OCPP)")
     if admin is not None:
         print(f"  web console, live while the demo runs: {admin.url}/console/")
     print(f"  database: {url} ({registered} driver accounts registered)")
     print(f"  log: {log_path} (JSON lines)")
+    total = sum(r.piles for r in runs)
+    kinds = ", ".join(f"{r.piles} {r.label}" for r in runs)
     print(
-        f"pilegate-sim: {piles} piles x 2 guns for {seconds:.0f} s, clocks at {TIME_SCALE:.0f}x "
-        f"({seconds * TIME_SCALE / 3600:.1f} h of charging) ..."
+        f"pilegate-sim: {total} piles x 2 guns ({kinds}) for {seconds:.0f} s, clocks at "
+        f"{TIME_SCALE:.0f}x ({seconds * TIME_SCALE / 3600:.1f} h of charging) ..."
     )
-    sim = await asyncio.create_subprocess_exec(
-        *_sim_command(), "run",
-        "--gateway", f"tcp://127.0.0.1:{gateway.tcp_port}",
-        "--piles", str(piles), "--guns", "2", "--duration", str(seconds),
-        "--time-scale", str(TIME_SCALE), "--sim-start-ms", str(sim_start),
-        "--mean-arrival", "300", "--seed", "7",
-        # Two field cases on purpose: energy nobody authorised (case 4) and a start that
-        # fails with fault 98 and no logout (case 1).
-        "--fault", "unauthorised_charge@2:1", "--fault", "start_fails@3:1",
-        # The failed start's bill comes half an hour later (pile clock) instead of ten hours,
-        # so that the minute shows pilegate flag it and refuse its idle fee.
-        "--late-bill-after", "25",
-        "--state-dir", str(DEMO_DIR / "piles"), "--json",
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    out, _ = await sim.communicate()
+    results = await asyncio.gather(
+        *(
+            _run_simulator(r, ocpp_url if r.protocol == "ocpp16" else tcp_url, seconds, sim_start)
+            for r in runs
+        )
+    )
     await asyncio.sleep(0.5)
     await storage.flush()
     async with storage.reader.connect() as conn:
@@ -245,13 +341,10 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     await gateway.stop()
     log_file.close()
 
-    summary: dict[str, Any] = json.loads(out or b"{}") if sim.returncode == 0 else {}
+    dialect_of = {pile_id: r.label for r in runs for pile_id in r.pile_ids()}
     print()
-    _print_bills(rows)
-    print(
-        f"simulator: {summary.get('sessions_started', '?')} services started, "
-        f"{summary.get('bills_sent', '?')} bills sent, {summary.get('bills_acked', '?')} acked"
-    )
+    _print_bills(rows, dialect_of)
+    silent = _print_dialect_summaries(runs, [summary for _, summary in results], rows)
     print(
         f"gateway: {metrics['logins']} logins, bills {metrics['bills']}, "
         f"alarms {metrics['alarms'] or 'none'}, decode errors {metrics['decode_errors'] or 'none'}"
@@ -270,7 +363,10 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
         f"  PILEGATE_DATABASE_URL={DEMO_URL} pilegate serve\n"
         f"  then open http://127.0.0.1:{ADMIN_PORT}/console/"
     )
-    return 0 if sim.returncode == 0 else 1
+    failed = [r.label for r, (code, _) in zip(runs, results, strict=True) if code != 0]
+    for label in failed:
+        print(f"  !! the {label} simulator failed")
+    return 1 if failed or silent else 0
 
 
 async def _start_admin(gateway: Gateway) -> Any:
