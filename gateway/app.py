@@ -18,7 +18,6 @@ from billing.idle_fee import IdleFeeRule
 from billing.records import PileBill
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
-from gateway.adapters.pilegate.connection import PileConnection
 from gateway.adapters.pilegate.pile_auth import PileAuthenticator
 from gateway.admin import live
 from gateway.bills import store_bill
@@ -27,6 +26,7 @@ from gateway.config import GatewayConfig
 from gateway.dialect import (
     BillVerdict,
     Command,
+    Connection,
     JournalLine,
     LoginRefusal,
     LoginRefused,
@@ -121,7 +121,7 @@ class Gateway:
         # Strictly increasing within this gateway, on its clock (an injected one in tests).
         self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
-        self.connections: set[PileConnection] = set()
+        self.connections: set[Connection] = set()  # every dialect's, logged in or not
         self._tasks: set[asyncio.Task[Any]] = set()
         self._account_ops: dict[str, asyncio.Task[Any]] = {}  # the last queued per account
         self._servers: list[Any] = []
@@ -179,9 +179,9 @@ class Gateway:
             # leaves a pooled connection to be reset after the engine is gone.
             await asyncio.wait([self._sweeper], timeout=grace_s)
             self._sweeper.cancel()
-        in_flight = [c._worker for c in self.connections if c._worker is not None]
+        in_flight = [w for c in self.connections if (w := c.in_flight()) is not None]
         if in_flight:
-            await asyncio.wait(in_flight, timeout=grace_s)
+            await asyncio.wait([asyncio.ensure_future(w) for w in in_flight], timeout=grace_s)
         for conn in list(self.connections):
             conn.close("gateway shutting down")
         for pile in self.piles.values():
@@ -223,9 +223,7 @@ class Gateway:
             if self.stopping:
                 return
             now = self.loop.time()
-            for conn in list(self.connections):
-                if conn.pile is not None and now - conn.last_rx > 3 * interval:
-                    conn.close(f"no heartbeat for {3 * interval} s")
+            self.close_silent(now)
             self._periodic_time_sync()
             try:
                 if now >= next_claims:
@@ -238,6 +236,14 @@ class Gateway:
                     await self.storage.purge_journal(self.now_ms() - retention_ms)
             except Exception:
                 self.log.exception("sweep_failed")
+
+    def close_silent(self, now: float) -> None:
+        """Close each logged-in connection, whatever its dialect, silent for 3 intervals."""
+        limit = 3 * self.config.piles.heartbeat_interval_s
+        for conn in list(self.connections):
+            silent_since = conn.silent_since()
+            if silent_since is not None and now - silent_since > limit:
+                conn.close(f"no heartbeat for {limit} s")
 
     def _periodic_time_sync(self) -> None:
         """TIME_SYNC to each connected pile every piles.time_sync_interval_s (0: never)."""
@@ -273,13 +279,13 @@ class Gateway:
 
     # --- connections ------------------------------------------------------------------------
 
-    def connection_made(self, conn: PileConnection) -> None:
+    def connection_made(self, conn: Connection) -> None:
         if self.stopping:
             conn.close("gateway shutting down")
             return
         self.connections.add(conn)
         if self.reading_held:
-            self._hold_reading(conn, True)
+            conn.hold_reading(True)
 
     def _storage_backlog(self, held: bool) -> None:
         self.reading_held = held
@@ -290,15 +296,9 @@ class Gateway:
             connections=len(self.connections),
         )
         for conn in self.connections:
-            self._hold_reading(conn, held)
+            conn.hold_reading(held)
 
-    @staticmethod
-    def _hold_reading(conn: PileConnection, held: bool) -> None:
-        hold = getattr(conn.link, "hold_reading", None)
-        if hold is not None:
-            hold(held)
-
-    def connection_lost(self, conn: PileConnection) -> None:
+    def connection_lost(self, conn: Connection) -> None:
         self.connections.discard(conn)
 
     def pile_went_offline(self, pile: PileRuntime, reason: str) -> None:

@@ -21,6 +21,7 @@ from gateway.adapters.pilegate.journal import error_line, message_line
 from gateway.dialect import (
     NOT_SUPPORTED,
     Command,
+    Connection,
     LoginRefused,
     PileLink,
     PileLogin,
@@ -66,6 +67,7 @@ class Link(Protocol):
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def write_buffer_size(self) -> int: ...
+    def hold_reading(self, held: bool) -> None: ...
 
 
 class PileConnection:
@@ -466,6 +468,17 @@ class PileConnection:
         if self.gateway.config.database.journal:  # a line is not even built otherwise
             self.gateway.journal(pile_id, message_line(direction, seq, message, raw))
 
+    # --- the gateway's Connection (housekeeping) -------------------------------------------------
+
+    def silent_since(self) -> float | None:
+        return self.last_rx if self.pile is not None else None
+
+    def in_flight(self) -> asyncio.Task[None] | None:
+        return self._worker
+
+    def hold_reading(self, held: bool) -> None:
+        self.link.hold_reading(held)
+
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
 
@@ -476,3 +489,6 @@ if TYPE_CHECKING:
         return (
             connection  # mypy checks that the connection keeps the contract of gateway/dialect.py
         )
+
+    def _is_a_connection(connection: PileConnection) -> Connection:
+        return connection
