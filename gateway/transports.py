@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
@@ -20,10 +20,8 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from gateway.adapters.pilegate.connection import PileConnection
+from gateway.adapters.pilegate.host import PilegateAdapter
 from protocol.pile_ids import normalize_pile_id
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 SUBPROTOCOL = "pilegate.v1"
 WS_PATH = re.compile(r"^/pile/(\d{16}|\d{20})/?$")
@@ -47,12 +45,13 @@ class _StreamProtocol(asyncio.Protocol):
     _storage_held = False
     _reading_paused = False
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, adapter: PilegateAdapter) -> None:
+        self.adapter = adapter
+        self.core = adapter.core
 
     def _start(self, transport: Any) -> None:
         self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
-        transport.set_write_buffer_limits(high=self.gateway.config.server.write_buffer_high)
+        transport.set_write_buffer_limits(high=self.core.config.server.write_buffer_high)
 
     def pause_writing(self) -> None:
         self._write_blocked = True
@@ -63,7 +62,7 @@ class _StreamProtocol(asyncio.Protocol):
         self._update_reading()
 
     def hold_reading(self, held: bool) -> None:
-        """Storage back-pressure (Gateway._storage_backlog)."""
+        """Storage back-pressure (the gateway's Connection.hold_reading)."""
         self._storage_held = held
         self._update_reading()
 
@@ -89,8 +88,8 @@ class _StreamProtocol(asyncio.Protocol):
 class TcpPileProtocol(_StreamProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._start(transport)
-        self.connection = PileConnection(self.gateway, self, _peer(transport, "tcp"))
-        self.gateway.connection_made(self.connection)
+        self.connection = PileConnection(self.adapter, self, _peer(transport, "tcp"))
+        self.core.connection_made(self.connection)
 
     def data_received(self, data: bytes) -> None:
         if self.connection is not None:
@@ -114,7 +113,7 @@ class WsPileProtocol(_StreamProtocol):
         self._start(transport)
         self.ws = ServerProtocol(
             subprotocols=[Subprotocol(SUBPROTOCOL)],
-            max_size=self.gateway.config.server.max_frame_size,
+            max_size=self.core.config.server.max_frame_size,
         )
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -148,8 +147,8 @@ class WsPileProtocol(_StreamProtocol):
             return
         pile_id = normalize_pile_id(url_pile_id)
         peer = _peer(self.transport, "ws")
-        self.connection = PileConnection(self.gateway, self, peer, url_pile_id=pile_id)
-        self.gateway.connection_made(self.connection)
+        self.connection = PileConnection(self.adapter, self, peer, url_pile_id=pile_id)
+        self.core.connection_made(self.connection)
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -166,7 +165,7 @@ class WsPileProtocol(_StreamProtocol):
                 return
         if self.ws.close_expected() and self._close_timer is None:
             # We sent a close frame: give the pile a moment to answer, then drop it.
-            loop = self.gateway.loop
+            loop = self.core.loop
             self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:

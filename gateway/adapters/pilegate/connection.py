@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.adapters.pilegate import inbound, outbound
 from gateway.adapters.pilegate.codes import LOGIN_RESULT_CODE, channel_name
+from gateway.adapters.pilegate.host import PilegateAdapter
 from gateway.adapters.pilegate.journal import error_line, message_line
 from gateway.dialect import (
     NOT_SUPPORTED,
@@ -52,9 +53,6 @@ from protocol.pilegate import (
 )
 from protocol.pilegate.codes import ACKED_EVENTS, FROM_PILE, REPLIES
 
-if TYPE_CHECKING:
-    from gateway.app import Gateway
-
 NEEDS_DATABASE = (Login, AuthRequest, Bill)
 
 #: Metric names of the message types, computed once (the heartbeat path counts every frame).
@@ -73,18 +71,21 @@ class Link(Protocol):
 class PileConnection:
     dialect = "pilegate"
 
-    def __init__(self, gateway: Gateway, link: Link, peer: str, url_pile_id: str | None = None):
-        self.gateway = gateway
+    def __init__(
+        self, adapter: PilegateAdapter, link: Link, peer: str, url_pile_id: str | None = None
+    ) -> None:
+        self.core = core = adapter.core
+        self.auth = adapter.auth
         self.link = link
         self.peer = peer
         self.url_pile_id = url_pile_id  # WebSocket: the id in the URL must match the LOGIN
-        self.decoder = FrameDecoder(gateway.config.server.max_frame_size)
+        self.decoder = FrameDecoder(core.config.server.max_frame_size)
         self.pile: PilePort | None = None
         self.pile_id: str | None = None
         self.closed = False
         self.close_reason = ""
         self.authenticated = False  # logged in with a good LOGIN MAC (gateway/pile_auth.py)
-        self.last_rx = gateway.loop.time()
+        self.last_rx = core.loop.time()
         self._seq = 0
         self._pending: dict[int, tuple[int, asyncio.Future[CommandAck]]] = {}
         self._inbox: deque[Frame] | None = None
@@ -95,11 +96,11 @@ class PileConnection:
         # the first one after login and those whose gun statuses or faults changed.
         self._first_report = False
         self._last_report: dict[int, tuple[int, int]] = {}
-        self.log = gateway.log.bind(peer=peer)
-        self._login_timer: asyncio.TimerHandle | None = gateway.loop.call_later(
-            gateway.config.piles.login_timeout_s, self._login_timed_out
+        self.log = core.log.bind(peer=peer)
+        self._login_timer: asyncio.TimerHandle | None = core.loop.call_later(
+            core.config.piles.login_timeout_s, self._login_timed_out
         )
-        gateway.metrics.connections += 1
+        core.metrics.connections += 1
 
     # --- input ------------------------------------------------------------------------------
 
@@ -110,16 +111,16 @@ class PileConnection:
 
     def frame_received(self, data: bytes) -> None:
         """One WebSocket binary message: exactly one frame, or rejected as a whole (§1)."""
-        self._accept(decode_frame(data, self.gateway.config.server.max_frame_size))
+        self._accept(decode_frame(data, self.core.config.server.max_frame_size))
 
     def _accept(self, item: Frame | DecodeError) -> None:
         if self.closed:
             return
-        self.last_rx = self.gateway.loop.time()
+        self.last_rx = self.core.loop.time()
         if isinstance(item, DecodeError):
             self._bad_frame(item)
             return
-        self.gateway.metrics.frame_in(_NAMES.get(item.message.TYPE, "unknown"))
+        self.core.metrics.frame_in(_NAMES.get(item.message.TYPE, "unknown"))
         if self._inbox is not None:
             self._inbox.append(item)
         elif isinstance(item.message, NEEDS_DATABASE):
@@ -177,7 +178,7 @@ class PileConnection:
         first, self._first_report = self._first_report, False
         reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
         self.pile.reports(reports)
-        policy = self.gateway.config.database.journal_heartbeats
+        policy = self.core.config.database.journal_heartbeats
         journal = policy == "all" or (policy == "changes" and (changed or first))
         if journal:
             self._journal_in(frame)
@@ -185,7 +186,7 @@ class PileConnection:
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
-        started = self.gateway.loop.time()
+        started = self.core.loop.time()
         self._replied_seq = None
         try:
             if isinstance(message, Login):
@@ -232,7 +233,7 @@ class PileConnection:
 
     def _observe_ack(self, message: Message, started: float) -> None:
         """Time from reading a request to sending its reply (a bill's includes its commit)."""
-        self.gateway.metrics.observe_ack(_NAMES[message.TYPE], self.gateway.loop.time() - started)
+        self.core.metrics.observe_ack(_NAMES[message.TYPE], self.core.loop.time() - started)
 
     # --- login ------------------------------------------------------------------------------
 
@@ -266,8 +267,8 @@ class PileConnection:
         self.pile, self.pile_id = pile, login.pile_id
         self.log = self.log.bind(pile=login.pile_id)
         self._first_report = True  # it reconciles the sessions held: always journaled
-        interval = self.gateway.config.piles.heartbeat_interval_s
-        self.send(LoginAck(Result.OK, self.gateway.now_ms(), interval), frame.seq)
+        interval = self.core.config.piles.heartbeat_interval_s
+        self.send(LoginAck(Result.OK, self.core.now_ms(), interval), frame.seq)
         self.log.info(
             "pile_login",
             vendor=login.vendor,
@@ -282,7 +283,7 @@ class PileConnection:
     async def _admit(self, login: Login) -> tuple[PilePort, PileLogin] | LoginRefused:
         """The LOGIN MAC first (a login it refuses stores nothing and leaves the pile's live
         connection, if any, as it is), then the gateway's own login."""
-        allowed = await self.gateway.pile_auth.check(login)
+        allowed = await self.auth.check(login)
         if isinstance(allowed, LoginRefused):
             return allowed
         facts = PileLogin(
@@ -295,13 +296,13 @@ class PileConnection:
             authenticated=allowed.authenticated,
             peer=self.peer,
         )
-        pile = await self.gateway.login(self, facts)
+        pile = await self.core.login(self, facts)
         return pile if isinstance(pile, LoginRefused) else (pile, facts)
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
         # The gateway's clock goes out with a refusal too: after CLOCK_SKEW the pile sets its
         # clock from it and signs a new LOGIN (docs/protocol.md §6.1.1).
-        ack = LoginAck(result, self.gateway.now_ms(), 0)
+        ack = LoginAck(result, self.core.now_ms(), 0)
         data = encode(ack, seq)
         self._journal(pile_id, "out", seq, ack, data)
         self.link.write(data)
@@ -315,7 +316,7 @@ class PileConnection:
     # --- bad input --------------------------------------------------------------------------
 
     def _bad_frame(self, error: DecodeError) -> None:
-        metrics = self.gateway.metrics
+        metrics = self.core.metrics
         metrics.decode_errors[error.kind] = metrics.decode_errors.get(error.kind, 0) + 1
         self.log.warning(
             "bad_frame",
@@ -324,8 +325,8 @@ class PileConnection:
             seq=error.seq,
             raw=error.raw[:64].hex(),
         )
-        if self.pile_id is not None and self.gateway.config.database.journal:
-            self.gateway.journal(self.pile_id, error_line(error))
+        if self.pile_id is not None and self.core.config.database.journal:
+            self.core.journal(self.pile_id, error_line(error))
         if error.nack_reason is not None and error.seq is not None:
             self.send(Nack(error.msg_type or 0, error.nack_reason), error.seq)
         self._count_bad()
@@ -356,13 +357,13 @@ class PileConnection:
             waiting[1].set_result(CommandAck(nack.nacked_type, 0, Result.OTHER))
 
     def _count_bad(self) -> None:
-        now = self.gateway.loop.time()
-        window = self.gateway.config.server.bad_frame_window_s
+        now = self.core.loop.time()
+        window = self.core.config.server.bad_frame_window_s
         times = self._bad_times
         times.append(now)
         while times and times[0] < now - window:
             times.popleft()
-        if len(times) >= self.gateway.config.server.bad_frame_burst:
+        if len(times) >= self.core.config.server.bad_frame_burst:
             self.close(f"{len(times)} bad frames within {window:g} s")
 
     # --- output -----------------------------------------------------------------------------
@@ -373,11 +374,11 @@ class PileConnection:
         data = encode(message, seq)
         if message.TYPE in REPLIES:
             self._replied_seq = seq  # the frame being handled is answered
-        self.gateway.metrics.frame_out(_NAMES[message.TYPE])
+        self.core.metrics.frame_out(_NAMES[message.TYPE])
         if journal and self.pile_id is not None:
             self._journal(self.pile_id, "out", seq, message, data)
         self.link.write(data)
-        limit = self.gateway.config.server.write_buffer_limit
+        limit = self.core.config.server.write_buffer_limit
         if self.link.write_buffer_size() > limit:
             self.close(f"write buffer over {limit} bytes: the pile does not read")
 
@@ -411,7 +412,7 @@ class PileConnection:
     async def send_command(self, message: Message, timeout: float) -> CommandAck | None:
         """Send a v1 command and wait for its COMMAND_ACK; None when none came in time."""
         seq = self.next_seq()
-        future: asyncio.Future[CommandAck] = self.gateway.loop.create_future()
+        future: asyncio.Future[CommandAck] = self.core.loop.create_future()
         self._pending[seq] = (message.TYPE, future)
         try:
             self.send(message, seq)
@@ -453,8 +454,8 @@ class PileConnection:
                 future.set_exception(ConnectionError("pile connection lost"))
         if self.decoder.buffered:
             self.log.warning("connection_lost_midframe", buffered=self.decoder.buffered)
-        self.gateway.metrics.connections -= 1
-        self.gateway.connection_lost(self)
+        self.core.metrics.connections -= 1
+        self.core.connection_lost(self)
         if self.pile is not None:
             self.pile.disconnected(self, self.close_reason)
 
@@ -465,8 +466,8 @@ class PileConnection:
     def _journal(
         self, pile_id: str, direction: str, seq: int, message: Message, raw: bytes
     ) -> None:
-        if self.gateway.config.database.journal:  # a line is not even built otherwise
-            self.gateway.journal(pile_id, message_line(direction, seq, message, raw))
+        if self.core.config.database.journal:  # a line is not even built otherwise
+            self.core.journal(pile_id, message_line(direction, seq, message, raw))
 
     # --- the gateway's Connection (housekeeping) -------------------------------------------------
 
