@@ -9,7 +9,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 from gateway.app import Gateway
-from gateway.dialect import Connection
+from gateway.dialect import Connection, QueryBills
+from protocol.pilegate import MsgType
+from tests.gateway.piles import PILE_ID, ScriptedPile
 
 
 class OtherDialectConnection:
@@ -75,3 +77,28 @@ async def test_shutdown_waits_for_a_connections_work_in_flight(gateway: Gateway)
     assert not conn.closed  # its work is not done yet: not closed under it
     await stopping
     assert conn.work.done() and conn.closed
+
+
+async def test_a_command_to_a_closed_v1_connection_answers_at_once(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    conn = gateway.piles[PILE_ID].connection
+    assert conn is not None
+    conn.close("test")
+    await pile.closed.wait()
+    await asyncio.sleep(0.05)  # the transport has reported the connection lost, too
+    async with asyncio.timeout(1.0):  # not the command's 30 s
+        assert await conn.command(QueryBills(0), timeout_s=30.0) is None
+
+
+async def test_a_v1_command_unanswered_times_out_on_the_connections_timer(
+    gateway: Gateway, pile: ScriptedPile
+) -> None:
+    pile.auto_ack = lambda frame: None  # the pile reads the command and never answers
+    conn = gateway.piles[PILE_ID].connection
+    assert conn is not None
+    started = gateway.loop.time()
+    assert await conn.command(QueryBills(0), timeout_s=0.2) is None
+    assert 0.2 <= gateway.loop.time() - started < 2.0
+    await pile.expect(MsgType.QUERY_BILLS)
+    assert not conn.closed
