@@ -1,10 +1,11 @@
 """The two ways a pile reaches the gateway, both feeding one PileConnection.
 
 Both are ``asyncio.Protocol``s: one callback per read, no task per pile. TCP carries a byte
-stream for the streaming FrameDecoder. WebSocket carries one frame per binary message on
-``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it drives the sans-I/O protocol of
-the ``websockets`` library directly, because its asyncio layer (a task and locks per message)
-cost more CPU than the whole gateway behind it (bench/peer_ocpp.py).
+stream (the connection's sans-I/O ``PilegateConnection`` decodes it). WebSocket carries one
+frame per binary message on ``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it
+drives the sans-I/O protocol of the ``websockets`` library directly, because its asyncio
+layer (a task and locks per message) cost more CPU than the whole gateway behind it
+(bench/peer_ocpp.py).
 """
 
 from __future__ import annotations
