@@ -4,10 +4,11 @@ A WebSocket link feeds protocol v1's PileConnection; a TCP link feeds what its o
 (v1's connection, or the sniffer that hands over to v1's or YKC's).
 
 Both are ``asyncio.Protocol``s: one callback per read, no task per pile. TCP carries a byte
-stream for the streaming FrameDecoder. WebSocket carries one frame per binary message on
-``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it drives the sans-I/O protocol of
-the ``websockets`` library directly, because its asyncio layer (a task and locks per message)
-cost more CPU than the whole gateway behind it (bench/peer_ocpp.py).
+stream (the connection's sans-I/O ``PilegateConnection`` decodes it). WebSocket carries one
+frame per binary message on ``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it
+drives the sans-I/O protocol of the ``websockets`` library directly, because its asyncio
+layer (a task and locks per message) cost more CPU than the whole gateway behind it
+(bench/peer_ocpp.py).
 """
 
 from __future__ import annotations

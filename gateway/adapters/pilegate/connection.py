@@ -158,10 +158,9 @@ class PileConnection:
             while events := proto.events_received():
                 for event in events:
                     self._event(event)
-                self._write()
         finally:
             self._pumping = False
-        self._write()
+        self._write()  # may close (write buffer full): the closing is pumped then
         deadline = proto.next_deadline()
         if deadline != self._timer_at:
             self._arm(deadline)
