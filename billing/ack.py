@@ -60,9 +60,30 @@ def reason_mask(findings: Iterable[Finding], flags: Iterable[str]) -> int:
     return mask
 
 
-def bill_ack(duplicate: bool, findings: Iterable[Finding], flags: Iterable[str]) -> tuple[int, int]:
-    """(BillAckStatus, anomalies) for a stored bill: FLAGGED exactly when the mask is not 0."""
-    mask = reason_mask(findings, flags)
+class AckStatus(StrEnum):
+    """A stored bill's status, in any dialect's words once its adapter maps it."""
+
+    ACCEPTED = "accepted"
+    FLAGGED = "flagged"
+    DUPLICATE = "duplicate"
+
+
+def ack_status(duplicate: bool, mask: int) -> AckStatus:
+    """DUPLICATE for a bill stored before; else FLAGGED exactly when a reason bit is set, so
+    a pile never reads FLAGGED with mask 0."""
     if duplicate:
-        return BillAckStatus.DUPLICATE, mask
-    return (BillAckStatus.FLAGGED if mask else BillAckStatus.ACCEPTED), mask
+        return AckStatus.DUPLICATE
+    return AckStatus.FLAGGED if mask else AckStatus.ACCEPTED
+
+
+_ACK_CODES = {
+    AckStatus.ACCEPTED: BillAckStatus.ACCEPTED,
+    AckStatus.FLAGGED: BillAckStatus.FLAGGED,
+    AckStatus.DUPLICATE: BillAckStatus.DUPLICATE,
+}
+
+
+def bill_ack(duplicate: bool, findings: Iterable[Finding], flags: Iterable[str]) -> tuple[int, int]:
+    """(BillAckStatus, anomalies) for a stored bill (`ack_status` in protocol v1's codes)."""
+    mask = reason_mask(findings, flags)
+    return _ACK_CODES[ack_status(duplicate, mask)], mask

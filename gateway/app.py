@@ -1,34 +1,32 @@
-"""The running gateway: servers, the piles it knows, storage wiring, sweeps, shutdown, the
-configuration a pile is given at each login, and the operator command API (start, stop,
+"""The running gateway: it composes the parts (gateway/ports.py says which part a pile's runtime
+is given), runs the servers, the sweeps and the shutdown, lets piles in, brings a pile's
+configuration up to date at each login, and serves the operator command API (start, stop,
 enable, disable, query_bills, set_tariff, set_idle_fee, time_sync)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import itertools
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from billing.anomalies import AnomalyCode
 from billing.idle_fee import IdleFeeRule
-from billing.records import PileBill
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
+from gateway.accounts import AccountClaims
 from gateway.adapters.ocpp16.server import OcppServer
-from gateway.adapters.pilegate.connection import PileConnection
+from gateway.adapters.pilegate.host import PilegateAdapter
 from gateway.adapters.pilegate.pile_auth import PileAuthenticator
-from gateway.admin import live
-from gateway.bills import store_bill
+from gateway.adapters.sniffing import tcp_opening
+from gateway.adapters.ykc.gateway_host import GatewayYkcHost
+from gateway.background import Background
+from gateway.bills import BillDesk
 from gateway.commands import CommandResult
 from gateway.config import GatewayConfig
 from gateway.dialect import (
-    BillVerdict,
     Command,
-    JournalLine,
+    Connection,
     LoginRefusal,
     LoginRefused,
     PileLink,
@@ -40,28 +38,24 @@ from gateway.dialect import (
     SyncTime,
     command_name,
 )
+from gateway.effects import SessionEffects
+from gateway.events import Northbound
+from gateway.frame_journal import FrameJournal
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
+from gateway.ports import RuntimePorts
 from gateway.recovery import restore
-from gateway.runtime import PileRuntime
-from gateway.storage import JournalEntry, SessionRow, Storage
+from gateway.runtime import PileInfo, PileRuntime
+from gateway.storage import Storage
 from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import TARIFF_CONFLICT, login_tariffs
 from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
 from protocol.pile_ids import canonical_pile_id
-from sessions import (
-    AccountClaimed,
-    AlarmKind,
-    RaiseAlarm,
-    SessionConfig,
-    SessionFlagged,
-    SessionTransition,
-    SessionUpdated,
-    StatusConfirmed,
-    step,
-)
+from sessions import SessionConfig, step
+
+__all__ = ["Gateway", "PileInfo", "session_config", "wall_clock_ms"]
 
 Clock = Callable[[], int]
 
@@ -70,22 +64,10 @@ LOGIN_CONFIG_ATTEMPTS = 3
 
 #: How often account claims whose release was lost are looked for (Storage.stale_claims).
 CLAIM_SWEEP_S = 60.0
-T = TypeVar("T")
 
 
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-@dataclass(slots=True)
-class PileInfo:
-    pile_id: str
-    station_id: str | None
-    gun_count: int
-    enabled: bool
-    firmware: str = ""
-    model: str = ""  # from LOGIN: selects the validation limits (config [limits])
-    session_config: SessionConfig | None = None  # its dialect's rules; None: the gateway's
 
 
 def session_config(config: GatewayConfig) -> SessionConfig:
@@ -118,24 +100,58 @@ class Gateway:
         self.log = get_logger()
         self.metrics = Metrics()
         self.session_config = session_config(config)
-        self.pile_auth = PileAuthenticator(config.piles, storage, clock, self.log)
-        self.step = step
         # Strictly increasing within this gateway, on its clock (an injected one in tests).
         self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
-        self.connections: set[PileConnection] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._account_ops: dict[str, asyncio.Task[Any]] = {}  # the last queued per account
+        self.connections: set[Connection] = set()  # every dialect's, logged in or not
+        # The parts the piles' runtimes and the adapters are given (gateway/ports.py).
+        self.background = Background(self.loop, self.log)
+        # Northbound events go to the outbox (same group commit as the state they describe)
+        # only when a broker is configured: with none, nobody would ever drain the table.
+        self.northbound = Northbound(storage, bool(config.mqtt.url), live_owner=self)
+        self.accounts = AccountClaims(storage, self.background, self.log)
+        self.effects = SessionEffects(
+            storage, self.northbound, self.background, self.metrics, self.log
+        )
+        self.bill_desk = BillDesk(
+            storage, clock, self.northbound, self.metrics, config.limits, self.log
+        )
+        self.frame_journal = FrameJournal(storage, clock, config.database.journal, self.metrics)
+        self.runtime_ports = RuntimePorts(
+            clock=clock,
+            scheduler=self.background,
+            step=step,
+            effects=self.effects,
+            accounts=self.accounts,
+            bills=self.bill_desk,
+            lifecycle=self,
+            new_transaction_id=self.transaction_ids.new,
+            session_config=self.session_config,
+            command_timeout_s=config.piles.command_timeout_s,
+            time_scale=time_scale,
+        )
+        # What the adapters call on the gateway, kept by the parts above.
+        self.spawn = self.background.spawn
+        self.emit = self.northbound.emit
+        self.journal = self.frame_journal.write
+        self.find_account = self.accounts.find
+        # Protocol v1: its connections, with its LOGIN MAC policy (one adapter, one policy).
+        self.pilegate = PilegateAdapter(
+            self, PileAuthenticator(config.piles, storage, clock, self.log)
+        )
+        # YKC shares v1's TCP port: a sniffer hands each connection to the one it speaks
+        # (gateway/adapters/sniffing.py); with ykc.enabled = false every one is v1's.
+        self.ykc = GatewayYkcHost(self, storage, self.effects.touch) if config.ykc.enabled else None
+        self.tcp_opening = tcp_opening(
+            self.pilegate, self.ykc.connection if self.ykc is not None else None
+        )
+        self.ocpp: OcppServer | None = None  # OCPP 1.6J charge points (docs/ocpp.md)
         self._servers: list[Any] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._wake_sweeper = asyncio.Event()  # set at stop: the sweep ends between rounds
         self.tcp_port = 0
         self.ws_port = 0
-        self.ocpp: OcppServer | None = None  # OCPP 1.6J charge points (docs/ocpp.md)
         self.stopping = False
-        # Northbound events go to the outbox (same group commit as the state they describe)
-        # only when a broker is configured: with none, nobody would ever drain the table.
-        self.events_enabled = bool(config.mqtt.url)
         # Back-pressure: while the rows held for an unreachable database are at their bound,
         # no pile connection is read (piles' frames wait in their TCP buffers).
         self.reading_held = False
@@ -145,18 +161,26 @@ class Gateway:
 
     async def start(self) -> None:
         server = self.config.server
-        tls = server_context(server)  # TLS on both listeners when a certificate is set
+        tls = server_context(server)  # TLS on every listener when a certificate is set
         if self.config.ocpp.enabled:  # first: its schemas compile before any pile is let in
             self.ocpp = OcppServer(self, self.storage, self.config, self.log, self.now_ms)
             await self.ocpp.start(server.host, self.config.ocpp.port, tls)
         tcp = await self.loop.create_server(
-            lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
+            lambda: TcpPileProtocol(self.pilegate, self.tcp_opening),
+            server.host,
+            server.tcp_port,
+            backlog=4096,
+            ssl=tls,
         )
         self._servers.append(tcp)
         self.tcp_port = tcp.sockets[0].getsockname()[1]
         if server.ws_enabled:
             ws = await self.loop.create_server(
-                lambda: WsPileProtocol(self), server.host, server.ws_port, backlog=4096, ssl=tls
+                lambda: WsPileProtocol(self.pilegate),
+                server.host,
+                server.ws_port,
+                backlog=4096,
+                ssl=tls,
             )
             self._servers.append(ws)
             self.ws_port = ws.sockets[0].getsockname()[1]
@@ -176,7 +200,7 @@ class Gateway:
         """Stop accepting, finish and acknowledge what is in flight, flush, close."""
         if self.stopping:
             return
-        self.stopping = True
+        self.stopping = self.background.stopping = True
         self.log.info("gateway_stopping", connections=len(self.connections))
         for server in self._servers:
             server.close()
@@ -188,15 +212,14 @@ class Gateway:
             # leaves a pooled connection to be reset after the engine is gone.
             await asyncio.wait([self._sweeper], timeout=grace_s)
             self._sweeper.cancel()
-        in_flight = [c._worker for c in self.connections if c._worker is not None]
+        in_flight = [w for c in self.connections if (w := c.in_flight()) is not None]
         if in_flight:
-            await asyncio.wait(in_flight, timeout=grace_s)
+            await asyncio.wait([asyncio.ensure_future(w) for w in in_flight], timeout=grace_s)
         for conn in list(self.connections):
             conn.close("gateway shutting down")
         for pile in self.piles.values():
             pile.stop_timers()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace_s)
+        await self.background.wait(grace_s)
         for server in self._servers:
             if hasattr(server, "wait_closed"):
                 with contextlib.suppress(TimeoutError):
@@ -204,21 +227,9 @@ class Gateway:
         await self.storage.close()
         self.log.info("gateway_stopped")
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
     async def background_done(self, timeout: float = 5.0) -> None:
         """Wait for the background work spawned so far (account claims, stops, offline marks)."""
-        while self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.log.error("background_task_failed", error=repr(task.exception()))
+        await self.background.done(timeout)
 
     async def _sweep(self) -> None:
         """Close silent connections (3 missed heartbeats) and flush last-seen times."""
@@ -232,9 +243,7 @@ class Gateway:
             if self.stopping:
                 return
             now = self.loop.time()
-            for conn in list(self.connections):
-                if conn.pile is not None and now - conn.last_rx > 3 * interval:
-                    conn.close(f"no heartbeat for {3 * interval} s")
+            self.close_silent(now)
             self._periodic_time_sync()
             try:
                 if now >= next_claims:
@@ -248,6 +257,18 @@ class Gateway:
             except Exception:
                 self.log.exception("sweep_failed")
 
+    def close_silent(self, now: float) -> None:
+        """Close each logged-in connection, whatever its dialect, silent for longer than its
+        limit (three heartbeat intervals)."""
+        default = 3 * self.config.piles.heartbeat_interval_s
+        for conn in list(self.connections):
+            silent_since = conn.silent_since()
+            if silent_since is None:
+                continue
+            limit = conn.silence_limit_s() or default
+            if now - silent_since > limit:
+                conn.close(f"no heartbeat for {limit:g} s")
+
     def _periodic_time_sync(self) -> None:
         """TIME_SYNC to each connected pile every piles.time_sync_interval_s (0: never)."""
         every_ms = self.config.piles.time_sync_interval_s * 1000
@@ -259,36 +280,15 @@ class Gateway:
                 pile.time_synced_ms = now
                 self.spawn(self.time_sync(pile.pile_id, why="periodic"))
 
-    def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
-        """A northbound event on pilegate/v1/events/{pile_id}/{kind} (docs/mqtt.md)."""
-        self.notify_live(kind, pile_id, payload, at_ms)
-        message = self.event(kind, pile_id, payload, at_ms)
-        if message is not None:
-            self.storage.publish(*message, at_ms=at_ms)
-
-    def notify_live(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None:
-        """The web console's live feed (in-process, nothing stored)."""
-        live.broadcast(self, kind, pile_id, payload, at_ms)
-
-    def event(
-        self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int
-    ) -> tuple[str, dict[str, Any]] | None:
-        """(topic, body) of a northbound event, or None when events are off: for events
-        that must commit in the transaction of what they describe (a bill)."""
-        if not self.events_enabled:
-            return None
-        body = {"kind": kind, "pile_id": pile_id, "at_ms": at_ms, **payload}
-        return f"pilegate/v1/events/{pile_id}/{kind}", body
-
     # --- connections ------------------------------------------------------------------------
 
-    def connection_made(self, conn: PileConnection) -> None:
+    def connection_made(self, conn: Connection) -> None:
         if self.stopping:
             conn.close("gateway shutting down")
             return
         self.connections.add(conn)
         if self.reading_held:
-            self._hold_reading(conn, True)
+            conn.hold_reading(True)
 
     def _storage_backlog(self, held: bool) -> None:
         self.reading_held = held
@@ -299,25 +299,10 @@ class Gateway:
             connections=len(self.connections),
         )
         for conn in self.connections:
-            self._hold_reading(conn, held)
+            conn.hold_reading(held)
 
-    @staticmethod
-    def _hold_reading(conn: PileConnection, held: bool) -> None:
-        hold = getattr(conn.link, "hold_reading", None)
-        if hold is not None:
-            hold(held)
-
-    def connection_lost(self, conn: PileConnection) -> None:
+    def connection_lost(self, conn: Connection) -> None:
         self.connections.discard(conn)
-
-    def pile_went_offline(self, pile: PileRuntime, reason: str) -> None:
-        """Its link closed (and no newer one replaced it): its sessions are held, offline."""
-        self._keep_meters(pile)
-        now = self.now_ms()
-        offline = functools.partial(self.storage.pile_offline, pile.pile_id, now)
-        self.spawn(self.until_written("pile_offline", offline, pile_id=pile.pile_id))
-        self.log.info("pile_offline", pile=pile.pile_id, reason=reason)
-        self.emit("offline", pile.pile_id, {"reason": reason}, now)
 
     async def login(self, link: PileLink, login: PileLogin) -> PileRuntime | LoginRefused:
         """Let a pile in whose adapter has checked its credentials: record the login, and give
@@ -362,7 +347,7 @@ class Gateway:
                 login.model,
                 login.session_config,
             )
-            pile = PileRuntime(self, info)
+            pile = PileRuntime(self.runtime_ports, info, self.log)
             self.piles[login.pile_id] = pile
             rows = await self.storage.sessions_to_restore(
                 login.pile_id, self.session_config.history_limit * login.gun_count
@@ -398,9 +383,11 @@ class Gateway:
 
     # --- configuration sent at every login ----------------------------------------------------
 
-    def after_login(self, pile: PileRuntime, login: PileLogin) -> None:
+    def logged_in(self, pile_id: str, login: PileLogin) -> None:
         """The login has been answered: bring the pile up to date (docs/protocol.md §8.1)."""
-        self.spawn(self._configure(pile, login.pile_time_ms))
+        pile = self.piles.get(pile_id)
+        if pile is not None:
+            self.spawn(self._configure(pile, login.pile_time_ms))
 
     async def _configure(self, pile: PileRuntime, pile_time_ms: int | None) -> None:
         """TIME_SYNC if its clock drifted, then its enabled state, tariff(s) and idle-fee
@@ -438,259 +425,6 @@ class Gateway:
                     self._command_done(name, pile.pile_id, 0, result, why="login", attempt=attempt)
                     if result.outcome is not commands.Outcome.TIMED_OUT:
                         break
-
-    # --- storage facade used by connections and runtimes ------------------------------------
-
-    def touch(self, pile_id: str, now_ms: int) -> None:
-        self.storage.touch(pile_id, now_ms)
-
-    def journal(self, pile_id: str, line: JournalLine) -> None:
-        """One message in or out, as its adapter describes it (config database.journal)."""
-        if not self.config.database.journal:
-            return
-        entry = JournalEntry(
-            at_ms=self.now_ms(),
-            pile_id=pile_id,
-            direction=line.direction,
-            seq=line.seq,
-            msg_type=line.msg_type,
-            type_name=line.type_name,
-            hex=line.raw.hex(),
-            fields=line.fields,
-            gun=line.gun,
-            transaction_id=line.transaction_id,
-        )
-        if not self.storage.journal(entry):
-            self.metrics.journal_dropped += 1
-
-    def session_changed(self, pile: PileRuntime, gun: int, t: SessionTransition) -> None:
-        self.log.info(
-            "session_transition",
-            pile=pile.pile_id,
-            gun=gun,
-            session=t.session_id,
-            from_phase=t.from_phase.value if t.from_phase else None,
-            to_phase=t.to_phase.value,
-            reason=t.reason,
-        )
-        self.storage.record_session(
-            SessionRow.from_session(t.record, pile_id=pile.pile_id, gun=gun, at_ms=t.at_ms)
-        )
-        self.storage.record_transition(
-            t.session_id,
-            t.from_phase.value if t.from_phase else None,
-            t.to_phase.value,
-            t.reason,
-            t.at_ms,
-        )
-        r = t.record
-        self.emit(
-            f"session_{t.to_phase.value}",
-            pile.pile_id,
-            {
-                "gun": gun,
-                "session_id": t.session_id,
-                "transaction_id": r.transaction_id,
-                "account": r.account,
-                "channel": r.channel,
-                "from_phase": t.from_phase.value if t.from_phase else None,
-                "phase": t.to_phase.value,
-                "reason": t.reason,
-                "charge_start_ms": r.charge_start_ms,
-                "charge_end_ms": r.charge_end_ms,
-                "gateway_service_end_ms": r.gateway_service_end_ms,
-                "pile_service_end_ms": r.pile_service_end_ms,
-                "flags": sorted(f.value for f in r.flags),
-            },
-            t.at_ms,
-        )
-
-    def session_flagged(self, pile: PileRuntime, gun: int, f: SessionFlagged) -> None:
-        self.log.warning(
-            "session_flagged",
-            pile=pile.pile_id,
-            gun=gun,
-            session=f.session_id,
-            flags=sorted(x.value for x in f.flags),
-        )
-        self.storage.record_session(
-            SessionRow.from_session(f.record, pile_id=pile.pile_id, gun=gun, at_ms=f.at_ms)
-        )
-
-    def _keep_meters(self, pile: PileRuntime) -> None:
-        """Meter readings are not written with every report (the heartbeat path writes no
-        row); when a pile goes away its live sessions' rows get the latest, so a restart
-        meanwhile still knows the energy the gateway saw flow."""
-        now = self.now_ms()
-        for gun, state in pile.guns.items():
-            s = state.live_session
-            if s is not None and s.last_meter is not None:
-                row = SessionRow.from_session(s, pile_id=pile.pile_id, gun=gun, at_ms=now)
-                self.storage.record_session(row)
-
-    def session_updated(self, pile: PileRuntime, gun: int, u: SessionUpdated) -> None:
-        """Timer and alarm state a restart must find again (no log line: not an event)."""
-        self.storage.record_session(
-            SessionRow.from_session(u.record, pile_id=pile.pile_id, gun=gun, at_ms=u.at_ms)
-        )
-
-    def alarm(self, pile: PileRuntime, gun: int, alarm: RaiseAlarm, now_ms: int) -> None:
-        self.metrics.alarms[alarm.kind.value] += 1
-        self.log.warning(
-            "alarm",
-            pile=pile.pile_id,
-            gun=gun,
-            kind=alarm.kind.value,
-            detail=alarm.detail,
-            session=alarm.session_id,
-        )
-        self.emit(
-            "alarm",
-            pile.pile_id,
-            {"gun": gun, "alarm": alarm.kind.value, "detail": alarm.detail,
-             "session_id": alarm.session_id},
-            now_ms,
-        )  # fmt: skip
-        if alarm.kind is AlarmKind.BILL_WAIT_TIMEOUT:
-            # A closed service with no bill: code 1, or 2 when the pile is offline (field
-            # cases); resolved, with its history, when the late bill arrives.
-            code = AnomalyCode.BILL_LOST if pile.online else AnomalyCode.BILL_LOST_OFFLINE
-            self.storage.record_anomaly(
-                code,
-                alarm.detail,
-                at_ms=now_ms,
-                pile_id=pile.pile_id,
-                session_id=alarm.session_id,
-            )
-        self.storage.record_anomaly(
-            None,
-            f"gun {gun}: {alarm.detail}",
-            at_ms=now_ms,
-            kind=f"alarm:{alarm.kind.value}",
-            pile_id=pile.pile_id,
-            session_id=alarm.session_id,
-        )
-
-    def gun_status_changed(self, pile: PileRuntime, gun: int, change: StatusConfirmed) -> None:
-        self.emit(
-            "gun_status",
-            pile.pile_id,
-            {
-                "gun": gun,
-                "status": change.status.value,
-                "previous": change.previous.value,
-                "session_id": change.session_id,
-            },
-            change.at_ms,
-        )
-
-    # One account, one active service. Claims and releases are rows in the database (held
-    # across gateway instances); within this process they run one after another per account,
-    # in the order they were asked for on the event loop. So a claim the machine asks for when
-    # a pile reports charging (a re-claim, field case 2) is in place before the claim of any
-    # authorisation that reaches that point later, and a release queued before it cannot land
-    # after it and free the account again.
-
-    def _account_op(self, account: str, op: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
-        before = self._account_ops.get(account)
-
-        async def in_turn() -> T:
-            if before is not None:
-                await asyncio.wait([before])  # its outcome is its own caller's business
-            return await op()
-
-        task = self.spawn(in_turn())
-        self._account_ops[account] = task
-
-        def forget(done: asyncio.Task[Any]) -> None:
-            if self._account_ops.get(account) is done:
-                del self._account_ops[account]
-
-        task.add_done_callback(forget)
-        return task
-
-    def claim_account_later(
-        self, pile: PileRuntime, gun: int, claim: AccountClaimed, now_ms: int
-    ) -> None:
-        """Queue the claim at once (it is ordered now); nobody waits for its outcome."""
-        # Energy is flowing on this account (a late charge): the claim must land, even
-        # through an outage, so the account's next service is refused meanwhile.
-        claim_op = functools.partial(
-            self.storage.claim_account, claim.account, claim.session_id, pile.pile_id, gun, now_ms
-        )
-        claiming = self._account_op(
-            claim.account,
-            lambda: self.until_written(
-                "account_claim", claim_op, account=claim.account, session=claim.session_id
-            ),
-        )
-
-        def check(done: asyncio.Task[str | None]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return
-            conflict = done.result()
-            if conflict is not None and conflict != claim.session_id:
-                self.log.warning(
-                    "account_overlap",
-                    pile=pile.pile_id,
-                    gun=gun,
-                    account=claim.account,
-                    session=claim.session_id,
-                    other_session=conflict,
-                )
-
-        claiming.add_done_callback(check)
-
-    async def claim_account(
-        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
-    ) -> str | None:
-        return await self._claim(account, session_id, pile, gun, now_ms)
-
-    def _claim(
-        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
-    ) -> asyncio.Task[str | None]:
-        return self._account_op(
-            account,
-            lambda: self.storage.claim_account(account, session_id, pile.pile_id, gun, now_ms),
-        )
-
-    def release_account(self, account: str, session_id: str) -> None:
-        """Released once the database has it: a claim left behind would refuse the
-        account's next service."""
-        release = functools.partial(self.storage.release_account, account, session_id)
-        self._account_op(
-            account,
-            lambda: self.until_written(
-                "account_release", release, account=account, session=session_id
-            ),
-        )
-
-    async def until_written(self, what: str, op: Callable[[], Awaitable[T]], **ctx: Any) -> T:
-        """Run a database write the gateway has decided to keep, retrying it (with back-off)
-        through an outage until the database takes it or the gateway stops. The write must
-        be idempotent. One still unwritten at shutdown is repaired at the next start (stale
-        claims by the sweep; a pile's online flag at its next login)."""
-        delay = 0.05
-        for attempt in itertools.count():
-            try:
-                return await op()
-            except Exception as exc:
-                if self.stopping:
-                    raise
-                if attempt == 0:
-                    self.log.warning(f"{what}_retrying", error=repr(exc)[:200], **ctx)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
-
-    async def find_account(self, channel: str, token: str, password: str) -> Any:
-        return await self.storage.find_account(channel, token, password)
-
-    async def account(self, account_id: str) -> Any:
-        return await self.storage.find_account("operator", account_id)
-
-    async def store_bill(self, pile: PileRuntime, bill: PileBill) -> BillVerdict | None:
-        return await store_bill(self, pile, bill)
 
     # --- operator command API ---------------------------------------------------------------
 

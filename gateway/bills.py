@@ -5,18 +5,19 @@ answers with; a late bill resolves its lost-bill anomaly, keeping the history.""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
-from billing.ack import BillFlag, reason_mask
+from billing.ack import BillFlag, ack_status, reason_mask
 from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
+from gateway.config import LimitsConfig
 from gateway.dialect import BillStatus, BillVerdict
+from gateway.events import Northbound
+from gateway.metrics import Metrics
+from gateway.ports import BilledPile, Clock
+from gateway.storage import Storage
 from sessions import Flag, Phase, Session
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
-    from gateway.runtime import PileRuntime
 
 
 def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> GatewayObservation:
@@ -45,133 +46,150 @@ def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> G
 
 
 def verdict_status(duplicate: bool, mask: int) -> BillStatus:
-    """DUPLICATE for a bill stored before; else FLAGGED exactly when a reason bit is set, so a
-    pile never reads FLAGGED with mask 0 (the rule of billing.ack.bill_ack, by name)."""
-    if duplicate:
-        return BillStatus.DUPLICATE
-    return BillStatus.FLAGGED if mask else BillStatus.ACCEPTED
+    """The verdict's status: billing.ack's one rule, in the neutral vocabulary."""
+    return BillStatus(ack_status(duplicate, mask).value)
 
 
-async def store_bill(gateway: Gateway, pile: PileRuntime, m: PileBill) -> BillVerdict | None:
-    now = gateway.now_ms()
-    session = pile.session_for(m.gun, m.transaction_id)
-    observation = observation_of(session, pile.samples.get(m.transaction_id, []))
-    bill = m
-    try:
-        if session is not None:
-            observation = await _with_overlaps(gateway, session, observation)
-        tariff = await gateway.storage.tariff_for(pile.pile_id, m.charge_start_ms)
-        idle_rule = await gateway.storage.idle_rule_for(pile.pile_id)
-    except Exception as exc:  # database unreachable: nothing stored, so no BILL_ACK
-        _not_stored(gateway, pile, m, exc)
-        return None
-    max_kw = gateway.config.limits.max_power_kw_for(pile.info.model)  # per model (§4.11)
-    settlement = settle(bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw)
-    flags: list[str] = []
-    if session is None:
-        flags.append(BillFlag.UNKNOWN_SESSION.value)
-    elif session.phase is Phase.CANCELLED:
-        flags.append(BillFlag.SESSION_CANCELLED.value)
-    elif session.phase is Phase.FAILED:
-        flags.append(BillFlag.SESSION_FAILED.value)
-    if session is not None:
-        marks = {f.value for f in session.flags}
-        if session.phase in (Phase.CANCELLED, Phase.FAILED):
-            # The session gets this flag once the bill is committed; the ack says it now.
-            marks.add(Flag.LATE_BILL.value)
-        flags.extend(sorted(marks))
-    codes = sorted(int(c) for c in settlement.codes)
-    # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED with mask 0.
-    mask = reason_mask(settlement.findings, flags)
-    status = verdict_status(False, mask)
-    payload = {
-        "gun": m.gun,
-        "bill_id": None,  # set by storage to the stored row's id
-        "transaction_id": m.transaction_id,
-        "account": m.account,
-        "channel": m.channel,
-        "energy_dwh": m.energy_dwh,
-        "pile_total_fen": m.total_amount_fen,
-        "our_total_fen": settlement.our_total_fen,
-        "idle_fee_fen": settlement.idle_fee.fee_fen,
-        "anomalies": codes,
-        "flags": flags,
-        "status": status.value,  # of a copy that is stored
-    }
-    # The `bill` event commits in the bill's own transaction (docs/mqtt.md), never after.
-    event = gateway.event("bill", pile.pile_id, payload, now)
-    try:
-        stored = await gateway.storage.store_bill(
-            pile.pile_id,
-            bill,
-            settlement,
-            received_ms=now,
-            session_id=session.session_id if session is not None else None,
-            flags=tuple(flags),
-            event=event,
+class BillDesk:
+    """Settles and commits the bills of every pile (`BillDesk` of gateway/ports.py)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        clock: Clock,
+        northbound: Northbound,
+        metrics: Metrics,
+        limits: LimitsConfig,
+        log: Any,
+    ) -> None:
+        self.storage = storage
+        self.now_ms = clock
+        self.northbound = northbound
+        self.metrics = metrics
+        self.limits = limits
+        self.log = log
+
+    async def store(self, pile: BilledPile, m: PileBill) -> BillVerdict | None:
+        now = self.now_ms()
+        session = pile.session_for(m.gun, m.transaction_id)
+        observation = observation_of(session, pile.samples.get(m.transaction_id, []))
+        bill = m
+        try:
+            if session is not None:
+                observation = await self._with_overlaps(session, observation)
+            tariff = await self.storage.tariff_for(pile.pile_id, m.charge_start_ms)
+            idle_rule = await self.storage.idle_rule_for(pile.pile_id)
+        except Exception as exc:  # database unreachable: nothing stored, so no BILL_ACK
+            self._not_stored(pile, m, exc)
+            return None
+        max_kw = self.limits.max_power_kw_for(pile.model)  # per model (§4.11)
+        settlement = settle(
+            bill, observation, tariff, idle_rule, received_ms=now, max_power_kw=max_kw
         )
-    except Exception as exc:
-        _not_stored(gateway, pile, m, exc)
-        return None
-    if stored.duplicate:  # answered DUPLICATE; no second event
-        status = verdict_status(True, mask)
-    gateway.metrics.bills[status.value] += 1
-    gateway.log.info(
-        "bill_stored",
-        pile=pile.pile_id,
-        gun=m.gun,
-        transaction=m.transaction_id,
-        bill=stored.bill_id,
-        status=status.value,
-        energy_dwh=m.energy_dwh,
-        pile_total_fen=m.total_amount_fen,
-        our_total_fen=settlement.our_total_fen,
-        idle_fee_fen=settlement.idle_fee.fee_fen,
-        anomalies=codes,
-        flags=flags,
-    )
-    if not stored.duplicate:
-        if session is not None and session.bill_wait_alarmed:
-            await _resolve_lost_bill(gateway, session.session_id, stored.bill_id, now)
-        pile.bill_committed(m)
-        # Committed: the console sees it now (MQTT gets it from the outbox row stored with it).
-        gateway.notify_live("bill", pile.pile_id, {**payload, "bill_id": stored.bill_id}, now)
-    return BillVerdict(status, mask, stored.bill_id)
-
-
-def _not_stored(gateway: Gateway, pile: PileRuntime, m: PileBill, exc: Exception) -> None:
-    """The pile keeps the bill and sends it again (protocol §9.1)."""
-    gateway.metrics.bills["failed"] += 1
-    gateway.log.error(
-        "bill_not_stored", pile=pile.pile_id, transaction=m.transaction_id, error=repr(exc)[:300]
-    )
-
-
-async def _resolve_lost_bill(gateway: Gateway, session_id: str, bill_id: str, now_ms: int) -> None:
-    await gateway.storage.flush()  # the anomaly may still be queued in the writer
-    for anomaly in await gateway.storage.anomalies(session_id=session_id, status="open"):
-        if anomaly.code in (AnomalyCode.BILL_LOST, AnomalyCode.BILL_LOST_OFFLINE):
-            await gateway.storage.resolve_anomaly(
-                anomaly.anomaly_id, at_ms=now_ms, who="gateway", note=f"late bill {bill_id}"
+        flags: list[str] = []
+        if session is None:
+            flags.append(BillFlag.UNKNOWN_SESSION.value)
+        elif session.phase is Phase.CANCELLED:
+            flags.append(BillFlag.SESSION_CANCELLED.value)
+        elif session.phase is Phase.FAILED:
+            flags.append(BillFlag.SESSION_FAILED.value)
+        if session is not None:
+            marks = {f.value for f in session.flags}
+            if session.phase in (Phase.CANCELLED, Phase.FAILED):
+                # The session gets this flag once the bill is committed; the ack says it now.
+                marks.add(Flag.LATE_BILL.value)
+            flags.extend(sorted(marks))
+        codes = sorted(int(c) for c in settlement.codes)
+        # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED, mask 0.
+        mask = reason_mask(settlement.findings, flags)
+        status = verdict_status(False, mask)
+        payload = {
+            "gun": m.gun,
+            "bill_id": None,  # set by storage to the stored row's id
+            "transaction_id": m.transaction_id,
+            "account": m.account,
+            "channel": m.channel,
+            "energy_dwh": m.energy_dwh,
+            "pile_total_fen": m.total_amount_fen,
+            "our_total_fen": settlement.our_total_fen,
+            "idle_fee_fen": settlement.idle_fee.fee_fen,
+            "anomalies": codes,
+            "flags": flags,
+            "status": status.value,  # of a copy that is stored
+        }
+        # The `bill` event commits in the bill's own transaction (docs/mqtt.md), never after.
+        event = self.northbound.event("bill", pile.pile_id, payload, now)
+        try:
+            stored = await self.storage.store_bill(
+                pile.pile_id,
+                bill,
+                settlement,
+                received_ms=now,
+                session_id=session.session_id if session is not None else None,
+                flags=tuple(flags),
+                event=event,
             )
+        except Exception as exc:
+            self._not_stored(pile, m, exc)
+            return None
+        if stored.duplicate:  # answered DUPLICATE; no second event
+            status = verdict_status(True, mask)
+        self.metrics.bills[status.value] += 1
+        self.log.info(
+            "bill_stored",
+            pile=pile.pile_id,
+            gun=m.gun,
+            transaction=m.transaction_id,
+            bill=stored.bill_id,
+            status=status.value,
+            energy_dwh=m.energy_dwh,
+            pile_total_fen=m.total_amount_fen,
+            our_total_fen=settlement.our_total_fen,
+            idle_fee_fen=settlement.idle_fee.fee_fen,
+            anomalies=codes,
+            flags=flags,
+        )
+        if not stored.duplicate:
+            if session is not None and session.bill_wait_alarmed:
+                await self._resolve_lost_bill(session.session_id, stored.bill_id, now)
+            pile.bill_committed(m)
+            # Committed: the console sees it now (MQTT gets it from the outbox row stored with it).
+            live = {**payload, "bill_id": stored.bill_id}
+            self.northbound.notify_live("bill", pile.pile_id, live, now)
+        return BillVerdict(status, mask, stored.bill_id)
 
+    def _not_stored(self, pile: BilledPile, m: PileBill, exc: Exception) -> None:
+        """The pile keeps the bill and sends it again (protocol §9.1)."""
+        self.metrics.bills["failed"] += 1
+        self.log.error(
+            "bill_not_stored",
+            pile=pile.pile_id,
+            transaction=m.transaction_id,
+            error=repr(exc)[:300],
+        )
 
-async def _with_overlaps(
-    gateway: Gateway, session: Session, obs: GatewayObservation
-) -> GatewayObservation:
-    """Other services of the same account that drew energy while this one ran (case 2), from
-    the database: services on other gateway instances count, and no pile is scanned."""
-    now = gateway.now_ms()
-    start = session.authorised_ms
-    late_open = session.late_charge_start_ms is not None and session.late_charge_end_ms is None
-    if session.live or late_open or session.gateway_service_end_ms is None:
-        end = now
-    else:  # the service, and any charge the pile drew for it after the gateway ended it
-        end = max(session.gateway_service_end_ms, session.late_charge_end_ms or 0)
-    await gateway.storage.flush()  # this process's latest session rows are still queued
-    others = await gateway.storage.overlapping_sessions(
-        session.account, session.session_id, start, max(end, start + 1)
-    )
-    if not others:
-        return obs
-    return replace(obs, overlapping_transaction_ids=tuple(o.transaction_id for o in others))
+    async def _resolve_lost_bill(self, session_id: str, bill_id: str, now_ms: int) -> None:
+        await self.storage.flush()  # the anomaly may still be queued in the writer
+        for anomaly in await self.storage.anomalies(session_id=session_id, status="open"):
+            if anomaly.code in (AnomalyCode.BILL_LOST, AnomalyCode.BILL_LOST_OFFLINE):
+                await self.storage.resolve_anomaly(
+                    anomaly.anomaly_id, at_ms=now_ms, who="gateway", note=f"late bill {bill_id}"
+                )
+
+    async def _with_overlaps(self, session: Session, obs: GatewayObservation) -> GatewayObservation:
+        """Other services of the same account that drew energy while this one ran (case 2),
+        from the database: services on other gateway instances count, and no pile is scanned."""
+        now = self.now_ms()
+        start = session.authorised_ms
+        late_open = session.late_charge_start_ms is not None and session.late_charge_end_ms is None
+        if session.live or late_open or session.gateway_service_end_ms is None:
+            end = now
+        else:  # the service, and any charge the pile drew for it after the gateway ended it
+            end = max(session.gateway_service_end_ms, session.late_charge_end_ms or 0)
+        await self.storage.flush()  # this process's latest session rows are still queued
+        others = await self.storage.overlapping_sessions(
+            session.account, session.session_id, start, max(end, start + 1)
+        )
+        if not others:
+            return obs
+        return replace(obs, overlapping_transaction_ids=tuple(o.transaction_id for o in others))

@@ -246,7 +246,7 @@ def _guns_text(guns: dict[str, Any]) -> str:
 
 
 def _protocol_text(pile: dict[str, Any]) -> str:
-    """"ykc 1.6 high_first" for a YKC pile (version, CRC byte order), "" otherwise."""
+    """ "ykc 1.6 high_first" for a YKC pile (version, CRC byte order), "" otherwise."""
     ykc = pile.get("ykc")
     if not ykc:
         return ""
@@ -1330,7 +1330,7 @@ def register(commands: Any) -> None:
 
     from gateway.adapters.ocpp16 import cli as ocpp_cli  # pilegate ocpp ...
 
-    ocpp_cli.register(commands)
+    ocpp_cli.register(commands, sys.modules[__name__])  # the helpers, without importing us
 
 
 def _user() -> str:

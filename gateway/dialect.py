@@ -15,7 +15,7 @@ words, or None when none came in time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -133,6 +133,36 @@ class PileLink(Protocol):
     async def command(self, command: Command, timeout_s: float) -> Reply | None:
         """Send one command and await its answer; None: no answer in time, or the connection
         closed. A command the dialect cannot express answers `NOT_SUPPORTED` at once."""
+        ...
+
+    def close(self, reason: str) -> None: ...
+
+
+class Connection(Protocol):
+    """What the gateway's housekeeping needs of any dialect's live connection, logged in or
+    not: the sweep closes silent ones, shutdown lets in-flight work finish, and storage
+    back-pressure holds reading, the same way for every dialect."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def silent_since(self) -> float | None:
+        """Event-loop time of the last input once logged in; None before (the dialect's own
+        login timeout covers a pile that never logs in)."""
+        ...
+
+    def silence_limit_s(self) -> float | None:
+        """How long it may stay silent once logged in before the sweep closes it; None: three
+        of the gateway's heartbeat intervals (`piles.heartbeat_interval_s`). OCPP chargers
+        heartbeat at the interval OCPP gave them."""
+        ...
+
+    def in_flight(self) -> Awaitable[Any] | None:
+        """Work on received input still running (a bill being committed), or None."""
+        ...
+
+    def hold_reading(self, held: bool) -> None:
+        """Stop (True) or resume (False) reading the pile while storage is backed up."""
         ...
 
     def close(self, reason: str) -> None: ...

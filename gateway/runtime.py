@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from billing.records import PileBill
@@ -32,6 +33,7 @@ from gateway.dialect import (
     check_channel,
     command_name,
 )
+from gateway.ports import BilledPile, RuntimePorts
 from sessions import (
     AccountClaimed,
     AccountReleased,
@@ -55,6 +57,7 @@ from sessions import (
     SendStopCharge,
     ServiceEnded,
     Session,
+    SessionConfig,
     SessionError,
     SessionFlagged,
     SessionTransition,
@@ -74,15 +77,24 @@ from sessions import (
     refusal,
 )
 
-if TYPE_CHECKING:
-    from gateway.app import Gateway, PileInfo
-
 MAX_SAMPLES = 2_000  # meter samples kept per session for the time-of-use split
 
 
+@dataclass(slots=True)
+class PileInfo:
+    pile_id: str
+    station_id: str | None
+    gun_count: int
+    enabled: bool
+    firmware: str = ""
+    model: str = ""  # from LOGIN: selects the validation limits (config [limits])
+    session_config: SessionConfig | None = None  # its dialect's rules; None: the gateway's
+
+
 class PileRuntime:
-    def __init__(self, gateway: Gateway, info: PileInfo) -> None:
-        self.gateway = gateway
+    def __init__(self, ports: RuntimePorts, info: PileInfo, log: Any) -> None:
+        self.ports = ports
+        self.now_ms = ports.clock
         self.pile_id = info.pile_id
         self.info = info
         self.guns: dict[int, GunState] = {}
@@ -98,14 +110,18 @@ class PileRuntime:
         self._stops: dict[int, asyncio.Task[Reply | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
         self.time_synced_ms = 0  # last TIME_SYNC (or login check), gateway clock
-        self.log = gateway.log.bind(pile=info.pile_id)
+        self.log = log.bind(pile=info.pile_id)
         self.ensure_guns(info.gun_count)
 
     def ensure_guns(self, count: int) -> None:
-        config = self.info.session_config or self.gateway.session_config
+        config = self.info.session_config or self.ports.session_config
         for gun in range(1, count + 1):
             if gun not in self.guns:
                 self.guns[gun] = GunState(config=config, disabled=not self.info.enabled)
+
+    @property
+    def model(self) -> str:
+        return self.info.model
 
     @property
     def online(self) -> bool:
@@ -119,19 +135,19 @@ class PileRuntime:
         # Reachable from now on, whenever its first report comes (up to an interval later):
         # starts are possible at once, and that report reconciles the sessions held.
         self._reconcile = set(self.guns)
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for gun in self.guns:
             self.feed(gun, PileLoggedIn(), now)
-        self.gateway.after_login(self, login)  # the pile's configuration: state, tariff, ...
+        self.ports.lifecycle.logged_in(self.pile_id, login)  # its state, tariff, ...
 
     def disconnected(self, link: PileLink, reason: str) -> None:
         if self.connection is not link:
             return  # replaced by a newer login: that one is the pile now
         self.connection = None
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for gun in self.guns:
             self.feed(gun, PileOffline(), now)
-        self.gateway.pile_went_offline(self, reason)
+        self.ports.effects.pile_offline(self.pile_id, self.guns, reason, self.now_ms())
 
     def has_gun(self, gun: int) -> bool:
         return gun in self.guns
@@ -139,7 +155,7 @@ class PileRuntime:
     # --- what the pile reports -> events ------------------------------------------------------
 
     def reports(self, reports: Sequence[GunReport]) -> None:
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for report in reports:
             if report.gun not in self.guns:
                 self.log.warning("bad_gun_report", gun=report.gun, status=report.status.value)
@@ -156,7 +172,7 @@ class PileRuntime:
                     report.status, report.fault_code, report.meter_dwh, report.power_w, report.soc
                 )
             self.feed(report.gun, event, now)
-        self.gateway.touch(self.pile_id, now)
+        self.ports.effects.touch(self.pile_id, now)
 
     def meter(
         self, gun: int, transaction_id: str, at_ms: int, meter_dwh: int,
@@ -166,7 +182,7 @@ class PileRuntime:
         self.feed(gun, MeterSample(meter_dwh, power_w, soc))
 
     def service_ended(self, gun: int, pile_end_ms: int) -> None:
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for each in list(self.guns) if gun == 0 else [gun]:
             state = self.guns.get(each)
             if state is not None and state.session is not None:
@@ -183,7 +199,7 @@ class PileRuntime:
         """Apply one event to a gun's machine (now, unless `now_ms` says when); False when it
         could not be (logged)."""
         if now_ms is None:
-            now_ms = self.gateway.now_ms()
+            now_ms = self.now_ms()
         if gun not in self.guns:
             self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
             return False
@@ -204,7 +220,7 @@ class PileRuntime:
         """Apply one event to a known gun's machine and carry out its actions; a SessionError
         (the event cannot be applied now) leaves the gun as it was."""
         state = self.guns[gun]
-        new, actions = self.gateway.step(state, event, now_ms)
+        new, actions = self.ports.step(state, event, now_ms)
         if new is state and not actions:
             return  # nothing changed (a steady heartbeat): the timer already matches
         self.guns[gun] = new
@@ -224,19 +240,18 @@ class PileRuntime:
             current[1].cancel()
             del self._timers[gun]
         if deadline is not None:
-            loop = self.gateway.loop
-            delay = max(0.0, (deadline - now_ms) / 1000 / self.gateway.time_scale)
-            self._timers[gun] = (deadline, loop.call_later(delay, self._tick, gun))
+            delay = max(0.0, (deadline - now_ms) / 1000 / self.ports.time_scale)
+            self._timers[gun] = (deadline, self.ports.scheduler.call_later(delay, self._tick, gun))
 
     def reschedule(self) -> None:
         """Arm every gun's timer from its state (after sessions were restored)."""
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for gun, state in self.guns.items():
             self._schedule(gun, state, now)
 
     def _tick(self, gun: int) -> None:
         self._timers.pop(gun, None)
-        self.feed(gun, Tick(), self.gateway.now_ms())
+        self.feed(gun, Tick(), self.now_ms())
 
     def stop_timers(self) -> None:
         for _, handle in self._timers.values():
@@ -244,13 +259,13 @@ class PileRuntime:
         self._timers.clear()
 
     def _execute(self, gun: int, action: Action, now_ms: int) -> None:
-        g = self.gateway
+        effects, pile_id = self.ports.effects, self.pile_id
         if isinstance(action, SessionTransition):
-            g.session_changed(self, gun, action)
+            effects.session_changed(pile_id, gun, action)
         elif isinstance(action, SessionFlagged):
-            g.session_flagged(self, gun, action)
+            effects.session_flagged(pile_id, gun, action)
         elif isinstance(action, SessionUpdated):
-            g.session_updated(self, gun, action)
+            effects.session_updated(pile_id, gun, action)
         elif isinstance(action, SendStopCharge):
             self._send_stop(gun, action)
         elif isinstance(action, SendStartCharge):
@@ -258,14 +273,15 @@ class PileRuntime:
         elif isinstance(action, SendQueryBills):
             if self.connection is not None:
                 self.log.info("query_bills", gun=gun, transactions=list(action.transaction_ids))
-                g.spawn(self.connection.command(QueryBills(gun), g.config.piles.command_timeout_s))
+                timeout = self.ports.command_timeout_s
+                self.ports.scheduler.spawn(self.connection.command(QueryBills(gun), timeout))
         elif isinstance(action, RaiseAlarm):
-            g.alarm(self, gun, action, now_ms)
+            effects.alarm(pile_id, self.online, gun, action, now_ms)
         elif isinstance(action, AccountClaimed):
             if action.session_id != self._claim_held:
-                g.claim_account_later(self, gun, action, now_ms)
+                self.ports.accounts.claim_later(pile_id, gun, action, now_ms)
         elif isinstance(action, AccountReleased):
-            g.release_account(action.account, action.session_id)
+            self.ports.accounts.release(action.account, action.session_id)
         elif isinstance(action, StatusConfirmed):
             self.log.info(
                 "gun_status",
@@ -274,7 +290,7 @@ class PileRuntime:
                 previous=action.previous.value,
                 session=action.session_id,
             )
-            g.gun_status_changed(self, gun, action)
+            effects.gun_status_changed(pile_id, gun, action)
         elif isinstance(action, AvailabilityChanged):
             self.log.info(
                 "gun_availability",
@@ -296,12 +312,12 @@ class PileRuntime:
         command = StopService(gun, action.transaction_id, action.reason)
 
         async def send() -> Reply | None:
-            reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
+            reply = await conn.command(command, self.ports.command_timeout_s)
             if reply is not None and reply.accepted:
-                self.feed(gun, StopAcknowledged(), self.gateway.now_ms())
+                self.feed(gun, StopAcknowledged(), self.now_ms())
             return reply
 
-        self._stops[gun] = self.gateway.spawn(send())
+        self._stops[gun] = self.ports.scheduler.spawn(send())
 
     # --- authorisation and bills ---------------------------------------------------------------
 
@@ -317,10 +333,10 @@ class PileRuntime:
         self, gun: int, account: str, channel: str, *, own_command: bool = False
     ) -> tuple[str, None] | tuple[None, Refusal]:
         """Claim the account and open a session: (transaction id, None) or (None, why not)."""
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         numbering = self.login.transaction_ids if self.login is not None else None
-        transaction_id = numbering(gun, now) if numbering else self.gateway.transaction_ids.new(now)
-        conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
+        transaction_id = numbering(gun, now) if numbering else self.ports.new_transaction_id(now)
+        conflict = await self.ports.accounts.claim(account, transaction_id, self.pile_id, gun, now)
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, Refusal.ACCOUNT_BUSY
@@ -336,7 +352,7 @@ class PileRuntime:
         finally:
             self._claim_held = None
             if not held:
-                self.gateway.release_account(account, transaction_id)
+                self.ports.accounts.release(account, transaction_id)
         if refused is not None:
             return None, refused
         return transaction_id, None
@@ -355,7 +371,7 @@ class PileRuntime:
         the account, or why not."""
         refused = self._refusal(gun)
         if refused is None:
-            account = await self.gateway.find_account(channel, token, password)
+            account = await self.ports.accounts.find(channel, token, password)
             if account is None:
                 refused = Refusal.UNKNOWN_ACCOUNT
             elif not account.enabled:
@@ -379,12 +395,12 @@ class PileRuntime:
 
     async def bill(self, bill: PileBill) -> BillVerdict | None:
         """Store the bill; the verdict to answer with, None when it could not be committed."""
-        return await self.gateway.store_bill(self, bill)
+        return await self.ports.bills.store(self, bill)
 
     def bill_committed(self, bill: PileBill) -> None:
         state = self.guns.get(bill.gun)
         if state is not None and bill.transaction_id:
-            self.feed(bill.gun, BillReceived(bill.transaction_id), self.gateway.now_ms())
+            self.feed(bill.gun, BillReceived(bill.transaction_id), self.now_ms())
         self.samples.pop(bill.transaction_id, None)
 
     def session_for(self, gun: int, transaction_id: str) -> Session | None:
@@ -408,7 +424,7 @@ class PileRuntime:
         refused = self._refusal(gun)
         if refused is not None:
             return commands.rejected(refused)
-        account = await self.gateway.account(account_id)
+        account = await self.ports.accounts.by_id(account_id)
         if account is None:
             return commands.rejected(Refusal.UNKNOWN_ACCOUNT)
         if not account.enabled:
@@ -421,16 +437,16 @@ class PileRuntime:
             if transaction_id is None:
                 assert refused is not None  # _authorise: exactly one of the two is None
                 return commands.rejected(refused)
-            now = self.gateway.now_ms()
+            now = self.now_ms()
             self.feed(gun, StartRequested(), now)
             conn = self.connection
             if conn is None:
-                self.feed(gun, StartCommandTimedOut(), self.gateway.now_ms())
+                self.feed(gun, StartCommandTimedOut(), self.now_ms())
                 return commands.OFFLINE
             command = StartService(gun, transaction_id, account_id, channel, account.balance_fen)
             self.log.info("start_charge", gun=gun, account=account_id, transaction=transaction_id)
-            reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
-            now = self.gateway.now_ms()
+            reply = await conn.command(command, self.ports.command_timeout_s)
+            now = self.now_ms()
             if reply is None:
                 self.feed(gun, StartCommandTimedOut(), now)
                 result = commands.OFFLINE if conn.closed else commands.TIMED_OUT
@@ -453,7 +469,7 @@ class PileRuntime:
         if not self.online:
             return commands.OFFLINE
         self._stops.pop(gun, None)
-        if not self.feed(gun, StopRequested(StopReason.OPERATOR), self.gateway.now_ms()):
+        if not self.feed(gun, StopRequested(StopReason.OPERATOR), self.now_ms()):
             return commands.rejected("stop_not_possible_now", session.transaction_id)
         sent = self._stops.get(gun)
         if sent is None:
@@ -477,7 +493,7 @@ class PileRuntime:
         conn = self.connection
         if conn is None or conn.closed:
             return commands.OFFLINE
-        reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
+        reply = await conn.command(command, self.ports.command_timeout_s)
         if reply is None:
             return commands.OFFLINE if conn.closed else commands.TIMED_OUT
         if not reply.accepted:
@@ -488,7 +504,7 @@ class PileRuntime:
 
     def set_enabled(self, enabled: bool) -> None:
         self.info.enabled = enabled
-        now = self.gateway.now_ms()
+        now = self.now_ms()
         for gun in self.guns:
             self.feed(gun, Enabled() if enabled else Disabled(), now)
 
@@ -520,3 +536,6 @@ if TYPE_CHECKING:
 
     def _is_a_pile_port(runtime: PileRuntime) -> PilePort:
         return runtime  # mypy checks that the runtime keeps the contract of gateway/dialect.py
+
+    def _is_a_billed_pile(runtime: PileRuntime) -> BilledPile:
+        return runtime

@@ -1,17 +1,22 @@
-"""The two ways a pile reaches the gateway, both feeding one PileConnection.
+"""The two ways a pile reaches the gateway on port 2406 and its WebSocket port.
+
+A WebSocket link feeds protocol v1's PileConnection; a TCP link feeds what its opening makes
+(v1's connection, or the sniffer that hands over to v1's or YKC's).
 
 Both are ``asyncio.Protocol``s: one callback per read, no task per pile. TCP carries a byte
-stream for the streaming FrameDecoder. WebSocket carries one frame per binary message on
-``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it drives the sans-I/O protocol of
-the ``websockets`` library directly, because its asyncio layer (a task and locks per message)
-cost more CPU than the whole gateway behind it (bench/peer_ocpp.py).
+stream (the connection's sans-I/O ``PilegateConnection`` decodes it). WebSocket carries one
+frame per binary message on ``/pile/{pile_id}`` with the subprotocol ``pilegate.v1``; it
+drives the sans-I/O protocol of the ``websockets`` library directly, because its asyncio
+layer (a task and locks per message) cost more CPU than the whole gateway behind it
+(bench/peer_ocpp.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
@@ -20,11 +25,11 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from gateway.adapters.pilegate.connection import PileConnection
-from gateway.adapters.sniffing import tcp_connection
+from gateway.adapters.pilegate.host import PilegateAdapter
 from protocol.pile_ids import normalize_pile_id
 
-if TYPE_CHECKING:
-    from gateway.app import Gateway
+#: What a new TCP link starts with: (link, peer) -> its connection (v1's, or a dialect sniffer).
+Opening = Callable[[Any, str], Any]
 
 SUBPROTOCOL = "pilegate.v1"
 WS_PATH = re.compile(r"^/pile/(\d{16}|\d{20})/?$")
@@ -48,12 +53,13 @@ class _StreamProtocol(asyncio.Protocol):
     _storage_held = False
     _reading_paused = False
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
+    def __init__(self, adapter: PilegateAdapter) -> None:
+        self.adapter = adapter
+        self.core = adapter.core
 
     def _start(self, transport: Any) -> None:
         self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
-        transport.set_write_buffer_limits(high=self.gateway.config.server.write_buffer_high)
+        transport.set_write_buffer_limits(high=self.core.config.server.write_buffer_high)
 
     def pause_writing(self) -> None:
         self._write_blocked = True
@@ -64,7 +70,7 @@ class _StreamProtocol(asyncio.Protocol):
         self._update_reading()
 
     def hold_reading(self, held: bool) -> None:
-        """Storage back-pressure (Gateway._storage_backlog)."""
+        """Storage back-pressure (the gateway's Connection.hold_reading)."""
         self._storage_held = held
         self._update_reading()
 
@@ -88,12 +94,18 @@ class _StreamProtocol(asyncio.Protocol):
 
 
 class TcpPileProtocol(_StreamProtocol):
+    connection: Any = None  # v1's PileConnection, a dialect sniffer, or what it handed over to
+
+    def __init__(self, adapter: PilegateAdapter, opening: Opening | None = None) -> None:
+        super().__init__(adapter)
+        self.opening = opening or (lambda link, peer: PileConnection(adapter, link, peer))
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._start(transport)
-        # The one hook of YKC on the shared port: a sniffer stands in until the first valid
-        # frame says v1 or YKC (gateway/adapters/sniffing.py; off with ykc.enabled = false).
-        self.connection = tcp_connection(self.gateway, self, _peer(transport, "tcp"))
-        self.gateway.connection_made(self.connection)
+        # YKC's one hook on the shared port: the opening may be a sniffer that stands in until
+        # the first valid frame says v1 or YKC (gateway/adapters/sniffing.py).
+        self.connection = self.opening(self, _peer(transport, "tcp"))
+        self.core.connection_made(self.connection)
 
     def data_received(self, data: bytes) -> None:
         if self.connection is not None:
@@ -117,7 +129,7 @@ class WsPileProtocol(_StreamProtocol):
         self._start(transport)
         self.ws = ServerProtocol(
             subprotocols=[Subprotocol(SUBPROTOCOL)],
-            max_size=self.gateway.config.server.max_frame_size,
+            max_size=self.core.config.server.max_frame_size,
         )
         self._close_timer: asyncio.TimerHandle | None = None
 
@@ -151,8 +163,8 @@ class WsPileProtocol(_StreamProtocol):
             return
         pile_id = normalize_pile_id(url_pile_id)
         peer = _peer(self.transport, "ws")
-        self.connection = PileConnection(self.gateway, self, peer, url_pile_id=pile_id)
-        self.gateway.connection_made(self.connection)
+        self.connection = PileConnection(self.adapter, self, peer, url_pile_id=pile_id)
+        self.core.connection_made(self.connection)
 
     def eof_received(self) -> bool:
         self.ws.receive_eof()
@@ -169,7 +181,7 @@ class WsPileProtocol(_StreamProtocol):
                 return
         if self.ws.close_expected() and self._close_timer is None:
             # We sent a close frame: give the pile a moment to answer, then drop it.
-            loop = self.gateway.loop
+            loop = self.core.loop
             self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:

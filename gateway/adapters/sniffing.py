@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from gateway.adapters.pilegate.connection import PileConnection
+from gateway.adapters.pilegate.host import PilegateAdapter
 from protocol.sniff import SNIFF_LIMIT, Dialect, sniff
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 
 class SwappableLink(Protocol):
-    """The transport side: it writes, closes, and holds the connection it feeds."""
+    """The transport side: it writes, closes, holds reading, and holds the connection it
+    feeds."""
 
     connection: Any
 
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def write_buffer_size(self) -> int: ...
+    def hold_reading(self, held: bool) -> None: ...
 
 
 #: Makes the dialect's connection for a link: (link, peer) -> connection with data_received.
@@ -41,8 +42,6 @@ Factory = Callable[[SwappableLink, str], Any]
 class DialectSniffer:
     """Stands in for a TCP connection's pile connection until its dialect is known."""
 
-    pile = None  # not logged in: what the gateway's sweeps look at
-    _worker = None
     authenticated = False
 
     def __init__(
@@ -62,7 +61,6 @@ class DialectSniffer:
         self.closed = False
         self.close_reason = ""
         self.log = log.bind(peer=peer)
-        self.last_rx = loop.time()
         self._loop = loop
         self._buffer = bytearray()
         self._factories = factories
@@ -73,7 +71,6 @@ class DialectSniffer:
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        self.last_rx = self._loop.time()
         self._buffer += data
         dialect = sniff(self._buffer)
         if dialect is not None:
@@ -119,29 +116,46 @@ class DialectSniffer:
         self._cancel_timer()
         self._forgotten(self)
 
+    # --- the gateway's Connection (housekeeping) ---------------------------------------------
+
+    def silent_since(self) -> float | None:
+        return None  # never logged in: the sniff timeout covers it
+
+    def silence_limit_s(self) -> None:
+        return None
+
+    def in_flight(self) -> None:
+        return None
+
+    def hold_reading(self, held: bool) -> None:
+        self.link.hold_reading(held)
+
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": None, "closed": self.closed, "dialect": None}
 
 
-def tcp_connection(gateway: Gateway, link: SwappableLink, peer: str) -> Any:
-    """The connection a new TCP link starts with: a sniffer while YKC is enabled (it hands
-    over to the v1 or YKC connection), else protocol v1's connection itself."""
-    from gateway.adapters.pilegate.connection import PileConnection
-    from gateway.adapters.ykc.gateway_host import host_of
+def tcp_opening(pilegate: PilegateAdapter, ykc: Factory | None) -> Factory:
+    """What a new TCP link starts with: a sniffer handing over to v1's or YKC's connection
+    (``ykc``: YKC's connection factory), or protocol v1's connection itself when YKC is off."""
+    core = pilegate.core
 
-    if not gateway.config.ykc.enabled:
-        return PileConnection(gateway, link, peer)
-    ykc = host_of(gateway)
-    return DialectSniffer(
-        link,
-        peer,
-        {
-            "pilegate": lambda link_, peer_: PileConnection(gateway, link_, peer_),
-            "ykc": ykc.connection,
-        },
-        loop=gateway.loop,
-        timeout_s=gateway.config.piles.login_timeout_s,
-        log=gateway.log,
-        registered=gateway.connection_made,
-        forgotten=gateway.connection_lost,
-    )
+    def v1(link: SwappableLink, peer: str) -> PileConnection:
+        return PileConnection(pilegate, link, peer)
+
+    if ykc is None:
+        return v1
+    factories: dict[Dialect, Factory] = {"pilegate": v1, "ykc": ykc}
+
+    def opening(link: SwappableLink, peer: str) -> DialectSniffer:
+        return DialectSniffer(
+            link,
+            peer,
+            factories,
+            loop=core.loop,
+            timeout_s=core.config.piles.login_timeout_s,
+            log=core.log,
+            registered=core.connection_made,
+            forgotten=core.connection_lost,
+        )
+
+    return opening

@@ -295,7 +295,7 @@ def router(gateway: Any) -> APIRouter:
                 storage, bill_id, energy, reason=body.reason, who=body.who,
                 at_ms=gateway.now_ms(), refund_from=body.refund_from, force=body.force,
                 max_power_kw=gateway.config.limits.default_max_power_kw,
-                publish=gateway.events_enabled,
+                publish=gateway.northbound.enabled,
             )  # fmt: skip
         except corrections.UnknownBill:
             raise HTTPException(404, f"unknown bill {bill_id}") from None

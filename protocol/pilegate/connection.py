@@ -37,23 +37,10 @@ The owner reacts to events and may answer a request later (a bill after its comm
 Misuse by the owner (answering a frame twice, or with the wrong type) raises
 ``PilegateUsageError``.
 
-For the gateway (its v1 ``PileConnection``, gateway/connection.py, moving into the v1 adapter)
-to drop its own copy of these rules and use this one:
-
-* one ``PilegateConnection`` per transport, made with ``loop.time()`` and the configured
-  ``piles.login_timeout_s``, ``piles.command_timeout_s``, ``server.bad_frame_burst``,
-  ``server.bad_frame_window_s`` and ``server.max_frame_size``;
-* after every call into it (transport data, a reply, a command, ``tick``, ``close``) one pump:
-  handle ``events_received()``, write ``data_to_send()`` (then the write-buffer check), re-arm
-  one ``loop.call_at(next_deadline())`` timer that calls ``tick``;
-* ``FrameReceived``: LOGIN → URL id and version checks, ``gateway.login``, then
-  ``accept_login``/``refuse_login``; HEARTBEAT and events → runtime + ``reply``; AUTH_REQUEST
-  and BILL → the in-order database worker + ``reply``; an exception → ``fail(frame)``;
-* ``command()`` keeps a future per ``PendingCommand``: ``ReplyReceived`` resolves it,
-  ``CommandTimedOut`` and ``connection_lost()``'s abandoned commands end it with None;
-* ``DecodeFailed``/``FrameRefused``/``UnmatchedReply`` are logged, journaled (events and
-  ``Outgoing`` carry frame, message and bytes) and counted; ``ConnectionClosing`` closes the
-  link; ``last_received`` feeds the offline sweep.
+The gateway's v1 adapter (``PileConnection``, gateway/adapters/pilegate/connection.py) is
+its owner: one per transport, made with ``loop.time()`` and the configured timeouts and
+limits; after every call into it one pump handles ``events_received()``, writes
+``data_to_send()`` and re-arms one timer at ``next_deadline()`` that calls ``tick``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ class Link:
     def __init__(self) -> None:
         self.connection: Any = None
         self.closed = False
+        self.held = False
 
     def write(self, data: bytes) -> None:
         pass
@@ -29,6 +30,9 @@ class Link:
 
     def write_buffer_size(self) -> int:
         return 0
+
+    def hold_reading(self, held: bool) -> None:
+        self.held = held
 
 
 class Conn:

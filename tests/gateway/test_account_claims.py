@@ -19,13 +19,13 @@ from tests.gateway.test_end_to_end import T0, phase, wait_for
 async def test_a_slow_claim_does_not_outlive_the_release_of_a_short_service(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_claim = gateway.claim_account
+    real_claim = gateway.accounts.claim
 
     async def slow_claim(*args: Any) -> Any:
         await asyncio.sleep(0.2)  # a busy database
         return await real_claim(*args)
 
-    monkeypatch.setattr(gateway, "claim_account", slow_claim)
+    monkeypatch.setattr(gateway.accounts, "claim", slow_claim)
     seq = pile.send(AuthRequest(1, Channel.CARD, CARD, ""))
     auth = (await pile.expect(MsgType.AUTH_RESULT, seq=seq)).message
     assert auth.result == Result.OK

@@ -201,10 +201,10 @@ async def test_an_account_released_during_an_outage_is_released_when_it_returns(
             storage = gateway.storage
             assert await storage.claim_account(ACCOUNT, "S1", PILE_ID, 1, gateway.now_ms()) is None
             proxy.cut()
-            gateway.release_account(ACCOUNT, "S1")  # the service ended while the database is gone
+            gateway.accounts.release(ACCOUNT, "S1")  # the service ended while the database is gone
             await asyncio.sleep(0.3)  # a few failed attempts
             proxy.restore()
-            await until(lambda: not gateway._account_ops)  # retried until it got through
+            await until(lambda: not gateway.accounts._ops)  # retried until it got through
             assert await reads.active_service(storage, ACCOUNT) is None
         finally:
             await gateway.stop(grace_s=2)

@@ -74,7 +74,7 @@ async def answer(pile: ScriptedPile, seq: int) -> Frame:
 
 def failing_on(gateway: Gateway, event_type: type) -> Any:
     """The gateway's session machine, failing on one type of event."""
-    real_step = gateway.step
+    real_step = gateway.runtime_ports.step
 
     def step(state: Any, event: Any, now_ms: int) -> Any:
         if isinstance(event, event_type):
@@ -152,7 +152,7 @@ async def test_a_failing_event_is_answered_internal_error(
 async def test_a_failing_session_machine_is_answered_internal_error(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway, "step", failing_on(gateway, StartConfirmed))
+    monkeypatch.setattr(gateway.runtime_ports, "step", failing_on(gateway, StartConfirmed))
     seq = pile.send(StartResult(1, TX, Result.OK, FaultCode.NONE, T0, 1_000_000))
     reply = (await answer(pile, seq)).message
     assert isinstance(reply, Nack) and reply.reason == NackReason.INTERNAL_ERROR
@@ -172,7 +172,7 @@ async def test_a_failing_heartbeat_is_answered_internal_error(
 async def test_a_failing_authorisation_is_answered_and_frees_the_account(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway, "step", failing_on(gateway, Authorised))
+    monkeypatch.setattr(gateway.runtime_ports, "step", failing_on(gateway, Authorised))
     seq = pile.send(AuthRequest(1, Channel.CARD, CARD, ""))
     nack = await pile.expect(MsgType.NACK, seq=seq)
     assert (nack.message.nacked_type, nack.message.reason) == (
@@ -190,7 +190,7 @@ async def test_a_failing_authorisation_is_answered_and_frees_the_account(
 async def test_a_failing_bill_handler_is_answered_internal_error(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway, "store_bill", boom)
+    monkeypatch.setattr(gateway.bill_desk, "store", boom)
     seq = pile.send(bill_for(TX))
     nack = await pile.expect(MsgType.NACK, seq=seq)
     assert (nack.message.nacked_type, nack.message.reason) == (

@@ -177,7 +177,7 @@ async def test_optional_lets_an_unsigned_pile_in_flagged(gw: Gateway) -> None:
     try:
         assert result == Result.OK
         assert not gw.piles[PILE_ID].connection.authenticated  # type: ignore[union-attr]
-        assert gw.pile_auth.verdicts["missing"] == 1
+        assert gw.pilegate.auth.verdicts["missing"] == 1
     finally:
         await pile.close()
 

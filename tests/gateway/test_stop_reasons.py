@@ -9,21 +9,11 @@ from gateway.app import Gateway
 from protocol.pilegate import FaultCode, MsgType, Result, StartResult, StopReason
 from sessions import STOP_COMMAND_REASONS, Phase, Reason, Tick
 from sessions import StopReason as NeutralStop
-from tests.gateway.conftest import ACCOUNT
+from tests.gateway.conftest import ACCOUNT, FakeClock
 from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import phase
 
 STOP_CHARGE_REASON_OFFSET = 7 + 17  # frame header 7 bytes, then gun (1) and transaction (16)
-
-
-class StepClock:
-    """The gateway's clock, moved by the test instead of by waiting."""
-
-    def __init__(self, now_ms: int) -> None:
-        self.now = now_ms
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def test_every_stop_the_machine_can_ask_for_has_a_protocol_reason() -> None:
@@ -44,15 +34,13 @@ def test_stop_reason_codes(reason: str, code: StopReason) -> None:
 
 
 async def test_the_stop_sent_at_the_start_timeout_carries_reason_timeout(
-    gateway: Gateway, pile: ScriptedPile
+    gateway: Gateway, pile: ScriptedPile, clock: FakeClock
 ) -> None:
-    clock = StepClock(gateway.now_ms())
-    gateway.now_ms = clock
     result = await gateway.start_charge(PILE_ID, 1, ACCOUNT, "own_app")
     assert result.ok and phase(gateway) is Phase.STARTING
 
     # No START_RESULT: the start timeout passes on the gateway's clock; its timer fires.
-    clock.now += int(gateway.config.sessions.start_timeout_s * 1000) + 1
+    clock.ms += int(gateway.config.sessions.start_timeout_s * 1000) + 1
     gateway.piles[PILE_ID].feed(1, Tick(), clock())
     assert phase(gateway) is Phase.CANCELLED
 

@@ -22,6 +22,7 @@ from protocol.ykc import (
     Cp56Time,
     CrcOrder,
     FrameType,
+    Heartbeat,
     ModelRequest,
     ModelVerify,
     RemoteStartResult,
@@ -303,3 +304,24 @@ async def test_a_v17_pile_and_its_0x3d_bill(ykc_gateway: Gateway) -> None:
         assert record.crc_order == "low_first"
     finally:
         await pile.close()
+
+
+async def test_a_ykc_connection_is_held_and_swept_like_any_connection(
+    ykc_gateway: Gateway, ykc: YkcPile
+) -> None:
+    """Past the sniffer, the YKC connection is the gateway's like any dialect's: storage
+    back-pressure holds its reading, and the sweep closes it when it falls silent."""
+    (conn,) = ykc_gateway.connections
+    assert getattr(conn, "pile_id", None) == YKC_PILE  # the YKC connection, not the sniffer
+    ykc_gateway._storage_backlog(True)
+    seq = ykc.send(Heartbeat(YKC_PILE, "01", 0))
+    with pytest.raises(TimeoutError):
+        await ykc.expect(T.HEARTBEAT_REPLY, seq=seq, timeout=0.3)  # not read while held
+    ykc_gateway._storage_backlog(False)
+    await ykc.expect(T.HEARTBEAT_REPLY, seq=seq)
+    interval = ykc_gateway.config.piles.heartbeat_interval_s
+    ykc_gateway.close_silent(ykc_gateway.loop.time() + interval)
+    assert not conn.closed
+    ykc_gateway.close_silent(ykc_gateway.loop.time() + 3 * interval + 1)
+    await asyncio.wait_for(ykc.closed.wait(), 5)
+    await until(lambda: not ykc_gateway.connections and not ykc_gateway.piles[YKC_PILE].online)

@@ -29,6 +29,11 @@ def scenario_config() -> GatewayConfig:
         piles=replace(config.piles, auto_register=True, command_timeout_s=1.0),
         # garbage_bytes sends ~15 bad frames; the production default (20) allows that.
         server=replace(config.server, bad_frame_burst=20),
+        # YKC's own rules, shortened as v1's timeouts are (the gateway composes its YKC
+        # adapter when it is made: they are read then).
+        ykc=replace(
+            config.ykc, start_confirm_s=START_TIMEOUT_S, bill_due_s=BILL_WAIT_S, stop_check_s=0.5
+        ),
     )
 
 

@@ -3,13 +3,10 @@ simulator's YKC piles (written apart from the gateway's adapter) are a second op
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from gateway.app import Gateway
 from simulators.scenarios import SCENARIOS, run_scenario
-from tests.scenarios.conftest import BILL_WAIT_S, START_TIMEOUT_S, LiveGateway
+from tests.scenarios.conftest import LiveGateway
 
 #: Checks of a scenario that ask what YKC cannot carry, so no YKC gateway can pass them.
 NOT_IN_YKC = {
@@ -33,19 +30,8 @@ YKC_SCENARIOS = [
 ]
 
 
-def shorten_ykc_rules(gateway: Gateway) -> None:
-    """YKC's own rules, shortened as the scenario gateway shortens v1's timeouts (read when
-    the gateway's first YKC connection comes: set before any)."""
-    config = gateway.config
-    ykc = replace(
-        config.ykc, start_confirm_s=START_TIMEOUT_S, bill_due_s=BILL_WAIT_S, stop_check_s=0.5
-    )
-    gateway.config = replace(config, ykc=ykc)
-
-
 @pytest.mark.parametrize("name", YKC_SCENARIOS)
 async def test_scenario_over_ykc(live: LiveGateway, name: str) -> None:
-    shorten_ykc_rules(live.gateway)
     result = await run_scenario(name, live.options(dialect="ykc"))
     checks = result.to_dict()["checks"]
     assert checks, "the scenario ran no check"

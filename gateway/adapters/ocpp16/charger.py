@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from gateway.adapters.ocpp16 import transactions
 from gateway.adapters.ocpp16.mapping import FAULT_CODE, GUN_STATUS, WH_TO_DWH, redacted
+from gateway.config import OcppConfig
 from gateway.dialect import (
     NOT_SUPPORTED,
     Command,
@@ -34,6 +35,7 @@ from gateway.dialect import (
     StartService,
     StopService,
 )
+from gateway.storage import Storage
 from gateway.storage.areas.ocpp import ChargerAuth
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16.connection import (
@@ -48,10 +50,6 @@ from protocol.ocpp16.connection import (
 )
 from protocol.ocpp16.errors import ErrorCode
 from protocol.ocpp16.framing import CALL, CALLRESULT
-
-if TYPE_CHECKING:
-    from gateway.adapters.ocpp16.server import OcppServer
-    from gateway.adapters.ocpp16.transport import OcppWsProtocol
 
 Outcome = m.Response | CallFailed | InvalidReply | None
 SYNC_ACTIONS = frozenset(
@@ -79,15 +77,54 @@ def outcome_status(outcome: Outcome) -> str:
     return str(getattr(outcome, "status", "Accepted"))
 
 
+class OcppLink(Protocol):
+    """What a charger's connection needs of its WebSocket (`transport.OcppWsProtocol`)."""
+
+    last_rx: float  # event-loop time of the last bytes received (a pong counts)
+
+    @property
+    def peer(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def send_text(self, text: str) -> None: ...
+    def close(self, reason: str = "") -> None: ...
+    def hold_reading(self, held: bool) -> None: ...
+    def ping(self) -> None: ...  # the OCPP side's keepalive
+
+
+class ChargerServer(Protocol):
+    """What a charger's connection needs of the OCPP side (`server.OcppServer`)."""
+
+    log: Any  # a structlog logger
+    loop: asyncio.AbstractEventLoop
+    storage: Storage
+    config: OcppConfig
+    call_timeout_s: float
+    journal_heartbeats: bool
+
+    def now_ms(self) -> int: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    def journal(
+        self, pile_id: str, direction: str, kind: int, action: str, payload: dict[str, Any]
+    ) -> None: ...
+    async def login(self, charger: OcppCharger) -> PilePort | None: ...
+    def disconnected(self, charger: OcppCharger) -> None: ...
+    def touch(self, pile_id: str) -> None: ...
+    async def find_account(self, id_tag: str) -> Any: ...
+    def firmware_report(self, charger: OcppCharger, kind: str, status: str) -> None: ...
+    async def booted(self, charger: OcppCharger, boot: m.BootNotification) -> None: ...
+
+
 class OcppCharger:
-    """One charge point's connection; the core's PileLink for it."""
+    """One charge point's connection; the core's PileLink for it, and a `Connection` the
+    gateway's sweep, shutdown and storage back-pressure keep like any other."""
 
     dialect = "ocpp16"
 
     def __init__(
         self,
-        server: OcppServer,
-        link: OcppWsProtocol,
+        server: ChargerServer,
+        link: OcppLink,
         charger_id: str,
         profile: int,
         known: ChargerAuth,
@@ -135,6 +172,46 @@ class OcppCharger:
     def close(self, reason: str) -> None:
         self.log.info("ocpp_close", reason=reason)
         self.link.close(reason)
+
+    # --- what its handlers (transactions.Charger) use of the OCPP side -------------------------
+
+    @property
+    def storage(self) -> Storage:
+        return self.server.storage
+
+    @property
+    def config(self) -> OcppConfig:
+        return self.server.config
+
+    def now_ms(self) -> int:
+        return self.server.now_ms()
+
+    def touch(self) -> None:
+        self.server.touch(self.charger_id)
+
+    async def booted(self, boot: m.BootNotification) -> None:
+        await self.server.booted(self, boot)
+
+    async def find_account(self, id_tag: str) -> Any:
+        return await self.server.find_account(id_tag)
+
+    def firmware_report(self, kind: str, status: str) -> None:
+        self.server.firmware_report(self, kind, status)
+
+    # --- the gateway's Connection (housekeeping) -------------------------------------------------
+
+    def silent_since(self) -> float | None:
+        return self.link.last_rx if self.port is not None else None
+
+    def silence_limit_s(self) -> float:
+        """Three of the heartbeat intervals OCPP gives its chargers (not v1's)."""
+        return 3.0 * self.server.config.heartbeat_interval_s
+
+    def in_flight(self) -> asyncio.Task[None] | None:
+        return self._worker
+
+    def hold_reading(self, held: bool) -> None:
+        self.link.hold_reading(held)
 
     @staticmethod
     def _reply(outcome: Outcome, good: tuple[str, ...] = ("Accepted",)) -> Reply | None:

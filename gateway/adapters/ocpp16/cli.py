@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+from types import ModuleType
 from typing import Any
 
 from gateway.adapters.ocpp16.auth import MAX_PASSWORD, MIN_PASSWORD, hash_password
@@ -28,9 +29,9 @@ def charger_arg(text: str) -> str:
     return text
 
 
-def register(commands: Any) -> None:
-    from gateway import cli_operator as op
-
+def register(commands: Any, op: ModuleType) -> None:
+    """Add `pilegate ocpp ...` to ``commands``, with the operator CLI's helpers (``op``:
+    gateway.cli_operator, handed in so that neither module imports the other)."""
     ocpp = commands.add_parser("ocpp", help="OCPP 1.6J charge points (database)")
     sub = ocpp.add_subparsers(dest="ocpp_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="register a charge point")
@@ -38,7 +39,7 @@ def register(commands: Any) -> None:
     add.add_argument("--connectors", type=int, default=2, help="its connectors (default 2)")
     add.add_argument("--station", metavar="S", help="its station id")
     op._db(add)
-    add.set_defaults(handler=op._handler(cmd_add))
+    add.set_defaults(handler=op._handler(lambda args: cmd_add(args, op)))
     pw = sub.add_parser("password", help="set (or clear) a charge point's Basic Auth password")
     pw.add_argument("charger_id", type=charger_arg, metavar="CHARGER_ID", help=ID_HELP)
     given = pw.add_mutually_exclusive_group()
@@ -47,12 +48,10 @@ def register(commands: Any) -> None:
     given.add_argument("--clear", action="store_true", help="no password (security profile 0)")
     pw.add_argument("--profile", type=int, choices=(1, 2), default=1, help="1: ws://, 2: wss://")
     op._db(pw)
-    pw.set_defaults(handler=op._handler(cmd_password))
+    pw.set_defaults(handler=op._handler(lambda args: cmd_password(args, op)))
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    from gateway import cli_operator as op
-
+def cmd_add(args: argparse.Namespace, op: ModuleType) -> int:
     async def go() -> int:
         async with op.open_storage(args) as storage:
             new = await storage.register_charger(
@@ -65,9 +64,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     return op._run(go())
 
 
-def cmd_password(args: argparse.Namespace) -> int:
-    from gateway import cli_operator as op
-
+def cmd_password(args: argparse.Namespace, op: ModuleType) -> int:
     shown = None
     if args.clear:
         password = None

@@ -21,7 +21,7 @@ import orjson
 from gateway.adapters.ocpp16.charger import OcppCharger
 from gateway.adapters.ocpp16.transport import OcppWsProtocol
 from gateway.config import GatewayConfig
-from gateway.dialect import JournalLine, LoginRefused, PileLink, PileLogin, PilePort
+from gateway.dialect import Connection, JournalLine, LoginRefused, PileLink, PileLogin, PilePort
 from gateway.storage import Storage
 from gateway.storage.areas.ocpp import ChargerAuth
 from protocol.ocpp16 import messages as m
@@ -38,6 +38,8 @@ class OcppCore(Protocol):
     async def find_account(self, channel: str, token: str, password: str) -> Any: ...
     def emit(self, kind: str, pile_id: str, payload: dict[str, Any], at_ms: int) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    def connection_made(self, conn: Connection) -> None: ...
+    def connection_lost(self, conn: Connection) -> None: ...
 
 
 class OcppServer:
@@ -76,12 +78,12 @@ class OcppServer:
         return self.port
 
     async def stop(self) -> None:
+        """Stop accepting and pinging; the gateway closes the chargers with every other
+        connection once their in-flight work is done."""
         if self._server is not None:
             self._server.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
-        for charger in list(self._all):
-            charger.close("gateway shutting down")
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         return self.core.spawn(coro)
@@ -94,6 +96,7 @@ class OcppServer:
         """The handshake let the charger in: its connection, logging in to the core."""
         charger = OcppCharger(self, link, charger_id, profile, known)
         self._all.add(charger)
+        self.core.connection_made(charger)
         self.log.info("ocpp_connected", pile=charger_id, peer=link.peer, security_profile=profile)
         return charger
 
@@ -124,6 +127,7 @@ class OcppServer:
             del self.chargers[charger.charger_id]
         if charger.port is not None:
             charger.port.disconnected(charger, "connection closed")
+        self.core.connection_lost(charger)
         self.log.info("ocpp_disconnected", pile=charger.charger_id)
 
     async def booted(self, charger: OcppCharger, boot: m.BootNotification) -> None:
@@ -153,16 +157,15 @@ class OcppServer:
         )  # fmt: skip
 
     async def _sweep(self) -> None:
-        """Ping a charger quiet for a heartbeat interval; drop one quiet for three."""
+        """Ping a charger quiet for a heartbeat interval (its pong counts as input). Closing
+        one silent for three is the gateway's sweep, as for every dialect
+        (`OcppCharger.silence_limit_s`)."""
         interval = self.config.heartbeat_interval_s
         while True:
             await asyncio.sleep(min(5.0, interval / 2))
             now = self.loop.time()
             for charger in list(self._all):
-                quiet = now - charger.link.last_rx
-                if quiet > 3 * interval:
-                    charger.close(f"nothing received for {3 * interval} s")
-                elif quiet > interval:
+                if now - charger.link.last_rx > interval:
                     with contextlib.suppress(Exception):
                         charger.link.ping()
 

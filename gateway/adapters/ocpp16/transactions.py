@@ -26,18 +26,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gateway.adapters.ocpp16.billing import bill_of
 from gateway.adapters.ocpp16.mapping import GUN_STATUS, ID_TAG_STATUS, WH_TO_DWH
+from gateway.config import OcppConfig
+from gateway.dialect import PilePort
+from gateway.storage import Storage
 from gateway.storage.areas.ocpp import OcppTransaction
 from protocol.ocpp16 import messages as m
 from protocol.ocpp16.convert import to_payload
 from protocol.ocpp16.meter import MeterValue
 from sessions import StartConfirmed, StopConfirmed
-
-if TYPE_CHECKING:
-    from gateway.adapters.ocpp16.charger import OcppCharger
 
 CHARGING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 BUSY = CHARGING | {"Finishing"}
@@ -63,6 +63,27 @@ class ChargerState:
     channels: dict[str, str] = field(default_factory=dict)  # session_tx -> channel
 
 
+class Charger(Protocol):
+    """What the handlers use of a charger's connection (`charger.OcppCharger`)."""
+
+    charger_id: str
+    log: Any  # a structlog logger bound to the charger
+    port: PilePort | None  # the core's, once logged in
+    state: ChargerState
+
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def config(self) -> OcppConfig: ...
+    def now_ms(self) -> int: ...
+    def touch(self) -> None: ...
+    def report(self, connector: int) -> None: ...
+    def spawn(self, what: str, coro: Awaitable[Any]) -> None: ...
+    async def booted(self, boot: m.BootNotification) -> None: ...
+    async def find_account(self, id_tag: str) -> Any: ...
+    def firmware_report(self, kind: str, status: str) -> None: ...
+
+
 def id_tag_for(account: str) -> str:
     """The idTag a remote start names the account by (IdToken is at most 20 characters)."""
     return account[:20]
@@ -75,7 +96,7 @@ def payload_of(message: m.Request | m.Response) -> dict[str, Any]:
 # --- core profile -------------------------------------------------------------------------------
 
 
-def heartbeat(ch: OcppCharger, msg: m.Heartbeat) -> m.Response:
+def heartbeat(ch: Charger, msg: m.Heartbeat) -> m.Response:
     # OCPP's heartbeat carries no gun reports. The session machine counts charging reports
     # (a stop not honoured, charging without a session), so a connector still charging is
     # reported again with each heartbeat, as a v1 heartbeat reports its guns; an idle one
@@ -83,12 +104,12 @@ def heartbeat(ch: OcppCharger, msg: m.Heartbeat) -> m.Response:
     for connector, (status, _, _) in ch.state.statuses.items():
         if status in CHARGING:
             ch.report(connector)
-    ch.server.touch(ch.charger_id)
-    return m.HeartbeatResponse(current_time=ch.server.now_ms())
+    ch.touch()
+    return m.HeartbeatResponse(current_time=ch.now_ms())
 
 
-def status_notification(ch: OcppCharger, msg: m.StatusNotification) -> m.Response:
-    now = ch.server.now_ms()
+def status_notification(ch: Charger, msg: m.StatusNotification) -> m.Response:
+    now = ch.now_ms()
     at = msg.timestamp if msg.timestamp is not None else now
     if msg.connector_id == 0:
         ch.log.info("charger_status", status=msg.status, error_code=msg.error_code)
@@ -105,7 +126,7 @@ def status_notification(ch: OcppCharger, msg: m.StatusNotification) -> m.Respons
                            session=tx.session_tx)  # fmt: skip
             ch.spawn(
                 "flag_lost_stop",
-                ch.server.storage.mark_ended_by_gateway(ch.charger_id, tx.id, now),
+                ch.storage.mark_ended_by_gateway(ch.charger_id, tx.id, now),
             )
     if msg.status not in BUSY:
         stopped = ch.state.awaiting_bill.pop(connector, None)
@@ -114,7 +135,7 @@ def status_notification(ch: OcppCharger, msg: m.StatusNotification) -> m.Respons
     return m.StatusNotificationResponse()
 
 
-def meter_values(ch: OcppCharger, msg: m.MeterValues) -> m.Response:
+def meter_values(ch: Charger, msg: m.MeterValues) -> m.Response:
     tx = ch.state.open_tx.get(msg.connector_id)
     session_tx = tx.session_tx if tx is not None else None
     feed_samples(ch, msg.connector_id, session_tx, msg.meter_value)
@@ -122,7 +143,7 @@ def meter_values(ch: OcppCharger, msg: m.MeterValues) -> m.Response:
 
 
 def feed_samples(
-    ch: OcppCharger, connector: int, session_tx: str | None, values: list[MeterValue]
+    ch: Charger, connector: int, session_tx: str | None, values: list[MeterValue]
 ) -> None:
     for value in values:
         wh = value.import_register_wh()
@@ -148,9 +169,9 @@ def _power_and_soc(value: MeterValue) -> tuple[int | None, int | None]:
     return power, soc
 
 
-async def boot_notification(ch: OcppCharger, msg: m.BootNotification) -> m.Response:
-    now = ch.server.now_ms()
-    await ch.server.booted(ch, msg)
+async def boot_notification(ch: Charger, msg: m.BootNotification) -> m.Response:
+    now = ch.now_ms()
+    await ch.booted(msg)
     ch.log.info(
         "ocpp_boot",
         vendor=msg.charge_point_vendor,
@@ -159,25 +180,25 @@ async def boot_notification(ch: OcppCharger, msg: m.BootNotification) -> m.Respo
         serial=msg.charge_point_serial_number,
     )
     return m.BootNotificationResponse(
-        status="Accepted", current_time=now, interval=ch.server.config.heartbeat_interval_s
+        status="Accepted", current_time=now, interval=ch.config.heartbeat_interval_s
     )
 
 
-async def authorize(ch: OcppCharger, msg: m.Authorize) -> m.Response:
+async def authorize(ch: Charger, msg: m.Authorize) -> m.Response:
     if any(r.id_tag == msg.id_tag for r in ch.state.remote_starts.values()):
         return m.AuthorizeResponse(id_tag_info=m.IdTagInfo(status="Accepted"))
     return m.AuthorizeResponse(id_tag_info=m.IdTagInfo(status=await id_tag_status(ch, msg.id_tag)))
 
 
-async def id_tag_status(ch: OcppCharger, id_tag: str) -> str:
-    account = await ch.server.find_account(id_tag)
+async def id_tag_status(ch: Charger, id_tag: str) -> str:
+    account = await ch.find_account(id_tag)
     if account is None:
         return "Invalid"
     return "Accepted" if account.enabled else "Blocked"
 
 
-async def start_transaction(ch: OcppCharger, msg: m.StartTransaction) -> m.Response:
-    storage, connector = ch.server.storage, msg.connector_id
+async def start_transaction(ch: Charger, msg: m.StartTransaction) -> m.Response:
+    storage, connector = ch.storage, msg.connector_id
     found = await storage.find_start(
         ch.charger_id, connector, msg.id_tag, msg.timestamp, msg.meter_start
     )
@@ -219,7 +240,7 @@ async def start_transaction(ch: OcppCharger, msg: m.StartTransaction) -> m.Respo
             account=account,
             reservation_id=msg.reservation_id,
         ),
-        at_ms=ch.server.now_ms(),
+        at_ms=ch.now_ms(),
     )
     if tx.stop_ms is None:
         ch.state.open_tx[connector] = tx  # refused ones too: the operator may stop them
@@ -242,8 +263,8 @@ def _started(tx: OcppTransaction) -> m.Response:
     )
 
 
-async def stop_transaction(ch: OcppCharger, msg: m.StopTransaction) -> m.Response:
-    storage, now = ch.server.storage, ch.server.now_ms()
+async def stop_transaction(ch: Charger, msg: m.StopTransaction) -> m.Response:
+    storage, now = ch.storage, ch.now_ms()
     answer = m.StopTransactionResponse(
         id_tag_info=None if msg.id_tag is None else m.IdTagInfo(status="Accepted")
     )
@@ -294,7 +315,7 @@ async def stop_transaction(ch: OcppCharger, msg: m.StopTransaction) -> m.Respons
     return answer
 
 
-def _match_open(ch: OcppCharger, msg: m.StopTransaction) -> OcppTransaction | None:
+def _match_open(ch: Charger, msg: m.StopTransaction) -> OcppTransaction | None:
     """A stop with an id we never issued (-1, 0 after an offline start): the one open
     transaction of this charger, if there is exactly one (and its idTag fits)."""
     candidates = [
@@ -303,7 +324,7 @@ def _match_open(ch: OcppCharger, msg: m.StopTransaction) -> OcppTransaction | No
     return candidates[0] if len(candidates) == 1 else None
 
 
-async def submit_bill(ch: OcppCharger, tx: OcppTransaction, *, service_end_ms: int) -> None:
+async def submit_bill(ch: Charger, tx: OcppTransaction, *, service_end_ms: int) -> None:
     if ch.port is None or tx.session_tx is None:
         return
     channel = ch.state.channels.pop(tx.session_tx, "card")
@@ -311,11 +332,11 @@ async def submit_bill(ch: OcppCharger, tx: OcppTransaction, *, service_end_ms: i
     if verdict is None:
         ch.log.warning("ocpp_bill_not_committed", transaction=tx.id)  # retried at reconnect
         return
-    await ch.server.storage.mark_billed(ch.charger_id, tx.id, ch.server.now_ms())
+    await ch.storage.mark_billed(ch.charger_id, tx.id, ch.now_ms())
     ch.log.info("ocpp_bill", transaction=tx.id, session=tx.session_tx, status=verdict.status.value)
 
 
-async def data_transfer(ch: OcppCharger, msg: m.DataTransfer) -> m.Response:
+async def data_transfer(ch: Charger, msg: m.DataTransfer) -> m.Response:
     ch.log.info("ocpp_data_transfer", vendor=msg.vendor_id, message_id=msg.message_id)
     return m.DataTransferResponse(status="UnknownVendorId")
 
@@ -323,50 +344,50 @@ async def data_transfer(ch: OcppCharger, msg: m.DataTransfer) -> m.Response:
 # --- notifications ------------------------------------------------------------------------------
 
 
-def firmware_status(ch: OcppCharger, msg: m.FirmwareStatusNotification) -> m.Response:
-    ch.server.firmware_report(ch, "firmware", msg.status)
+def firmware_status(ch: Charger, msg: m.FirmwareStatusNotification) -> m.Response:
+    ch.firmware_report("firmware", msg.status)
     return m.FirmwareStatusNotificationResponse()
 
 
-def diagnostics_status(ch: OcppCharger, msg: m.DiagnosticsStatusNotification) -> m.Response:
-    ch.server.firmware_report(ch, "diagnostics", msg.status)
+def diagnostics_status(ch: Charger, msg: m.DiagnosticsStatusNotification) -> m.Response:
+    ch.firmware_report("diagnostics", msg.status)
     return m.DiagnosticsStatusNotificationResponse()
 
 
-def signed_firmware_status(ch: OcppCharger, msg: m.SignedFirmwareStatusNotification) -> m.Response:
-    ch.server.firmware_report(ch, "signed_firmware", msg.status)
+def signed_firmware_status(ch: Charger, msg: m.SignedFirmwareStatusNotification) -> m.Response:
+    ch.firmware_report("signed_firmware", msg.status)
     return m.SignedFirmwareStatusNotificationResponse()
 
 
-def log_status(ch: OcppCharger, msg: m.LogStatusNotification) -> m.Response:
-    ch.server.firmware_report(ch, "log", msg.status)
+def log_status(ch: Charger, msg: m.LogStatusNotification) -> m.Response:
+    ch.firmware_report("log", msg.status)
     return m.LogStatusNotificationResponse()
 
 
-async def security_event(ch: OcppCharger, msg: m.SecurityEventNotification) -> m.Response:
+async def security_event(ch: Charger, msg: m.SecurityEventNotification) -> m.Response:
     # Journaled like every call (the journal is the security log); a warning for the operator.
     ch.log.warning("ocpp_security_event", type=msg.type, tech_info=msg.tech_info)
     return m.SecurityEventNotificationResponse()
 
 
-async def sign_certificate(ch: OcppCharger, msg: m.SignCertificate) -> m.Response:
+async def sign_certificate(ch: Charger, msg: m.SignCertificate) -> m.Response:
     return m.SignCertificateResponse(status="Rejected")  # no CA here: profile 3 is not offered
 
 
 # --- after a (re)connect --------------------------------------------------------------------------
 
 
-async def restore(ch: OcppCharger) -> None:
+async def restore(ch: Charger) -> None:
     """The charger's open transactions back in memory, and stopped ones not billed yet billed."""
-    for tx in await ch.server.storage.transactions_to_restore(ch.charger_id):
+    for tx in await ch.storage.transactions_to_restore(ch.charger_id):
         if tx.stop_ms is None:
             ch.state.open_tx[tx.connector_id] = tx
         else:
             ch.spawn("bill", submit_bill(ch, tx, service_end_ms=tx.stop_ms))
 
 
-SyncHandler = Callable[["OcppCharger", Any], m.Response]
-AsyncHandler = Callable[["OcppCharger", Any], Awaitable[m.Response]]
+SyncHandler = Callable[[Charger, Any], m.Response]
+AsyncHandler = Callable[[Charger, Any], Awaitable[m.Response]]
 
 SYNC_HANDLERS: dict[str, SyncHandler] = {
     "Heartbeat": heartbeat,

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Sequence
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from websockets.frames import CloseCode, Frame, Opcode
@@ -35,10 +35,9 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from gateway.adapters.ocpp16.auth import admit
-
-if TYPE_CHECKING:
-    from gateway.adapters.ocpp16.charger import OcppCharger
-    from gateway.adapters.ocpp16.server import OcppServer
+from gateway.config import OcppConfig
+from gateway.storage import Storage
+from gateway.storage.areas.ocpp import ChargerAuth
 
 SUBPROTOCOL = Subprotocol("ocpp1.6")
 CHARGER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,32}$")
@@ -50,11 +49,38 @@ def _select(protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprot
     return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
+class Receiver(Protocol):
+    """The charger connection a WebSocket feeds once admitted (`charger.OcppCharger`)."""
+
+    def text_received(self, data: bytes) -> None: ...
+    def connection_lost(self) -> None: ...
+
+
+class Admission(Protocol):
+    """What the WebSocket needs of the OCPP side (`server.OcppServer`) to admit a charger."""
+
+    log: Any  # a structlog logger
+    loop: asyncio.AbstractEventLoop
+    storage: Storage
+    config: OcppConfig
+    auto_register: bool
+
+    def now_ms(self) -> int: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+    def connected(
+        self, link: OcppWsProtocol, charger_id: str, profile: int, known: ChargerAuth
+    ) -> Receiver: ...
+
+
 class OcppWsProtocol(asyncio.Protocol):
     transport: Any = None
-    charger: OcppCharger | None = None
+    charger: Receiver | None = None
+    # Reading stops while the handshake's check runs and while the gateway holds reading
+    # (storage back-pressure); it resumes when neither holds.
+    _admitting = False
+    _storage_held = False
 
-    def __init__(self, server: OcppServer, tls: bool) -> None:
+    def __init__(self, server: Admission, tls: bool) -> None:
         self.server = server
         self.tls = tls
         self.ws = ServerProtocol(
@@ -78,7 +104,8 @@ class OcppWsProtocol(asyncio.Protocol):
         self.ws.receive_data(data)
         for event in self.ws.events_received():
             if isinstance(event, Request):
-                self.transport.pause_reading()  # nothing more until the charger is admitted
+                self._admitting = True  # nothing more until the charger is admitted
+                self._update_reading()
                 self.server.spawn(self._handshake(event))
             elif isinstance(event, Frame):
                 self._frame(event)
@@ -102,9 +129,22 @@ class OcppWsProtocol(asyncio.Protocol):
             if self.ws.state is State.CONNECTING:
                 self.ws.send_response(self.ws.reject(500, "internal error\n"))
         finally:
-            if not self.transport.is_closing():
-                self.transport.resume_reading()
+            self._admitting = False
+            self._update_reading()
             self._flush()
+
+    def hold_reading(self, held: bool) -> None:
+        """Storage back-pressure (the gateway's Connection.hold_reading)."""
+        self._storage_held = held
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._admitting or self._storage_held:
+            self.transport.pause_reading()
+        else:
+            self.transport.resume_reading()
 
     async def _admit(self, request: Request) -> None:
         path = request.path.split("?", 1)[0]

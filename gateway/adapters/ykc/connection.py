@@ -91,6 +91,7 @@ class Link(Protocol):
     def write(self, data: bytes) -> None: ...
     def close(self) -> None: ...
     def write_buffer_size(self) -> int: ...
+    def hold_reading(self, held: bool) -> None: ...
 
 
 def journal_fields(message: Message) -> dict[str, Any]:
@@ -98,7 +99,8 @@ def journal_fields(message: Message) -> dict[str, Any]:
 
 
 class YkcPileConnection:
-    """A YKC pile on one TCP connection (implements `gateway.dialect.PileLink`)."""
+    """A YKC pile on one TCP connection (implements `gateway.dialect.PileLink` and
+    `gateway.dialect.Connection`)."""
 
     def __init__(
         self, host: YkcHost, link: Link, peer: str, rules: YkcRules = DEFAULT_RULES
@@ -669,6 +671,20 @@ class YkcPileConnection:
         for command in self.proto.connection_lost():
             self._expire(command)
         self.host.connection_lost(self)
+
+    # --- the gateway's Connection (housekeeping) -------------------------------------------------
+
+    def silent_since(self) -> float | None:
+        return self.last_rx if self.pile is not None else None
+
+    def silence_limit_s(self) -> None:
+        return None  # YKC piles heartbeat at the gateway's interval
+
+    def in_flight(self) -> asyncio.Task[None] | None:
+        return self._worker
+
+    def hold_reading(self, held: bool) -> None:
+        self.link.hold_reading(held)
 
     def describe(self) -> dict[str, Any]:
         login = self.login

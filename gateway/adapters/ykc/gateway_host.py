@@ -1,4 +1,5 @@
-"""`YkcHost` over the running `Gateway`: what a YKC connection may ask of the gateway.
+"""`YkcHost` over the gateway core (`YkcCore`, a narrow port: no import of `gateway.app`):
+what a YKC connection may ask of the gateway.
 
 Login: YKC has no authentication of its own, so a pile is let in only when the operator
 registered its number (or `piles.auto_register` is on, as for protocol v1) and, where the
@@ -10,24 +11,43 @@ YKC trade numbers (`trade.py`).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from billing.tariff import Tariff
 from gateway.adapters.ykc.connection import YkcPileConnection
 from gateway.adapters.ykc.host import LoginDenied, YkcLimits, YkcLogin
 from gateway.adapters.ykc.rules import YkcRules
 from gateway.adapters.ykc.trade import TradeNumbers
-from gateway.dialect import JournalLine, LoginRefused, PileLink, PileLogin, PilePort
+from gateway.config import GatewayConfig
+from gateway.dialect import Connection, JournalLine, LoginRefused, PileLink, PileLogin, PilePort
+from gateway.metrics import Metrics
+from gateway.storage import Storage
+from sessions import SessionConfig
 
 if TYPE_CHECKING:
     from gateway.adapters.sniffing import SwappableLink
-    from gateway.app import Gateway
 
 
-def rules_of(gateway: Gateway) -> YkcRules:
-    y = gateway.config.ykc
+class YkcCore(Protocol):
+    """What the YKC adapter needs of the gateway core."""
+
+    config: GatewayConfig
+    loop: asyncio.AbstractEventLoop
+    log: Any  # a structlog logger
+    metrics: Metrics
+    session_config: SessionConfig  # the gateway's; YKC's rules adjust it
+
+    def now_ms(self) -> int: ...
+    def journal(self, pile_id: str, line: JournalLine) -> None: ...
+    async def login(self, link: PileLink, login: PileLogin) -> PilePort | LoginRefused: ...
+    def connection_lost(self, conn: Connection) -> None: ...
+
+
+def rules_of(config: GatewayConfig) -> YkcRules:
+    y = config.ykc
     return YkcRules(
         y.start_confirm_s, y.bill_due_s, y.idle_frames_end_charge, y.stop_not_honoured_reports,
         y.stop_check_s,
@@ -55,11 +75,13 @@ def source_allowed(address: str, allowed: tuple[str, ...]) -> bool:
 class GatewayYkcHost:
     """One per gateway: shared by all its YKC connections."""
 
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.loop = gateway.loop
-        self.log = gateway.log
-        c = gateway.config
+    def __init__(self, core: YkcCore, storage: Storage, touch: Callable[[str, int], None]) -> None:
+        self.core = core
+        self.storage = storage
+        self._touch = touch  # the pile's last-seen time (batched)
+        self.loop = core.loop
+        self.log = core.log
+        c = core.config
         self.limits = YkcLimits(
             login_timeout_s=c.piles.login_timeout_s,
             heartbeat_journal=c.database.journal_heartbeats,
@@ -68,18 +90,18 @@ class GatewayYkcHost:
             write_buffer_limit=c.server.write_buffer_limit,
             command_timeout_s=c.piles.command_timeout_s,
         )
-        self.rules = rules_of(gateway)
-        self.session_config = self.rules.session_config(gateway.session_config)
+        self.rules = rules_of(c)
+        self.session_config = self.rules.session_config(core.session_config)
         self.trade_numbers = TradeNumbers()
         self._logins: dict[int, PileLogin] = {}  # id(link) -> its accepted login, until answered
 
     def connection(self, link: SwappableLink, peer: str) -> YkcPileConnection:
         """A new YKC connection on ``link`` (the sniffer's factory)."""
-        self.gateway.metrics.connections += 1
+        self.core.metrics.connections += 1
         return YkcPileConnection(self, link, peer, self.rules)
 
     def now_ms(self) -> int:
-        return self.gateway.now_ms()
+        return self.core.now_ms()
 
     def journal(
         self,
@@ -94,13 +116,13 @@ class GatewayYkcHost:
         transaction_id: str | None = None,
     ) -> None:
         line = JournalLine(direction, type_name, raw, fields, seq, msg_type, gun, transaction_id)
-        self.gateway.journal(pile_id, line)
+        self.core.journal(pile_id, line)
 
     def touch(self, pile_id: str, now_ms: int) -> None:
-        self.gateway.touch(pile_id, now_ms)
+        self._touch(pile_id, now_ms)
 
     async def login(self, link: PileLink, login: YkcLogin) -> PilePort | LoginDenied:
-        storage = self.gateway.storage
+        storage = self.storage
         known = await storage.ykc_pile(login.pile_id)
         if known is not None and not source_allowed(login.address, known.allowed_sources):
             return LoginDenied(f"source_not_allowed: {login.address}")
@@ -114,7 +136,7 @@ class GatewayYkcHost:
             session_config=self.session_config,
             transaction_ids=lambda gun, now_ms: self.new_trade_number(login.pile_id, gun, now_ms),
         )
-        result = await self.gateway.login(link, facts)
+        result = await self.core.login(link, facts)
         if isinstance(result, LoginRefused):
             return LoginDenied(result.refusal.value)
         try:  # the facts are worth keeping, not worth refusing a login the gateway took
@@ -135,26 +157,16 @@ class GatewayYkcHost:
         port.connected(link, facts)
 
     async def tariff_for(self, pile_id: str, now_ms: int) -> Tariff | None:
-        return await self.gateway.storage.tariff_for(pile_id, now_ms)
+        return await self.storage.tariff_for(pile_id, now_ms)
 
     def new_trade_number(self, pile_id: str, gun: int, now_ms: int) -> str:
         return self.trade_numbers.new(pile_id, gun, now_ms)
 
     def connection_lost(self, link: PileLink) -> None:
         self._logins.pop(id(link), None)
-        self.gateway.metrics.connections -= 1
+        self.core.metrics.connections -= 1
         conn = link if isinstance(link, YkcPileConnection) else None
         if conn is not None and conn.pile is not None:
             conn.pile.disconnected(link, conn.close_reason)
-        self.gateway.connection_lost(link)  # type: ignore[arg-type]  # any connection
-
-
-_HOSTS: weakref.WeakKeyDictionary[Gateway, GatewayYkcHost] = weakref.WeakKeyDictionary()
-
-
-def host_of(gateway: Gateway) -> GatewayYkcHost:
-    """The gateway's one YKC host (made at its first YKC-capable connection)."""
-    host = _HOSTS.get(gateway)
-    if host is None:
-        host = _HOSTS[gateway] = GatewayYkcHost(gateway)
-    return host
+        if conn is not None:
+            self.core.connection_lost(conn)

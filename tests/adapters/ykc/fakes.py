@@ -110,6 +110,7 @@ class FakeLink:
     def __init__(self) -> None:
         self.out = bytearray()
         self.closed = False
+        self.held = False
         self._decoder = YkcFrameDecoder(version=None)
 
     def write(self, data: bytes) -> None:
@@ -120,6 +121,9 @@ class FakeLink:
 
     def write_buffer_size(self) -> int:
         return 0
+
+    def hold_reading(self, held: bool) -> None:
+        self.held = held
 
     def frames(self) -> list[YkcFrame]:
         """What the gateway sent since the last call, decoded."""
