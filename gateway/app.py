@@ -658,22 +658,47 @@ class Gateway:
         claiming.add_done_callback(check)
 
     async def claim_account(
-        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
+        self,
+        account: str,
+        session_id: str,
+        pile: PileRuntime,
+        gun: int,
+        now_ms: int,
+        *,
+        channel: str | None = None,
     ) -> str | None:
-        return await self._claim(account, session_id, pile, gun, now_ms)
+        """Claim the account for a session; with `channel`, a session this claim opens,
+        whose row commits with the claim (Storage.claim_account)."""
+        return await self._claim(account, session_id, pile, gun, now_ms, channel)
 
     def _claim(
-        self, account: str, session_id: str, pile: PileRuntime, gun: int, now_ms: int
+        self,
+        account: str,
+        session_id: str,
+        pile: PileRuntime,
+        gun: int,
+        now_ms: int,
+        channel: str | None,
     ) -> asyncio.Task[str | None]:
-        return self._account_op(
-            account,
-            lambda: self.storage.claim_account(account, session_id, pile.pile_id, gun, now_ms),
-        )
+        opens = None
+        if channel is not None:
+            opens = SessionRow.authorised(
+                session_id, transaction_id=session_id, pile_id=pile.pile_id, gun=gun,
+                account=account, channel=channel, at_ms=now_ms,
+            )  # fmt: skip
+        claim = functools.partial(
+            self.storage.claim_account, account, session_id, pile.pile_id, gun, now_ms,
+            opens=opens,
+        )  # fmt: skip
+        return self._account_op(account, claim)
 
-    def release_account(self, account: str, session_id: str) -> None:
+    def release_account(self, account: str, session_id: str, *, opened: bool = True) -> None:
         """Released once the database has it: a claim left behind would refuse the
-        account's next service."""
-        release = functools.partial(self.storage.release_account, account, session_id)
+        account's next service. opened=False: the claim's session never opened (refused
+        after the claim); the row the claim wrote for it goes too."""
+        release = functools.partial(
+            self.storage.release_account, account, session_id, opened=opened
+        )
         self._account_op(
             account,
             lambda: self.until_written(

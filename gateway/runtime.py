@@ -367,7 +367,9 @@ class PileRuntime:
         """Claim the account and open a session: (transaction id, None) or (None, why not)."""
         now = self.gateway.now_ms()
         transaction_id = self.gateway.transaction_ids.new(now)
-        conflict = await self.gateway.claim_account(account, transaction_id, self, gun, now)
+        conflict = await self.gateway.claim_account(
+            account, transaction_id, self, gun, now, channel=channel
+        )
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, Refusal.ACCOUNT_BUSY
@@ -383,7 +385,7 @@ class PileRuntime:
         finally:
             self._claim_held = None
             if not held:
-                self.gateway.release_account(account, transaction_id)
+                self.gateway.release_account(account, transaction_id, opened=False)
         if refused is not None:
             return None, refused
         return transaction_id, None

@@ -21,9 +21,9 @@ async def test_a_slow_claim_does_not_outlive_the_release_of_a_short_service(
 ) -> None:
     real_claim = gateway.claim_account
 
-    async def slow_claim(*args: Any) -> Any:
+    async def slow_claim(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(0.2)  # a busy database
-        return await real_claim(*args)
+        return await real_claim(*args, **kwargs)
 
     monkeypatch.setattr(gateway, "claim_account", slow_claim)
     seq = pile.send(AuthRequest(1, Channel.CARD, CARD, ""))
