@@ -21,6 +21,11 @@ carries hundreds of rows.
   data or constraint error, `retries` times) is unwritable: it is logged whole and counted
   in `stats.lost` (a bug to report), so that it cannot block every row behind it forever.
 
+- Session rows are stamped with a version when submitted, and the newest one of each
+  session held is kept at hand (`held_sessions`): an account claim or release writes it in
+  its own transaction, and the writer's later upsert of an older version changes nothing
+  (session_rows.py).
+
 Within a batch, statements run in this order: session upserts, transitions, bills (with
 their lines, anomalies and outbox events), anomalies, anomaly events, journal, outbox,
 last-seen updates.
