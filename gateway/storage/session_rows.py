@@ -102,7 +102,9 @@ async def upsert_sessions(conn: AsyncConnection, rows: Iterable[Mapping[str, Any
         set_={c: stmt.excluded[c] for c in _COLUMNS},
         where=sessions.c.row_version <= stmt.excluded.row_version,
     )
-    await conn.execute(stmt, list(latest.values()))
+    # In id order: a claim and a writer's batch lock shared rows in the same order, so they
+    # cannot deadlock on PostgreSQL.
+    await conn.execute(stmt, [latest[sid] for sid in sorted(latest)])
 
 
 async def insert_session(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
