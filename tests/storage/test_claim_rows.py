@@ -15,6 +15,7 @@ import pytest
 
 from gateway.storage import SessionRow, Storage
 from gateway.storage.session_rows import RowVersions
+from sessions import Authorised, GunState, SessionTransition, step
 from tests import reads
 from tests.storage.support import WriterGate, pile_id, uid
 
@@ -139,3 +140,16 @@ def test_row_versions_increase_whatever_the_wall_clock_does(
     assert second > first
     versions.observe(second + 10**9)  # a row the previous process wrote, read back
     assert versions.next() > second + 10**9
+
+
+def test_the_row_a_claim_opens_is_the_one_the_machine_writes() -> None:
+    # The claim writes the row before the session machine has run; the machine's first row
+    # (a newer version of it) must say the same, or a kill -9 in between would restore
+    # something the machine never had.
+    _, actions = step(GunState(), Authorised("S1", "S1", "A1", "card"), T)
+    opened = next(a for a in actions if isinstance(a, SessionTransition))
+    machine = SessionRow.from_session(opened.record, pile_id="P", gun=2, at_ms=T)
+    claim = SessionRow.authorised(
+        "S1", transaction_id="S1", pile_id="P", gun=2, account="A1", channel="card", at_ms=T
+    )
+    assert claim == machine
