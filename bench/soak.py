@@ -14,7 +14,10 @@ starts and stops charges remotely, drivers stop at the pile, links are dropped a
 and without bills pending, --fault-rate of the piles carry one field-case fault, and the
 gateway is killed with SIGKILL and restarted --kills times, the database link cut for
 --db-outage seconds and the broker restarted (--broker-restart). Then the churn stops, every
-charge is ended at the pile and the run settles; the checks are:
+charge is ended at the pile and the run settles (piles idle with no bill pending, no session
+running at the gateway; --settle seconds at most). A check that fails is taken again, with a
+fresh report from every pile in between, for up to --check-wait seconds: only what stays
+wrong counts. The checks are:
 
 - services: every session in the database has ended, waits for its bill (closed), or is live
   in the gateway (its timers run); none is stuck live in the database only;
