@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from gateway.app import Gateway
+from gateway.storage.queries import list_sessions
 from protocol.pilegate import AuthRequest, Channel, Logout, MsgType, Result, StopReason
 from sessions import Phase
 from tests import reads
 from tests.gateway.conftest import ACCOUNT, CARD, FakeClock, gateway_config, start_gateway
-from tests.gateway.piles import ScriptedPile
+from tests.gateway.piles import PILE_ID, ScriptedPile
 from tests.gateway.test_end_to_end import T0, phase, wait_for
 from tests.storage.support import WriterGate
 
@@ -73,3 +74,27 @@ async def test_a_kill_after_an_authorisation_leaves_no_claim_without_its_session
     finally:
         await again.close()
         await restarted.stop(grace_s=2)
+
+
+async def test_an_authorisation_refused_after_its_claim_leaves_no_claim_and_no_session(
+    gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_claim = gateway.claim_account
+
+    async def slow_claim(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)  # a busy database: both claims are in flight together
+        return await real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(gateway, "claim_account", slow_claim)
+    await pile.heartbeat()
+    seq = pile.send(AuthRequest(1, Channel.CARD, CARD, ""))
+    await asyncio.sleep(0.05)  # its claim is under way when the operator starts the gun
+    started = await gateway.start_charge(PILE_ID, 1, "13900000000", "own_app")
+    refused = (await pile.expect(MsgType.AUTH_RESULT, seq=seq)).message
+    assert started.ok and refused.result != Result.OK  # the gun went to the operator's start
+    await gateway.background_done()
+    await gateway.storage.flush()
+    # The refused authorisation's claim, and the session row written with it, are gone.
+    assert await reads.active_service(gateway.storage, ACCOUNT) is None
+    page = await list_sessions(gateway.storage.reader, pile_id=PILE_ID)
+    assert [r["id"] for r in page.rows] == [started.transaction_id]
