@@ -203,6 +203,12 @@ class PileConnection:
         if self.pile is not None:
             self._unexpected(frame, "already logged in")
             return
+        # The LOGIN is in: the timeout is for connections that send none, not for the
+        # gateway's own work on it (a login storm's database waits). Closing those made
+        # every pile log in again, which fed the storm.
+        if self._login_timer is not None:
+            self._login_timer.cancel()
+            self._login_timer = None
         self.gateway.journal_frame(login.pile_id, "in", frame)
         if self.url_pile_id is not None and self.url_pile_id != login.pile_id:
             self.log.warning(
@@ -223,9 +229,6 @@ class PileConnection:
             self.log.warning("login_rejected", pile=login.pile_id, reason=pile.reason)
             self._refuse_login(frame.seq, pile.result, login.pile_id)
             return
-        if self._login_timer is not None:
-            self._login_timer.cancel()
-            self._login_timer = None
         self.pile, self.pile_id = pile, login.pile_id
         self.log = self.log.bind(pile=login.pile_id)
         interval = self.gateway.config.piles.heartbeat_interval_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
@@ -210,6 +211,27 @@ async def test_login_timeout_closes_a_silent_connection(gateway: Gateway) -> Non
         assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the gateway
     finally:
         writer.close()
+
+
+async def test_a_login_the_gateway_is_slow_to_handle_is_not_timed_out(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restarted gateway's whole fleet logs in at once and the database takes longer than
+    # the login timeout: the timeout is for connections that send no LOGIN, not for the
+    # gateway's own slowness (closing them made every pile log in again, feeding the storm).
+    real_login = gateway.login
+
+    async def slow_login(*args: Any) -> Any:
+        await asyncio.sleep(gateway.config.piles.login_timeout_s * 1.5)
+        return await real_login(*args)
+
+    monkeypatch.setattr(gateway, "login", slow_login)
+    pile = ScriptedPile()
+    try:
+        ack = await pile.login(gateway.tcp_port)
+        assert ack.message.result == Result.OK and not pile.closed.is_set()
+    finally:
+        await pile.close()
 
 
 async def test_unknown_pile_is_refused(gateway: Gateway) -> None:
