@@ -105,9 +105,3 @@ async def upsert_sessions(conn: AsyncConnection, rows: Iterable[Mapping[str, Any
     # In id order: a claim and a writer's batch lock shared rows in the same order, so they
     # cannot deadlock on PostgreSQL.
     await conn.execute(stmt, [latest[sid] for sid in sorted(latest)])
-
-
-async def insert_session(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    """Insert a new session's row; nothing if it already has one (which is newer)."""
-    stmt = dialect_insert(conn, sessions).values(row)
-    await conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
