@@ -124,6 +124,9 @@ class Gateway:
         self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
         self.connections: set[PileConnection] = set()
+        # Logins handled at once (each a few database round trips): a login storm queues
+        # here, where a pile that gave up leaves the queue, not in the connection pool.
+        self.login_slots = asyncio.Semaphore(config.database.pool_size)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._account_ops: dict[str, asyncio.Task[Any]] = {}  # the last queued per account
         self._servers: list[Any] = []

@@ -222,7 +222,10 @@ class PileConnection:
             return
         # Authentication comes first inside gateway.login: a refused login stores nothing and
         # leaves the pile's live connection, if any, as it is.
-        pile = await self.gateway.login(self, login)
+        async with self.gateway.login_slots:
+            if self.closed:  # the pile gave up waiting (it logs in again): no work for it
+                return
+            pile = await self.gateway.login(self, login)
         if self.closed:
             return
         if isinstance(pile, LoginRefused):
