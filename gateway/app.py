@@ -10,48 +10,46 @@ import functools
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from billing.anomalies import AnomalyCode
 from billing.idle_fee import IdleFeeRule
+from billing.records import PileBill
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
+from gateway.adapters.pilegate.connection import PileConnection
+from gateway.adapters.pilegate.pile_auth import PileAuthenticator
 from gateway.admin import live
 from gateway.bills import store_bill
 from gateway.commands import CommandResult
 from gateway.config import GatewayConfig
-from gateway.connection import PileConnection
+from gateway.dialect import (
+    BillVerdict,
+    Command,
+    JournalLine,
+    LoginRefusal,
+    LoginRefused,
+    PileLink,
+    PileLogin,
+    QueryBills,
+    SetAvailability,
+    SetIdleFee,
+    SetTariff,
+    SyncTime,
+    command_name,
+)
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
-from gateway.pile_auth import LoginRefused, PileAuthenticator
 from gateway.recovery import restore
 from gateway.runtime import PileRuntime
 from gateway.storage import JournalEntry, SessionRow, Storage
 from gateway.storage.pricing import TariffConflict
-from gateway.tariffs import (
-    TARIFF_CONFLICT,
-    idle_fee_message,
-    login_tariff_messages,
-    tariff_message,
-)
+from gateway.tariffs import TARIFF_CONFLICT, login_tariffs
 from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
-from protocol.pilegate import (
-    Bill,
-    BillAck,
-    DecodeError,
-    Disable,
-    Enable,
-    Frame,
-    Login,
-    Message,
-    QueryBills,
-    Result,
-    TimeSync,
-    normalize_pile_id,
-)
+from protocol.pile_ids import normalize_pile_id
 from sessions import (
     AccountClaimed,
     AlarmKind,
@@ -86,6 +84,7 @@ class PileInfo:
     enabled: bool
     firmware: str = ""
     model: str = ""  # from LOGIN: selects the validation limits (config [limits])
+    session_config: SessionConfig | None = None  # its dialect's rules; None: the gateway's
 
 
 def session_config(config: GatewayConfig) -> SessionConfig:
@@ -305,32 +304,36 @@ class Gateway:
 
     def connection_lost(self, conn: PileConnection) -> None:
         self.connections.discard(conn)
-        pile = conn.pile
-        if pile is not None and pile.connection is conn:
-            pile.went_offline()
-            self._keep_meters(pile)
-            now = self.now_ms()
-            offline = functools.partial(self.storage.pile_offline, pile.pile_id, now)
-            self.spawn(self.until_written("pile_offline", offline, pile_id=pile.pile_id))
-            self.log.info("pile_offline", pile=pile.pile_id, reason=conn.close_reason)
-            self.emit("offline", pile.pile_id, {"reason": conn.close_reason}, now)
 
-    async def login(self, conn: PileConnection, login: Login) -> PileRuntime | LoginRefused:
-        allowed = await self.pile_auth.check(login)
-        if isinstance(allowed, LoginRefused):
-            return allowed
+    def pile_went_offline(self, pile: PileRuntime, reason: str) -> None:
+        """Its link closed (and no newer one replaced it): its sessions are held, offline."""
+        self._keep_meters(pile)
+        now = self.now_ms()
+        offline = functools.partial(self.storage.pile_offline, pile.pile_id, now)
+        self.spawn(self.until_written("pile_offline", offline, pile_id=pile.pile_id))
+        self.log.info("pile_offline", pile=pile.pile_id, reason=reason)
+        self.emit("offline", pile.pile_id, {"reason": reason}, now)
+
+    async def login(self, link: PileLink, login: PileLogin) -> PileRuntime | LoginRefused:
+        """Let a pile in whose adapter has checked its credentials: record the login, and give
+        the pile's runtime (its `PilePort`), or why not. The adapter answers the pile, then
+        calls `connected` on the runtime."""
         running = self.piles.get(login.pile_id)
         old = running.connection if running is not None else None
         if (
             old is not None
-            and old is not conn
+            and old is not link
             and not old.closed
-            and old.authenticated
-            and not allowed.authenticated
+            and running is not None
+            and running.login is not None
+            and running.login.authenticated
+            and not login.authenticated
         ):
             # While migrating (policy optional) an unsigned login is let in, but never in
             # place of a connection that proved it holds the pile's secret.
-            return LoginRefused(Result.AUTH_FAILED, "unsigned login while a signed one is live")
+            return LoginRefused(
+                LoginRefusal.AUTH_FAILED, "unsigned login while a signed one is live"
+            )
         record = await self.storage.login_pile(
             login.pile_id,
             vendor=login.vendor,
@@ -341,8 +344,7 @@ class Gateway:
             auto_register=self.config.piles.auto_register,
         )
         if record is None:
-            return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
-        conn.authenticated = allowed.authenticated
+            return LoginRefused(LoginRefusal.UNKNOWN_PILE, "unknown pile")
         self.metrics.logins += 1
         pile = self.piles.get(login.pile_id)
         if pile is None:
@@ -353,6 +355,7 @@ class Gateway:
                 record.enabled,
                 login.firmware,
                 login.model,
+                login.session_config,
             )
             pile = PileRuntime(self, info)
             self.piles[login.pile_id] = pile
@@ -378,54 +381,55 @@ class Gateway:
                 "firmware_changed": record.firmware_changed,
                 "guns": login.gun_count,
                 "enabled": record.enabled,
-                "authenticated": allowed.authenticated,
+                "authenticated": login.authenticated,
             },
             self.now_ms(),
         )
         old = pile.connection
-        if old is not None and old is not conn and not old.closed:
-            old.log.warning("connection_replaced", new_peer=conn.peer)
+        if old is not None and old is not link and not old.closed:
+            self.log.warning("connection_replaced", pile=login.pile_id, new_peer=login.peer)
             old.close("replaced by a newer login of the same pile")
         return pile
 
     # --- configuration sent at every login ----------------------------------------------------
 
-    def after_login(self, pile: PileRuntime, login: Login) -> None:
-        """LOGIN_ACK OK has been sent: bring the pile up to date (docs/protocol.md §8.1)."""
+    def after_login(self, pile: PileRuntime, login: PileLogin) -> None:
+        """The login has been answered: bring the pile up to date (docs/protocol.md §8.1)."""
         self.spawn(self._configure(pile, login.pile_time_ms))
 
-    async def _configure(self, pile: PileRuntime, pile_time_ms: int) -> None:
+    async def _configure(self, pile: PileRuntime, pile_time_ms: int | None) -> None:
         """TIME_SYNC if its clock drifted, then its enabled state, tariff(s) and idle-fee
-        rule, each awaiting its COMMAND_ACK; what changed while it was offline arrives here.
+        rule, each awaiting the pile's answer; what changed while it was offline arrives here.
         Each is read just before it is sent, so an operator's change made meanwhile is not
         overtaken by an older value."""
         conn = pile.connection
-        drift_ms = pile_time_ms - self.now_ms()
         pile.time_synced_ms = self.now_ms()
-        if abs(drift_ms) > self.config.piles.time_sync_drift_s * 1000:
-            await self.time_sync(pile.pile_id, why="login", drift_ms=drift_ms)
+        if pile_time_ms is not None:
+            drift_ms = pile_time_ms - self.now_ms()
+            if abs(drift_ms) > self.config.piles.time_sync_drift_s * 1000:
+                await self.time_sync(pile.pile_id, why="login", drift_ms=drift_ms)
 
-        async def state() -> list[Message]:
-            return [Enable(0) if pile.info.enabled else Disable(0, 0)]
+        async def state() -> list[Command]:
+            return [SetAvailability(0, pile.info.enabled)]
 
-        async def tariffs() -> list[Message]:
+        async def tariffs() -> list[Command]:
             now = self.now_ms()
             found = await self.storage.tariffs_for(pile.pile_id)
             current = await self.storage.tariff_for(pile.pile_id, now)
-            return list(login_tariff_messages(found, current, now))
+            return [SetTariff(t) for t in login_tariffs(found, current, now)]
 
-        async def idle_fee() -> list[Message]:
-            return [idle_fee_message(await self.storage.idle_rule_for(pile.pile_id))]
+        async def idle_fee() -> list[Command]:
+            return [SetIdleFee(await self.storage.idle_rule_for(pile.pile_id))]
 
         for read in (state, tariffs, idle_fee):
-            for message in await read():
+            for command in await read():
                 # Each is idempotent: one the pile did not answer in time is sent again (a
                 # busy pile would otherwise keep a stale tariff until its next login).
                 for attempt in range(1, LOGIN_CONFIG_ATTEMPTS + 1):
                     if pile.connection is not conn or not pile.online:
                         return  # gone or replaced: the next login starts over
-                    result = await pile.simple(message)
-                    name = message.TYPE.name.lower()
+                    result = await pile.simple(command)
+                    name = command_name(command)
                     self._command_done(name, pile.pile_id, 0, result, why="login", attempt=attempt)
                     if result.outcome is not commands.Outcome.TIMED_OUT:
                         break
@@ -435,52 +439,24 @@ class Gateway:
     def touch(self, pile_id: str, now_ms: int) -> None:
         self.storage.touch(pile_id, now_ms)
 
-    def journal_frame(
-        self, pile_id: str, direction: str, frame: Frame, transaction_id: str | None = None
-    ) -> None:
-        self.journal_raw(pile_id, direction, frame.seq, frame.message, frame.raw, transaction_id)
-
-    def journal_raw(
-        self,
-        pile_id: str,
-        direction: str,
-        seq: int,
-        message: Message,
-        raw: bytes,
-        transaction_id: str | None = None,
-    ) -> None:
+    def journal(self, pile_id: str, line: JournalLine) -> None:
+        """One message in or out, as its adapter describes it (config database.journal)."""
         if not self.config.database.journal:
             return
-        fields = {k: v.hex() if isinstance(v, bytes) else v for k, v in asdict(message).items()}
         entry = JournalEntry(
             at_ms=self.now_ms(),
             pile_id=pile_id,
-            direction=direction,
-            seq=seq,
-            msg_type=message.TYPE,
-            type_name=message.TYPE.name,
-            hex=raw.hex(),
-            fields=fields,
-            gun=getattr(message, "gun", None),
-            transaction_id=transaction_id or fields.get("transaction_id") or None,
+            direction=line.direction,
+            seq=line.seq,
+            msg_type=line.msg_type,
+            type_name=line.type_name,
+            hex=line.raw.hex(),
+            fields=line.fields,
+            gun=line.gun,
+            transaction_id=line.transaction_id,
         )
         if not self.storage.journal(entry):
             self.metrics.journal_dropped += 1
-
-    def journal_error(self, pile_id: str, error: DecodeError) -> None:
-        if self.config.database.journal:
-            entry = JournalEntry(
-                at_ms=self.now_ms(),
-                pile_id=pile_id,
-                direction="in",
-                seq=error.seq if error.seq is not None else -1,
-                msg_type=error.msg_type if error.msg_type is not None else -1,
-                type_name=f"INVALID:{error.kind}",
-                hex=error.raw.hex(),
-                fields={"error": error.kind, "detail": error.detail},
-            )
-            if not self.storage.journal(entry):
-                self.metrics.journal_dropped += 1
 
     def session_changed(self, pile: PileRuntime, gun: int, t: SessionTransition) -> None:
         self.log.info(
@@ -733,8 +709,8 @@ class Gateway:
     async def account(self, account_id: str) -> Any:
         return await self.storage.find_account("operator", account_id)
 
-    async def store_bill(self, pile: PileRuntime, m: Bill) -> BillAck | None:
-        return await store_bill(self, pile, m)
+    async def store_bill(self, pile: PileRuntime, bill: PileBill) -> BillVerdict | None:
+        return await store_bill(self, pile, bill)
 
     # --- operator command API ---------------------------------------------------------------
 
@@ -768,7 +744,7 @@ class Gateway:
             pile.set_enabled(enabled)
         if pile is None or not pile.online:
             return self._command_done(name, pile_id, 0, commands.STORED)
-        result = await pile.simple(Enable(0) if enabled else Disable(0, 0))
+        result = await pile.simple(SetAvailability(0, enabled))
         return self._command_done(name, pile_id, 0, result)
 
     async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
@@ -785,7 +761,7 @@ class Gateway:
         except TariffConflict as exc:  # the id already names other prices: nothing sent
             reason = f"{TARIFF_CONFLICT}: {exc}"
             return self._command_done("set_tariff", pile_id, 0, commands.rejected(reason))
-        return await self._send_config(pile_id, "set_tariff", tariff_message(tariff))
+        return await self._send_config(pile_id, SetTariff(tariff))
 
     async def set_idle_fee(self, pile_id: str, rule: IdleFeeRule) -> CommandResult:
         """The pile's own idle-fee rule: stored, sent now or at its next login."""
@@ -803,18 +779,14 @@ class Gateway:
         await self.storage.put_idle_rule(scope_id, rule, scope_kind=scope_kind)
         results: dict[str, CommandResult] = {}
         if scope_kind is ScopeKind.PILE:
-            results[scope_id] = await self._send_config(
-                scope_id, "set_idle_fee", idle_fee_message(rule)
-            )
+            results[scope_id] = await self._send_config(scope_id, SetIdleFee(rule))
             return results
         for pile in list(self.piles.values()):
             if not pile.online:
                 continue
             used = await self.storage.idle_rule_scope(pile.pile_id)
             if (used.scope_kind, used.scope_id) == (scope_kind, scope_id):
-                results[pile.pile_id] = await self._send_config(
-                    pile.pile_id, "set_idle_fee", idle_fee_message(rule)
-                )
+                results[pile.pile_id] = await self._send_config(pile.pile_id, SetIdleFee(rule))
         return results
 
     async def set_default_tariff(self, tariff: Tariff) -> dict[str, CommandResult]:
@@ -829,16 +801,15 @@ class Gateway:
             tariffs = await self.storage.tariffs_for(pile.pile_id)
             if any(t.scope_kind is not ScopeKind.DEFAULT for t in tariffs):
                 continue  # the pile's or its station's tariff wins
-            results[pile.pile_id] = await self._send_config(
-                pile.pile_id, "set_tariff", tariff_message(tariff)
-            )
+            results[pile.pile_id] = await self._send_config(pile.pile_id, SetTariff(tariff))
         return results
 
-    async def _send_config(self, pile_id: str, name: str, message: Message) -> CommandResult:
+    async def _send_config(self, pile_id: str, command: Command) -> CommandResult:
+        name = command_name(command)
         pile = self._pile(pile_id)
         if pile is None or not pile.online:
             return self._command_done(name, pile_id, 0, commands.STORED)
-        return self._command_done(name, pile_id, 0, await pile.simple(message))
+        return self._command_done(name, pile_id, 0, await pile.simple(command))
 
     async def time_sync(
         self, pile_id: str, *, why: str = "operator", drift_ms: int | None = None
@@ -849,7 +820,7 @@ class Gateway:
         if pile is None or not pile.online:
             return self._command_done("time_sync", pile_id, 0, commands.OFFLINE, why=why)
         pile.time_synced_ms = self.now_ms()
-        result = await pile.simple(TimeSync(self.now_ms()))
+        result = await pile.simple(SyncTime(self.now_ms()))
         return self._command_done("time_sync", pile_id, 0, result, why=why, drift_ms=drift_ms)
 
     def _command_done(
@@ -870,4 +841,3 @@ class Gateway:
 
     def describe(self) -> dict[str, Any]:
         return {pile_id: pile.describe() for pile_id, pile in self.piles.items()}
-

@@ -1,18 +1,17 @@
-"""A pile's bill, from frame to acknowledgement: settle it against the tariff and the gateway's
-own observation, commit it (durable before acknowledged), then answer BILL_ACK; a late bill
-resolves its lost-bill anomaly, keeping the history."""
+"""A pile's bill, from its adapter to its verdict: settle it against the tariff and the gateway's
+own observation, commit it (durable before acknowledged), then give the verdict the adapter
+answers with; a late bill resolves its lost-bill anomaly, keeping the history."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from billing.ack import BillFlag, bill_ack
+from billing.ack import BillFlag, reason_mask
 from billing.anomalies import AnomalyCode
 from billing.reconcile import settle
 from billing.records import GatewayObservation, PileBill
-from gateway.mapping import channel_name
-from protocol.pilegate import Bill, BillAck, BillAckStatus
+from gateway.dialect import BillStatus, BillVerdict
 from sessions import Flag, Phase, Session
 
 if TYPE_CHECKING:
@@ -45,21 +44,19 @@ def observation_of(session: Session | None, samples: list[tuple[int, int]]) -> G
     )
 
 
-def pile_bill(m: Bill) -> PileBill:
-    return PileBill(
-        m.transaction_id, m.gun, channel_name(m.channel), m.account, m.authorised_ms,
-        m.charge_start_ms, m.charge_end_ms, m.service_end_ms, m.meter_start_dwh,
-        m.meter_stop_dwh, m.energy_dwh, m.sharp_dwh, m.peak_dwh, m.flat_dwh, m.valley_dwh,
-        m.energy_amount_fen, m.service_amount_fen, m.idle_fee_fen, m.total_amount_fen,
-        m.stop_reason, m.vin or None,
-    )  # fmt: skip
+def verdict_status(duplicate: bool, mask: int) -> BillStatus:
+    """DUPLICATE for a bill stored before; else FLAGGED exactly when a reason bit is set, so a
+    pile never reads FLAGGED with mask 0 (the rule of billing.ack.bill_ack, by name)."""
+    if duplicate:
+        return BillStatus.DUPLICATE
+    return BillStatus.FLAGGED if mask else BillStatus.ACCEPTED
 
 
-async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | None:
+async def store_bill(gateway: Gateway, pile: PileRuntime, m: PileBill) -> BillVerdict | None:
     now = gateway.now_ms()
     session = pile.session_for(m.gun, m.transaction_id)
     observation = observation_of(session, pile.samples.get(m.transaction_id, []))
-    bill = pile_bill(m)
+    bill = m
     try:
         if session is not None:
             observation = await _with_overlaps(gateway, session, observation)
@@ -85,20 +82,21 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         flags.extend(sorted(marks))
     codes = sorted(int(c) for c in settlement.codes)
     # Every reason for FLAGGED has a bit the pile can read (§4.10): never FLAGGED with mask 0.
-    ack_status, mask = bill_ack(False, settlement.findings, flags)
+    mask = reason_mask(settlement.findings, flags)
+    status = verdict_status(False, mask)
     payload = {
         "gun": m.gun,
         "bill_id": None,  # set by storage to the stored row's id
         "transaction_id": m.transaction_id,
         "account": m.account,
-        "channel": channel_name(m.channel),
+        "channel": m.channel,
         "energy_dwh": m.energy_dwh,
         "pile_total_fen": m.total_amount_fen,
         "our_total_fen": settlement.our_total_fen,
         "idle_fee_fen": settlement.idle_fee.fee_fen,
         "anomalies": codes,
         "flags": flags,
-        "status": BillAckStatus(ack_status).name.lower(),  # of a copy that is stored
+        "status": status.value,  # of a copy that is stored
     }
     # The `bill` event commits in the bill's own transaction (docs/mqtt.md), never after.
     event = gateway.event("bill", pile.pile_id, payload, now)
@@ -116,16 +114,15 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         _not_stored(gateway, pile, m, exc)
         return None
     if stored.duplicate:  # answered DUPLICATE; no second event
-        ack_status, mask = bill_ack(True, settlement.findings, flags)
-    status = BillAckStatus(ack_status)
-    gateway.metrics.bills[status.name.lower()] += 1
+        status = verdict_status(True, mask)
+    gateway.metrics.bills[status.value] += 1
     gateway.log.info(
         "bill_stored",
         pile=pile.pile_id,
         gun=m.gun,
         transaction=m.transaction_id,
         bill=stored.bill_id,
-        status=status.name.lower(),
+        status=status.value,
         energy_dwh=m.energy_dwh,
         pile_total_fen=m.total_amount_fen,
         our_total_fen=settlement.our_total_fen,
@@ -139,10 +136,10 @@ async def store_bill(gateway: Gateway, pile: PileRuntime, m: Bill) -> BillAck | 
         pile.bill_committed(m)
         # Committed: the console sees it now (MQTT gets it from the outbox row stored with it).
         gateway.notify_live("bill", pile.pile_id, {**payload, "bill_id": stored.bill_id}, now)
-    return BillAck(m.transaction_id, status, mask)
+    return BillVerdict(status, mask, stored.bill_id)
 
 
-def _not_stored(gateway: Gateway, pile: PileRuntime, m: Bill, exc: Exception) -> None:
+def _not_stored(gateway: Gateway, pile: PileRuntime, m: PileBill, exc: Exception) -> None:
     """The pile keeps the bill and sends it again (protocol §9.1)."""
     gateway.metrics.bills["failed"] += 1
     gateway.log.error(

@@ -102,7 +102,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from gateway.demo import codec_demo
+    from gateway.adapters.pilegate.showcase import codec_demo
 
     if args.codec:
         return codec_demo()

@@ -11,9 +11,10 @@ $PILEGATE_ADMIN_TOKEN):
     idle-fee show [PILE] | idle-fee set (--pile P | --station S | --default)
                                         --grace MIN --rate FEN [--cap FEN]
 
-A pile id is 16 or 20 decimal digits (16 are padded to 20, as on the wire); anything else is
-refused before anything is stored or sent. Enable, disable, tariff and idle-fee changes for a
-pile that is not connected print `stored` (exit 0): the pile gets them at its next login.
+A pile id is 16 or 20 decimal digits (16 are padded to 20, as on the wire), or a YKC pile's
+14 digits; anything else is refused before anything is stored or sent. Enable, disable, tariff
+and idle-fee changes for a pile that is not connected print `stored` (exit 0): the pile gets
+them at its next login.
 
 Commands that read or correct stored data go straight to the database (`--config FILE`,
 `--database URL`, $PILEGATE_DATABASE_URL; default the embedded SQLite file):
@@ -24,6 +25,7 @@ Commands that read or correct stored data go straight to the database (`--config
     piles add PILE_ID [--station S] [--guns N] [--secret HEX|generate]
     piles import FILE                                     (CSV or JSON, all rows or none)
     piles secret PILE_ID [--set HEX] [--grace SECONDS] | --status | --clear
+    piles sources PILE_ID [ADDRESS|NETWORK ...] | --clear  (a YKC pile's source allow-list)
     accounts add ACCOUNT [--card T] [--password P] [--balance FEN]
     accounts import FILE                                  (CSV or JSON, all rows or none)
     report anomalies (--from D --to D | --month YYYY-MM) [--by channel|firmware|station|pile]
@@ -69,7 +71,7 @@ class OperatorError(PilegateError):
 
 def pile_arg(text: str) -> str:
     """argparse type of every pile argument: the pile id in canonical form (20 digits)."""
-    from protocol.pilegate import PileIdError, normalize_pile_id
+    from protocol.pile_ids import PileIdError, normalize_pile_id
 
     try:
         return normalize_pile_id(text)
@@ -243,6 +245,14 @@ def _guns_text(guns: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _protocol_text(pile: dict[str, Any]) -> str:
+    """"ykc 1.6 high_first" for a YKC pile (version, CRC byte order), "" otherwise."""
+    ykc = pile.get("ykc")
+    if not ykc:
+        return ""
+    return f"ykc {(ykc.get('protocol_version') or 0) / 10:.1f} {ykc.get('crc_order') or ''}".strip()
+
+
 def cmd_piles(args: argparse.Namespace) -> int:
     piles = request(args, "GET", "/piles")
     rows = []
@@ -258,6 +268,7 @@ def cmd_piles(args: argparse.Namespace) -> int:
                 "pile_id": p["pile_id"],
                 "station_id": p.get("station_id"),
                 "firmware": p.get("firmware"),
+                "protocol": _protocol_text(p),
                 "online": p.get("online"),
                 "enabled": p.get("enabled"),
                 "guns": _guns_text(p.get("guns", {})) or p.get("gun_count"),
@@ -644,8 +655,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
             )
             verb = "refund" if p["refund_fen"] >= 0 else "charge extra"
             print(
-                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY "
-                f"(from {args.refund_from}'s amount)"
+                f"  {verb}  {abs(p['refund_fen']) / 100:.2f} CNY (from {args.refund_from}'s amount)"
             )
         else:
             reports.render([row], list(row), args.format, _out(args))
@@ -655,6 +665,7 @@ def cmd_bill_correct(args: argparse.Namespace) -> int:
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
+    from gateway.adapters.narrate import describe_frame
     from gateway.storage import queries
 
     async def go() -> int:
@@ -674,9 +685,9 @@ def cmd_frames(args: argparse.Namespace) -> int:
                 pile, transaction_id=args.transaction, gun=args.gun, since_ms=since,
                 until_ms=until,
             ):  # fmt: skip
-                if not args.heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
+                if not args.heartbeats and e.type_name in reports.HEARTBEATS:
                     continue
-                rows.extend(reports.frame_rows([e]))
+                rows.extend(reports.frame_rows([e], describe_frame))
         cols = list(reports.FRAME_COLUMNS)
         if args.format != "table":
             cols = ["id", *cols, "pile_id", "fields"]
@@ -762,8 +773,7 @@ def cmd_pile_add(args: argparse.Namespace) -> int:
 
 def _secret_arg(text: str | None) -> bytes | None:
     """--secret HEX, or the word `generate` for a new random one."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     if text is None:
         return None
@@ -772,8 +782,7 @@ def _secret_arg(text: str | None) -> bytes | None:
 
 def cmd_pile_secret(args: argparse.Namespace) -> int:
     """Set, rotate (the old secret stays valid for --grace seconds) or clear a pile's secret."""
-    from gateway.pile_auth import generate_secret
-    from protocol.pilegate.login_auth import parse_secret
+    from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 
     new = None
     if not (args.status or args.clear):
@@ -796,6 +805,38 @@ def cmd_pile_secret(args: argparse.Namespace) -> int:
             row = known.status(storage.clock())
         if new is not None and not args.set:
             row["secret"] = new.hex()  # generated: shown once
+        reports.render([row], list(row), args.format, _out(args))
+        return 0
+
+    return _run(go())
+
+
+def cmd_pile_sources(args: argparse.Namespace) -> int:
+    """Show or set the addresses a YKC pile may log in from (YKC has no login secret)."""
+    import ipaddress
+
+    from gateway.storage import queries
+
+    for entry in args.sources:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"not an address or network: {entry!r}") from None
+
+    async def go() -> int:
+        async with open_storage(args) as storage:
+            if not await queries.pile_exists(storage.reader, args.pile_id):
+                raise OperatorError(f"unknown pile {args.pile_id}")
+            if args.clear or args.sources:
+                await storage.set_ykc_allowed_sources(args.pile_id, list(args.sources))
+            known = await storage.ykc_pile(args.pile_id)
+        row = {
+            "pile_id": args.pile_id,
+            "allowed_sources": " ".join(known.allowed_sources) if known else "",
+            "protocol_version": known.protocol_version if known else None,
+            "crc_order": known.crc_order if known else None,
+            "last_peer": known.peer if known else None,
+        }
         reports.render([row], list(row), args.format, _out(args))
         return 0
 
@@ -1040,6 +1081,16 @@ def register(commands: Any) -> None:
     _db(secret)
     _fmt(secret)
     secret.set_defaults(handler=H(cmd_pile_secret))
+    sources = piles_sub.add_parser(
+        "sources",
+        help="show or set the addresses a YKC pile may log in from (database; none: any)",
+    )
+    sources.add_argument("pile_id", type=pile_arg, metavar="PILE_ID", help=PILE_HELP)
+    sources.add_argument("sources", nargs="*", metavar="ADDRESS", help="an address or network")
+    sources.add_argument("--clear", action="store_true", help="allow every address again")
+    _db(sources)
+    _fmt(sources)
+    sources.set_defaults(handler=H(cmd_pile_sources))
 
     sessions = commands.add_parser("sessions", help="sessions (admin API)")
     _api(sessions)

@@ -117,6 +117,18 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class YkcConfig:
+    """YKC piles on the TCP port (docs/ykc.md): sniffing on, and YKC's operating rules."""
+
+    enabled: bool = True  # tell YKC from protocol v1 by the first frame on server.tcp_port
+    start_confirm_s: float = 90.0  # a start must be confirmed (0x33 and charging 0x13) by then
+    bill_due_s: float = 30.0  # the bill is due this long after the charge ends
+    idle_frames_end_charge: int = 2  # idle real-time frames in a row that end a charge
+    stop_not_honoured_reports: int = 2  # charging reports after a stop before it is re-sent
+    stop_check_s: float = 5.0  # after an accepted stop, real-time data asked for this often
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
@@ -126,6 +138,7 @@ class GatewayConfig:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     log: LogConfig = field(default_factory=LogConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    ykc: YkcConfig = field(default_factory=YkcConfig)
 
 
 SHORT_NAMES: dict[str, tuple[str, str]] = {
@@ -362,6 +375,11 @@ def validate(config: GatewayConfig) -> None:
     lim = config.limits
     if lim.default_max_power_kw <= 0 or any(kw <= 0 for kw in lim.max_power_kw.values()):
         problems.append("limits.default_max_power_kw and every limits.max_power_kw must be > 0")
+    y = config.ykc
+    if y.start_confirm_s <= 0 or y.bill_due_s <= 0 or y.stop_check_s <= 0:
+        problems.append("ykc.start_confirm_s, ykc.bill_due_s and ykc.stop_check_s must be > 0")
+    if y.idle_frames_end_charge < 1 or y.stop_not_honoured_reports < 1:
+        problems.append("ykc.idle_frames_end_charge and ykc.stop_not_honoured_reports must be >= 1")
     loopback = config.admin.host in {"127.0.0.1", "localhost", "::1"}
     if config.admin.port and not loopback and not config.admin.token:
         problems.append("admin.token is required to bind the admin API beyond loopback")

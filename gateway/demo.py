@@ -15,22 +15,19 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from billing.tariff import ScopeKind
+from gateway.adapters.pilegate.showcase import example_tariff
 from gateway.app import Gateway
 from gateway.config import GatewayConfig, load_config
 from gateway.logs import configure_logging
 from gateway.storage import Storage
 from gateway.storage.schema import anomalies, bills, sessions
-from gateway.tariffs import tariff_from_message
-from protocol.pilegate import Frame, FrameDecoder, MsgType, encode
-from protocol.pilegate.examples import EXAMPLES
-from protocol.pilegate.messages import SetTariff
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -39,37 +36,6 @@ DEMO_DIR = Path("var/demo")
 DEMO_URL = f"sqlite+aiosqlite:///{DEMO_DIR / 'pilegate.sqlite3'}"
 TIME_SCALE = 60.0
 ADMIN_PORT = 8406
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.hex() or "''"
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if is_dataclass(value):
-        inner = ", ".join(f"{f.name}={_show(getattr(value, f.name))}" for f in fields(value))
-        return f"{type(value).__name__}({inner})"
-    return repr(value)
-
-
-def codec_demo() -> int:
-    """Encode every message type, show the frame as hex, decode it back field by field."""
-    decoder = FrameDecoder()
-    for msg_type, (seq, message) in EXAMPLES.items():
-        frame = encode(message, seq)
-        (decoded,) = decoder.feed(frame)
-        if not isinstance(decoded, Frame):
-            print(f"{msg_type.name}: does not decode: {decoded.detail}")
-            continue
-        print(f"{msg_type.name} (0x{msg_type:02x}), seq {seq}, {len(frame)} bytes")
-        print(f"  hex: {frame.hex(' ')}")
-        for f in fields(decoded.message):
-            print(f"  {f.name:>20} = {_show(getattr(decoded.message, f.name))}")
-        if decoded.message != message:
-            print("  MISMATCH after decoding")
-            return 1
-    print(f"{len(EXAMPLES)} of {len(MsgType)} message types round-tripped.")
-    return 0
 
 
 def _sim_command() -> list[str]:
@@ -224,9 +190,7 @@ async def _main_job(piles: int, seconds: float, drivers: list[dict[str, Any]]) -
     url = DEMO_URL
     # The simulated piles bill with the example tariff: the gateway uses the same one, so
     # amounts that differ are real anomalies.
-    tariff = tariff_from_message(
-        cast(SetTariff, EXAMPLES[MsgType.SET_TARIFF][1]), "demo", ScopeKind.STATION, "demo"
-    )
+    tariff = example_tariff("demo", ScopeKind.STATION, "demo")
     storage = await Storage.open(url, upgrade=True, clock=clock, default_tariff=tariff)
     registered = await _register_drivers(storage, drivers)
     gateway = Gateway(config, storage, clock=clock, time_scale=TIME_SCALE)

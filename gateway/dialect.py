@@ -15,15 +15,26 @@ words, or None when none came in time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from billing.idle_fee import IdleFeeRule
 from billing.records import PileBill
 from billing.tariff import Tariff
-from sessions import Event, GunStatus, Refusal, StopReason
+from sessions import Event, GunStatus, Refusal, SessionConfig, StopReason
+
+#: Where a start came from, by name (a dialect maps them onto its own codes).
+CHANNELS = ("own_app", "partner_app", "card", "password", "vin", "operator")
+
+
+def check_channel(name: str) -> str:
+    """The channel name itself, or ValueError naming the known ones."""
+    if name not in CHANNELS:
+        raise ValueError(f"unknown channel {name!r}; one of {list(CHANNELS)}")
+    return name
+
 
 # --- commands: core -> pile ------------------------------------------------------------------
 
@@ -33,15 +44,15 @@ class StartService:
     gun: int
     transaction_id: str
     account: str
-    channel: str  # "card", "app", "operator", ... (gateway.mapping channel names)
+    channel: str  # one of CHANNELS
     balance_fen: int
 
 
 @dataclass(frozen=True, slots=True)
 class StopService:
     gun: int
-    transaction_id: str
-    reason: StopReason
+    transaction_id: str | None  # None: stop whatever the gun charges (no session to name)
+    reason: StopReason | str  # a StopReason, or the machine's own (sessions.STOP_COMMAND_REASONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,20 @@ class Reply:
 NOT_SUPPORTED = Reply(False, "not_supported_by_dialect")
 
 
+def command_name(command: Command) -> str:
+    """The operator's name of a command (logs, metrics, command results)."""
+    if isinstance(command, SetAvailability):
+        return "enable" if command.enabled else "disable"
+    return _COMMAND_NAMES[type(command)]
+
+
+_COMMAND_NAMES: dict[type, str] = {
+    StartService: "start", StopService: "stop", QueryBills: "query_bills",
+    SetTariff: "set_tariff", SetIdleFee: "set_idle_fee", SyncTime: "time_sync",
+    Reboot: "reboot",
+}  # fmt: skip
+
+
 class PileLink(Protocol):
     """What the core needs from a connected pile, whatever it speaks (one per connection)."""
 
@@ -117,9 +142,60 @@ class PileLink(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class PileLogin:
+    """What a pile said about itself when it logged in, once its adapter has checked the
+    dialect's own credentials (a v1 LOGIN MAC, OCPP Basic Auth, ...)."""
+
+    pile_id: str
+    gun_count: int
+    vendor: str = ""
+    model: str = ""  # selects the validation limits (config [limits])
+    firmware: str = ""
+    pile_time_ms: int | None = None  # the pile's clock at login, when the dialect sends it
+    authenticated: bool = False  # the pile proved it holds its secret
+    peer: str = ""  # where it connects from, for the logs
+    # The dialect's own session rules (YKC: a 90 s start timeout, ...); None: the gateway's.
+    session_config: SessionConfig | None = None
+    # How the dialect numbers transactions, (gun, now_ms) -> id (YKC: trade numbers in BCD);
+    # None: the gateway's UUIDv7.
+    transaction_ids: Callable[[int, int], str] | None = field(default=None, compare=False)
+
+
+class LoginRefusal(StrEnum):
+    UNKNOWN_PILE = "unknown_pile"
+    AUTH_FAILED = "auth_failed"
+    CLOCK_SKEW = "clock_skew"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRefused:
+    """A login the gateway (or the adapter's credential check) will not let in; nothing of it
+    was stored and the pile's live connection, if any, is untouched."""
+
+    refusal: LoginRefusal
+    reason: str  # for the logs
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One message in or out, as the journal keeps it (`fields`: the decoded message, JSON-able)."""
+
+    direction: str  # "in" | "out"
+    type_name: str  # the dialect's name of the message ("HEARTBEAT", "BootNotification", ...)
+    raw: bytes
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    seq: int = -1  # the dialect's sequence number or message id, where it is a number
+    msg_type: int = -1  # the dialect's numeric type, where it has one
+    gun: int | None = None
+    transaction_id: str | None = None
+
+
+@dataclass(slots=True)
 class GunReport:
     """One gun's periodic state (a v1 heartbeat's gun, an OCPP StatusNotification with the
-    latest meter, a YKC real-time data frame)."""
+    latest meter, a YKC real-time data frame). A value, never changed once made; not frozen
+    only because it is built per gun per heartbeat and a frozen dataclass costs six times
+    as much to construct."""
 
     gun: int
     status: GunStatus
@@ -162,6 +238,17 @@ class PilePort(Protocol):
     @property
     def pile_id(self) -> str: ...
 
+    def connected(self, link: PileLink, login: PileLogin) -> None:
+        """The login was answered: the pile is reachable through `link` from now on (it replaces
+        any older link); the core brings the pile's configuration up to date."""
+        ...
+
+    def disconnected(self, link: PileLink, reason: str) -> None:
+        """`link` closed; nothing happens when a newer link has replaced it."""
+        ...
+
+    def has_gun(self, gun: int) -> bool: ...
+
     def reports(self, reports: Sequence[GunReport]) -> None:
         """Periodic gun reports; the first ones after a login reconcile the held sessions."""
         ...
@@ -175,8 +262,14 @@ class PilePort(Protocol):
         power_w: int | None, soc: int | None,
     ) -> None: ...  # fmt: skip
 
-    async def authorise(self, gun: int, channel: str, token: str, password: str) -> Authorisation:
+    def service_ended(self, gun: int, pile_end_ms: int) -> None:
+        """The pile says the service on `gun` (0: every gun) ended at its time `pile_end_ms`;
+        a gun with no session is left alone."""
         ...
+
+    async def authorise(
+        self, gun: int, channel: str, token: str, password: str
+    ) -> Authorisation: ...
 
     async def bill(self, bill: PileBill) -> BillVerdict | None:
         """Settle and commit; None when it could not be committed (the pile re-sends)."""

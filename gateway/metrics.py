@@ -10,16 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.pilegate import MsgType
-
-
-def _name(msg_type: int) -> str:
-    try:
-        return MsgType(msg_type).name.lower()
-    except ValueError:
-        return f"type_{msg_type}"
-
-
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -51,8 +41,9 @@ class Histogram:
 class Metrics:
     connections: int = 0
     logins: int = 0
-    frames_in: Counter[int] = field(default_factory=Counter)
-    frames_out: Counter[int] = field(default_factory=Counter)
+    # by message name, as the dialect's adapter names them ("heartbeat", "bill", ...)
+    frames_in: Counter[str] = field(default_factory=Counter)
+    frames_out: Counter[str] = field(default_factory=Counter)
     decode_errors: dict[str, int] = field(default_factory=dict)
     commands: Counter[str] = field(default_factory=Counter)
     bills: Counter[str] = field(default_factory=Counter)  # stored, duplicate, flagged, failed
@@ -62,25 +53,24 @@ class Metrics:
     # (BILL: durable commit before BILL_ACK); see observe_ack
     ack_latency: dict[str, Histogram] = field(default_factory=dict)
 
-    def observe_ack(self, msg_type: int, seconds: float) -> None:
-        name = _name(msg_type)
+    def observe_ack(self, name: str, seconds: float) -> None:
         h = self.ack_latency.get(name)
         if h is None:
             h = self.ack_latency[name] = Histogram()
         h.observe(seconds)
 
-    def frame_in(self, msg_type: int) -> None:
-        self.frames_in[msg_type] += 1
+    def frame_in(self, name: str) -> None:
+        self.frames_in[name] += 1
 
-    def frame_out(self, msg_type: int) -> None:
-        self.frames_out[msg_type] += 1
+    def frame_out(self, name: str) -> None:
+        self.frames_out[name] += 1
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "connections": self.connections,
             "logins": self.logins,
-            "frames_in": {_name(k): v for k, v in self.frames_in.items()},
-            "frames_out": {_name(k): v for k, v in self.frames_out.items()},
+            "frames_in": dict(self.frames_in),
+            "frames_out": dict(self.frames_out),
             "decode_errors": dict(self.decode_errors),
             "commands": dict(self.commands),
             "bills": dict(self.bills),
@@ -166,9 +156,9 @@ def render_prometheus(
     e.family("pilegate_up", "gauge", "The gateway is running.", [({}, 1)])
     e.family("pilegate_connections", "gauge", "Open pile connections.", [({}, metrics.connections)])
     e.family("pilegate_logins_total", "counter", "Pile logins accepted.", [({}, metrics.logins)])
-    frames = [
-        ({"direction": "in", "type": _name(t)}, n) for t, n in sorted(metrics.frames_in.items())
-    ] + [({"direction": "out", "type": _name(t)}, n) for t, n in sorted(metrics.frames_out.items())]
+    frames = [({"direction": "in", "type": t}, n) for t, n in sorted(metrics.frames_in.items())] + [
+        ({"direction": "out", "type": t}, n) for t, n in sorted(metrics.frames_out.items())
+    ]
     e.family("pilegate_frames_total", "counter", "Frames by direction and type.", frames)
     e.family(
         "pilegate_decode_errors_total",

@@ -1,47 +1,37 @@
 """One pile as the gateway keeps it, connected or not: its guns' session machines, their timers,
-and the translation of frames into neutral session events and of actions into effects.
+and the carrying out of their actions.
 
-A PileRuntime outlives its connections: when a pile goes offline its sessions are held here and
-reconciled with the first heartbeat after it logs in again.
+A PileRuntime is the `PilePort` its dialect's adapter reports to, and it commands the pile only
+through the adapter's `PileLink` (gateway/dialect.py): nothing here knows a dialect. It outlives
+its connections: when a pile goes offline its sessions are held here and reconciled with the
+first reports after it logs in again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from billing.records import PileBill
 from gateway import commands
 from gateway.commands import CommandResult
-from gateway.mapping import (
-    AUTH_RESULT_CODE,
-    GUN_STATUS,
-    STOP_REASON_CODE,
-    channel_code,
-    channel_name,
-    result_name,
-    stop_reason_name,
-)
-from protocol.pilegate import (
-    AuthRequest,
-    AuthResult,
-    Bill,
-    BillAck,
-    CommandAck,
-    Frame,
-    Logout,
-    Message,
-    MeterValues,
+from gateway.dialect import (
+    NOT_SUPPORTED,
+    Authorisation,
+    BillVerdict,
+    Command,
+    GunReport,
+    PileLink,
+    PileLogin,
+    PilePort,
     QueryBills,
-    Result,
-    StartCharge,
-    StartResult,
-    StatusChange,
-    StopCharge,
-    StopResult,
-    Vin,
+    Reply,
+    StartService,
+    StopService,
+    check_channel,
+    command_name,
 )
-from protocol.pilegate import StopReason as ProtocolStopReason
-from protocol.pilegate.messages import Heartbeat
 from sessions import (
     AccountClaimed,
     AccountReleased,
@@ -60,7 +50,6 @@ from sessions import (
     PileOnline,
     RaiseAlarm,
     Refusal,
-    ReportSource,
     SendQueryBills,
     SendStartCharge,
     SendStopCharge,
@@ -73,13 +62,10 @@ from sessions import (
     StartCommandAccepted,
     StartCommandRejected,
     StartCommandTimedOut,
-    StartConfirmed,
-    StartFailed,
     StartRequested,
     StatusConfirmed,
     StatusReported,
     StopAcknowledged,
-    StopConfirmed,
     StopReason,
     StopRequested,
     Tick,
@@ -90,7 +76,6 @@ from sessions import (
 
 if TYPE_CHECKING:
     from gateway.app import Gateway, PileInfo
-    from gateway.connection import PileConnection
 
 MAX_SAMPLES = 2_000  # meter samples kept per session for the time-of-use split
 
@@ -101,23 +86,23 @@ class PileRuntime:
         self.pile_id = info.pile_id
         self.info = info
         self.guns: dict[int, GunState] = {}
-        self.connection: PileConnection | None = None
+        self.connection: PileLink | None = None
+        self.login: PileLogin | None = None  # what the pile said at its latest accepted login
         self._timers: dict[int, tuple[int, asyncio.TimerHandle]] = {}
-        self._last_report: dict[int, tuple[int, int]] = {}
-        self._reconcile = False
+        self._reconcile: set[int] = set()  # guns whose first report since login is due
         self._commanding: set[int] = set()  # guns with an outstanding operator command
         # The session whose account _authorise() has just claimed itself: the machine's
         # AccountClaimed for it needs no second, later claim (which could land after the
         # session's release and hold the account with no session).
         self._claim_held: str | None = None
-        self._stops: dict[int, asyncio.Task[CommandAck | None]] = {}  # latest STOP per gun
+        self._stops: dict[int, asyncio.Task[Reply | None]] = {}  # latest STOP per gun
         self.samples: dict[str, list[tuple[int, int]]] = {}
         self.time_synced_ms = 0  # last TIME_SYNC (or login check), gateway clock
         self.log = gateway.log.bind(pile=info.pile_id)
         self.ensure_guns(info.gun_count)
 
     def ensure_guns(self, count: int) -> None:
-        config = self.gateway.session_config
+        config = self.info.session_config or self.gateway.session_config
         for gun in range(1, count + 1):
             if gun not in self.guns:
                 self.guns[gun] = GunState(config=config, disabled=not self.info.enabled)
@@ -128,99 +113,64 @@ class PileRuntime:
 
     # --- connection lifecycle ---------------------------------------------------------------
 
-    def logged_in(self, connection: PileConnection) -> None:
-        self.connection = connection
-        # Reachable from now on, whenever its first heartbeat comes (up to an interval later):
-        # starts are possible at once, and that heartbeat reconciles the sessions held.
-        self._reconcile = True
+    def connected(self, link: PileLink, login: PileLogin) -> None:
+        """The adapter answered the login: reachable through `link` from now on."""
+        self.connection, self.login = link, login
+        # Reachable from now on, whenever its first report comes (up to an interval later):
+        # starts are possible at once, and that report reconciles the sessions held.
+        self._reconcile = set(self.guns)
         now = self.gateway.now_ms()
         for gun in self.guns:
             self.feed(gun, PileLoggedIn(), now)
+        self.gateway.after_login(self, login)  # the pile's configuration: state, tariff, ...
 
-    def went_offline(self) -> None:
+    def disconnected(self, link: PileLink, reason: str) -> None:
+        if self.connection is not link:
+            return  # replaced by a newer login: that one is the pile now
         self.connection = None
         now = self.gateway.now_ms()
         for gun in self.guns:
             self.feed(gun, PileOffline(), now)
+        self.gateway.pile_went_offline(self, reason)
 
-    # --- frames -> events -------------------------------------------------------------------
+    def has_gun(self, gun: int) -> bool:
+        return gun in self.guns
 
-    def heartbeat(self, frame: Frame) -> bool:
-        """Feed a heartbeat's gun reports; True when it should be journaled."""
+    # --- what the pile reports -> events ------------------------------------------------------
+
+    def reports(self, reports: Sequence[GunReport]) -> None:
         now = self.gateway.now_ms()
-        reconcile, self._reconcile = self._reconcile, False
-        changed = False
-        for report in cast(Heartbeat, frame.message).guns:  # routed here by its type
-            key = (report.status, report.fault_code)
-            if self._last_report.get(report.gun) != key:
-                self._last_report[report.gun] = key
-                changed = True
-            status = GUN_STATUS.get(report.status)
-            if status is None or report.gun not in self.guns:
-                self.log.warning("bad_gun_report", gun=report.gun, status=report.status)
+        for report in reports:
+            if report.gun not in self.guns:
+                self.log.warning("bad_gun_report", gun=report.gun, status=report.status.value)
                 continue
             event: Event
+            # Each gun's first report after a login reconciles it, whether the dialect
+            # reports all guns at once (v1's heartbeat) or one at a time (YKC, OCPP).
+            reconcile = report.gun in self._reconcile
+            self._reconcile.discard(report.gun)
             if reconcile:
-                event = PileOnline(status, report.fault_code or None, report.meter_dwh)
+                event = PileOnline(report.status, report.fault_code, report.meter_dwh)
             else:
                 event = StatusReported(
-                    status,
-                    report.fault_code or None,
-                    report.meter_dwh,
-                    report.power_w,
-                    None if report.soc == 255 else report.soc,
+                    report.status, report.fault_code, report.meter_dwh, report.power_w, report.soc
                 )
             self.feed(report.gun, event, now)
         self.gateway.touch(self.pile_id, now)
-        policy = self.gateway.config.database.journal_heartbeats
-        journal = policy == "all" or (policy == "changes" and (changed or reconcile))
-        if journal:
-            self.gateway.journal_frame(self.pile_id, "in", frame)
-        return journal
 
-    def event(self, frame: Frame) -> bool:
-        """Feed an event frame; True when it is to be acknowledged."""
-        m = frame.message
+    def meter(
+        self, gun: int, transaction_id: str, at_ms: int, meter_dwh: int,
+        power_w: int | None, soc: int | None,
+    ) -> None:  # fmt: skip
+        self._sample(transaction_id, at_ms, meter_dwh)
+        self.feed(gun, MeterSample(meter_dwh, power_w, soc))
+
+    def service_ended(self, gun: int, pile_end_ms: int) -> None:
         now = self.gateway.now_ms()
-        if isinstance(m, StatusChange):
-            status = GUN_STATUS.get(m.status)
-            if status is None:
-                self.log.warning("bad_status", gun=m.gun, status=m.status)
-                return True
-            self._last_report[m.gun] = (m.status, m.fault_code)
-            self.feed(
-                m.gun,
-                StatusReported(status, m.fault_code or None, source=ReportSource.STATUS_CHANGE),
-                now,
-            )
-        elif isinstance(m, StartResult):
-            if m.result == Result.OK:
-                self.feed(m.gun, StartConfirmed(m.transaction_id, m.meter_dwh), now)
-            else:
-                reason = "device_fault" if m.fault_code == 98 else result_name(m.result)
-                self.feed(m.gun, StartFailed(m.transaction_id, reason, m.fault_code or None), now)
-        elif isinstance(m, StopResult):
-            self.feed(m.gun, StopConfirmed(m.meter_dwh, m.transaction_id or None), now)
-        elif isinstance(m, MeterValues):
-            self._sample(m.transaction_id, m.time_ms, m.meter_dwh)
-            soc = None if m.soc == 255 else m.soc
-            self.feed(m.gun, MeterSample(m.meter_dwh, m.power_w, soc), now)
-        elif isinstance(m, Vin):
-            self.log.info("vin", gun=m.gun, transaction=m.transaction_id, vin=m.vin)
-        elif isinstance(m, Logout):
-            guns = list(self.guns) if m.gun == 0 else [m.gun]
-            self.log.info(
-                "pile_logout",
-                gun=m.gun,
-                transaction=m.transaction_id,
-                reason=stop_reason_name(m.reason),  # by name, as everywhere else
-                reason_code=m.reason,
-            )
-            for gun in guns:
-                state = self.guns.get(gun)
-                if state is not None and state.session is not None:
-                    self.feed(gun, ServiceEnded(m.time_ms), now)
-        return True
+        for each in list(self.guns) if gun == 0 else [gun]:
+            state = self.guns.get(each)
+            if state is not None and state.session is not None:
+                self.feed(each, ServiceEnded(pile_end_ms), now)
 
     def _sample(self, transaction_id: str, at_ms: int, meter_dwh: int) -> None:
         samples = self.samples.setdefault(transaction_id, [])
@@ -229,8 +179,11 @@ class PileRuntime:
 
     # --- the machine --------------------------------------------------------------------------
 
-    def feed(self, gun: int, event: Event, now_ms: int) -> bool:
-        """Apply one event to a gun's machine; False when it could not be (logged)."""
+    def feed(self, gun: int, event: Event, now_ms: int | None = None) -> bool:
+        """Apply one event to a gun's machine (now, unless `now_ms` says when); False when it
+        could not be (logged)."""
+        if now_ms is None:
+            now_ms = self.gateway.now_ms()
         if gun not in self.guns:
             self.log.warning("unknown_gun", gun=gun, session_event=type(event).__name__)
             return False
@@ -340,14 +293,13 @@ class PileRuntime:
         self.log.info(
             "stop_charge", gun=gun, transaction=action.transaction_id, reason=action.reason
         )
-        reason = STOP_REASON_CODE.get(action.reason, ProtocolStopReason.OTHER)
-        message = StopCharge(gun, action.transaction_id or "", reason)
+        command = StopService(gun, action.transaction_id, action.reason)
 
-        async def send() -> CommandAck | None:
-            ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
-            if ack is not None and ack.result == Result.OK:
+        async def send() -> Reply | None:
+            reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
+            if reply is not None and reply.accepted:
                 self.feed(gun, StopAcknowledged(), self.gateway.now_ms())
-            return ack
+            return reply
 
         self._stops[gun] = self.gateway.spawn(send())
 
@@ -366,7 +318,8 @@ class PileRuntime:
     ) -> tuple[str, None] | tuple[None, Refusal]:
         """Claim the account and open a session: (transaction id, None) or (None, why not)."""
         now = self.gateway.now_ms()
-        transaction_id = self.gateway.transaction_ids.new(now)
+        numbering = self.login.transaction_ids if self.login is not None else None
+        transaction_id = numbering(gun, now) if numbering else self.gateway.transaction_ids.new(now)
         conflict = await self.gateway.claim_account(
             account, transaction_id, self, gun, now, channel=channel
         )
@@ -399,44 +352,42 @@ class PileRuntime:
             return exc.reason
         return None
 
-    async def authorise_at_pile(self, m: AuthRequest) -> AuthResult:
-        refused = self._refusal(m.gun)
+    async def authorise(self, gun: int, channel: str, token: str, password: str) -> Authorisation:
+        """An authorisation the pile asks for (a card, a password, ...): a session opened on
+        the account, or why not."""
+        refused = self._refusal(gun)
         if refused is None:
-            account = await self.gateway.find_account(
-                channel_name(m.channel), m.id_token, m.password
-            )
+            account = await self.gateway.find_account(channel, token, password)
             if account is None:
                 refused = Refusal.UNKNOWN_ACCOUNT
             elif not account.enabled:
                 refused = Refusal.ACCOUNT_DISABLED
             else:
-                transaction_id, refused = await self._authorise(
-                    m.gun, account.account_id, channel_name(m.channel)
-                )
+                transaction_id, refused = await self._authorise(gun, account.account_id, channel)
                 if transaction_id is not None:
                     self.log.info(
                         "authorised_at_pile",
-                        gun=m.gun,
+                        gun=gun,
                         account=account.account_id,
                         transaction=transaction_id,
-                        channel=channel_name(m.channel),
+                        channel=channel,
                     )
-                    return AuthResult(
-                        m.gun, Result.OK, transaction_id, account.account_id, account.balance_fen
+                    return Authorisation(
+                        transaction_id, account.account_id, account.balance_fen, None
                     )
         assert refused is not None
-        self.log.info("authorisation_refused", gun=m.gun, reason=refused.value, token=m.id_token)
-        return AuthResult(m.gun, AUTH_RESULT_CODE[refused], "", "", 0)
+        self.log.info("authorisation_refused", gun=gun, reason=refused.value, token=token)
+        return Authorisation(None, None, 0, refused)
 
-    async def bill(self, m: Bill) -> BillAck | None:
-        """Store the bill, then acknowledge; None when it could not be committed."""
-        return await self.gateway.store_bill(self, m)
+    async def bill(self, bill: PileBill) -> BillVerdict | None:
+        """Store the bill; the verdict to answer with, None when it could not be committed."""
+        return await self.gateway.store_bill(self, bill)
 
-    def bill_committed(self, m: Bill) -> None:
-        state = self.guns.get(m.gun)
-        if state is not None and m.transaction_id:
-            self.feed(m.gun, BillReceived(m.transaction_id), self.gateway.now_ms())
-        self.samples.pop(m.transaction_id, None)
+    def bill_committed(self, bill: PileBill) -> None:
+        state = self.guns.get(bill.gun)
+        if state is not None and bill.transaction_id:
+            self.feed(bill.gun, BillReceived(bill.transaction_id), self.gateway.now_ms())
+        self.samples.pop(bill.transaction_id, None)
 
     def session_for(self, gun: int, transaction_id: str) -> Session | None:
         state = self.guns.get(gun)
@@ -455,7 +406,7 @@ class PileRuntime:
     async def start(self, gun: int, account_id: str, channel: str = "operator") -> CommandResult:
         if not self.online:
             return commands.OFFLINE
-        channel_code(channel)  # validates the name
+        check_channel(channel)
         refused = self._refusal(gun)
         if refused is not None:
             return commands.rejected(refused)
@@ -478,19 +429,17 @@ class PileRuntime:
             if conn is None:
                 self.feed(gun, StartCommandTimedOut(), self.gateway.now_ms())
                 return commands.OFFLINE
-            message = StartCharge(
-                gun, transaction_id, account_id, channel_code(channel), account.balance_fen
-            )
+            command = StartService(gun, transaction_id, account_id, channel, account.balance_fen)
             self.log.info("start_charge", gun=gun, account=account_id, transaction=transaction_id)
-            ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
+            reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
             now = self.gateway.now_ms()
-            if ack is None:
+            if reply is None:
                 self.feed(gun, StartCommandTimedOut(), now)
                 result = commands.OFFLINE if conn.closed else commands.TIMED_OUT
                 return commands.CommandResult(result.outcome, result.reason, transaction_id)
-            if ack.result != Result.OK:
-                self.feed(gun, StartCommandRejected(result_name(ack.result)), now)
-                return commands.rejected(result_name(ack.result), transaction_id)
+            if not reply.accepted:
+                self.feed(gun, StartCommandRejected(reply.status), now)
+                return commands.rejected(reply.status, transaction_id)
             self.feed(gun, StartCommandAccepted(), now)
             return commands.accepted(transaction_id)
         finally:
@@ -515,32 +464,28 @@ class PileRuntime:
                 # A stop is already out; the machine re-sends it on its own schedule.
                 return commands.rejected("stop_already_sent", session.transaction_id)
             return commands.accepted(session.transaction_id)  # ended without a pile command
-        ack = await sent
+        reply = await sent
         tx = session.transaction_id
-        if ack is None:
+        if reply is None:
             result = commands.OFFLINE if not self.online else commands.TIMED_OUT
             return commands.CommandResult(result.outcome, result.reason, tx)
-        if ack.result != Result.OK:
-            return commands.rejected(result_name(ack.result), tx)
+        if not reply.accepted:
+            return commands.rejected(reply.status, tx)
         return commands.accepted(tx)
 
-    async def simple(self, message: Message) -> CommandResult:
-        """ENABLE, DISABLE, QUERY_BILLS, SET_TARIFF, SET_IDLE_FEE, TIME_SYNC: send and await
-        the ack. Its gun must be the command's (0 for the whole-pile ones, docs §3.3)."""
+    async def simple(self, command: Command) -> CommandResult:
+        """A command other than start and stop (availability, bills, tariff, idle fee, time):
+        send it and await the pile's answer."""
         conn = self.connection
         if conn is None or conn.closed:
             return commands.OFFLINE
-        ack = await conn.command(message, self.gateway.config.piles.command_timeout_s)
-        if ack is None:
+        reply = await conn.command(command, self.gateway.config.piles.command_timeout_s)
+        if reply is None:
             return commands.OFFLINE if conn.closed else commands.TIMED_OUT
-        gun = getattr(message, "gun", 0)
-        if ack.gun != gun:
-            self.log.warning(
-                "command_ack_wrong_gun", command=message.TYPE.name, gun=ack.gun, expected=gun
-            )
-            return commands.rejected(f"command_ack_gun_{ack.gun}_not_{gun}")
-        if ack.result != Result.OK:
-            return commands.rejected(result_name(ack.result))
+        if not reply.accepted:
+            if reply is NOT_SUPPORTED:
+                self.log.info("command_not_supported", command=command_name(command))
+            return commands.rejected(reply.status)
         return commands.accepted()
 
     def set_enabled(self, enabled: bool) -> None:
@@ -571,3 +516,9 @@ class PileRuntime:
             "enabled": self.info.enabled,
             "guns": guns,
         }
+
+
+if TYPE_CHECKING:
+
+    def _is_a_pile_port(runtime: PileRuntime) -> PilePort:
+        return runtime  # mypy checks that the runtime keeps the contract of gateway/dialect.py

@@ -19,8 +19,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
-from gateway.connection import PileConnection
-from protocol.pilegate import normalize_pile_id
+from gateway.adapters.pilegate.connection import PileConnection
+from gateway.adapters.sniffing import tcp_connection
+from protocol.pile_ids import normalize_pile_id
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -89,7 +90,9 @@ class _StreamProtocol(asyncio.Protocol):
 class TcpPileProtocol(_StreamProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._start(transport)
-        self.connection = PileConnection(self.gateway, self, _peer(transport, "tcp"))
+        # The one hook of YKC on the shared port: a sniffer stands in until the first valid
+        # frame says v1 or YKC (gateway/adapters/sniffing.py; off with ykc.enabled = false).
+        self.connection = tcp_connection(self.gateway, self, _peer(transport, "tcp"))
         self.gateway.connection_made(self.connection)
 
     def data_received(self, data: bytes) -> None:

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import anycrc
-
 from protocol.pilegate.codec import MAX_FRAME_SIZE, PROTOCOL_VERSION
+from protocol.stream import START_BYTE, crc16_modbus
 
-START_BYTE = 0x68
 PILEGATE_VERSION = PROTOCOL_VERSION
 PILEGATE_MAX_LENGTH = MAX_FRAME_SIZE - 5
 YKC_MIN_LENGTH = 4
@@ -45,7 +43,6 @@ YKC_MIN_LENGTH = 4
 SNIFF_LIMIT = 2048
 
 Dialect = Literal["ykc", "pilegate"]
-_crc = anycrc.Model("CRC16-MODBUS").calc
 
 
 def sniff(first_bytes: bytes | bytearray | memoryview) -> Dialect | None:
@@ -79,7 +76,7 @@ def _pilegate_at(data: bytes, pos: int) -> Literal["pilegate"] | Literal[False] 
     if len(data) < end:
         return None
     frame = data[pos:end]
-    if frame[5] != PILEGATE_VERSION or _crc(frame[1:-2]) != frame[-2] | (frame[-1] << 8):
+    if frame[5] != PILEGATE_VERSION or crc16_modbus(frame[1:-2]) != frame[-2] | (frame[-1] << 8):
         return False
     return "pilegate"
 
@@ -92,7 +89,7 @@ def _ykc_at(data: bytes, pos: int) -> Literal["ykc"] | Literal[False] | None:
     if len(data) < end:
         return None
     frame = data[pos:end]
-    crc = _crc(frame[2:-2])
+    crc = crc16_modbus(frame[2:-2])
     if crc not in (frame[-2] | (frame[-1] << 8), frame[-1] | (frame[-2] << 8)):
         return False
     return "ykc"

@@ -8,8 +8,9 @@ DEFAULT_POOL = 64
 
 
 def card_token(index: int) -> str:
-    """16-character card number of driver ``index``."""
-    return f"SIMC{index:012d}"
+    """16-digit card number of driver ``index``: digits only, since YKC carries a card as 16
+    BCD digits (a letter would be lost on the way), with no leading zero to be stripped."""
+    return f"86{index:014d}"
 
 
 def card_account(index: int) -> str:

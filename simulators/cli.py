@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from simulators.faults import FAULT_FLAGS
 
+PROTOCOLS = ("pilegate", "ocpp16", "ykc")  # as simulators.fleet.PROTOCOLS (imported lazily)
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -49,8 +51,13 @@ Simulated charging piles against a running gateway: each pile logs in, reports i
 takes cars (a charge, a bill, sometimes a fault) and keeps its unacknowledged bills in
 --state-dir so that a re-run sends them again.
 
-example:
+examples:
   pilegate-sim run --gateway tcp://127.0.0.1:2406 --piles 20 --duration 60 --time-scale 60
+  pilegate-sim run --protocol ocpp16 --gateway ws://127.0.0.1:2407/ocpp --piles 5
+  pilegate-sim run --protocol ykc --gateway tcp://127.0.0.1:2406 --piles 5
+
+The same piles (cars, charges, faults, bills) speak protocol v1, OCPP 1.6J or YKC. An OCPP
+charge point's id is the pile's 20-digit number; a YKC pile's number is its last 14 digits.
 
 --time-scale 60 runs the piles' clock 60 times faster (a 20-minute charge takes 20 s);
 heartbeats and time-outs stay in real time. The gateway must know the piles: register them
@@ -72,7 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--gateway",
         default="tcp://127.0.0.1:2406",
-        help="tcp://HOST:PORT, tls://HOST:PORT (TCP with TLS), ws://HOST:PORT or wss://HOST:PORT",
+        help="tcp://HOST:PORT, tls://HOST:PORT (TCP with TLS), ws://HOST:PORT or wss://HOST:PORT;"
+        " for OCPP the WebSocket URL the charge point id is appended to (ws://HOST:PORT/PATH)",
+    )
+    run.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="pilegate",
+        help="what the piles speak: pilegate (protocol v1, default), ocpp16 (OCPP 1.6J charge "
+        "points over ws:// or wss://) or ykc (YKC piles over tcp:// or tls://)",
+    )
+    run.add_argument(
+        "--ocpp-password",
+        metavar="TEXT",
+        default=None,
+        help="OCPP: HTTP Basic Auth password of every charge point (security profile 1 or 2)",
+    )
+    run.add_argument(
+        "--ykc-version",
+        type=int,
+        choices=(15, 16, 17),
+        default=16,
+        help="YKC: the protocol version the piles log in with (17: the V1.7 0x3D bill)",
     )
     run.add_argument("--piles", type=int, default=10, help="simulated piles (default 10)")
     run.add_argument("--guns", type=int, default=2, help="guns per pile (default 2)")
@@ -157,7 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     one.add_argument("name", help="see `pilegate-sim scenarios`")
-    one.add_argument("--gateway", default="tcp://127.0.0.1:2406", help="tcp://HOST:PORT")
+    one.add_argument(
+        "--gateway",
+        default="tcp://127.0.0.1:2406",
+        help="tcp://HOST:PORT (ws://HOST:PORT/PATH for --protocol ocpp16)",
+    )
+    one.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="pilegate",
+        help="the dialect the scenario's piles speak (see `pilegate-sim scenarios`)",
+    )
+    one.add_argument("--ocpp-password", metavar="TEXT", default=None, help="OCPP Basic Auth")
     one.add_argument("--admin", default="http://127.0.0.1:8406", help="the admin API's URL")
     one.add_argument(
         "--no-admin", action="store_true", help="pile-side checks only (few scenarios)"
@@ -212,9 +251,11 @@ def _scenarios(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     width = max(len(r["name"]) for r in rows)
-    print(f"{'scenario':<{width}}  case  description")
+    print(f"{'scenario':<{width}}  case  {'dialects':<21}  description")
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['case']:<4}  {r['description']}")
+        dialects = ",".join(r["dialects"])
+        print(f"{r['name']:<{width}}  {r['case']:<4}  {dialects:<21}  {r['description']}")
+    print("\nwhat differs per dialect: pilegate-sim scenarios --json (dialects)")
     return 0
 
 
@@ -235,6 +276,8 @@ def _scenario(args: argparse.Namespace) -> int:
         bill_wait_s=args.bill_wait,
         step_timeout_s=args.step_timeout,
         run_id=args.run_id,
+        dialect=args.protocol,
+        ocpp_password=args.ocpp_password,
     )
     try:
         result = asyncio.run(run_scenario(args.name, options))
@@ -369,6 +412,9 @@ def _run(args: argparse.Namespace) -> int:
                 else {}
             ),
             credentials=load_credentials(args.secret, args.secrets, args.ca),
+            protocol=args.protocol,
+            ocpp_password=args.ocpp_password,
+            ykc_version=args.ykc_version,
         )
         fleet = Fleet(config)
         _apply_forced(fleet, args.fault)

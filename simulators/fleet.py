@@ -18,6 +18,7 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from protocol.pilegate import normalize_pile_id
 from simulators.bill_store import BillStore
@@ -27,7 +28,11 @@ from simulators.credentials import Credentials
 from simulators.faults import Faults
 from simulators.limits import raise_nofile
 from simulators.pile import MINUTE, Pile, PileSpec
+from simulators.speaker import Speaker
 from simulators.stats import FleetStats
+
+#: A pile's connection: protocol v1's own client, or a dialect speaker (OCPP 1.6J, YKC).
+AnyClient = PileClient | Speaker
 
 DEFAULT_FIRMWARE_MIX = {"V2.3.7": 1.0}
 
@@ -80,6 +85,10 @@ class FleetConfig:
     bill_retry_s: float = 60.0
     durable: bool = True  # fsync the bill store
     credentials: Credentials | None = None  # login secrets and TLS (simulators/credentials.py)
+    #: The dialect the piles speak: pilegate (protocol v1), ocpp16 or ykc.
+    protocol: str = "pilegate"
+    ocpp_password: str | None = None  # OCPP Basic Auth password (security profile 1/2)
+    ykc_version: int = 16  # YKC protocol version in the login: 15, 16 or 17 (0x3D bill)
 
 
 @dataclass(slots=True)
@@ -97,11 +106,22 @@ class Summary:
         return d
 
 
+PROTOCOLS = ("pilegate", "ocpp16", "ykc")
+
+
 class Fleet:
     def __init__(self, config: FleetConfig) -> None:
         self.config = c = config
+        if c.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {c.protocol!r}")
+        if c.protocol == "ocpp16" and not c.gateway.startswith(("ws://", "wss://")):
+            raise ValueError(f"OCPP chargers need a ws:// or wss:// gateway URL, got {c.gateway!r}")
+        if c.protocol == "ykc" and not c.gateway.startswith(("tcp://", "tls://")):
+            raise ValueError(f"YKC piles need a tcp:// or tls:// gateway URL, got {c.gateway!r}")
         scheme, host, port = parse_gateway(c.gateway)
         transport = c.transport or ("ws" if scheme in ("ws", "wss") else "tcp")
+        if c.protocol != "pilegate":
+            transport = "ws" if c.protocol == "ocpp16" else "tcp"  # each dialect has one
         secure = scheme in ("tls", "wss")  # --transport keeps TLS on
         if transport == "ws" and scheme in ("tcp", "tls"):
             ws = "wss" if secure else "ws"
@@ -119,8 +139,8 @@ class Fleet:
         rng = random.Random(c.seed)
         names, weights = zip(*c.firmware_mix.items(), strict=True)
         self.piles: list[Pile] = []
-        self.clients: list[PileClient] = []
-        self._by_id: dict[str, PileClient] = {}
+        self.clients: list[AnyClient] = []
+        self._by_id: dict[str, AnyClient] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._gate: asyncio.Semaphore | None = None
         self._t0 = 0.0
@@ -159,24 +179,35 @@ class Fleet:
         raise_nofile(len(self.piles))
         self._gate = asyncio.Semaphore(max(1, self.config.connect_batch))
         self._t0, self._sim0 = loop.time(), self.clock.now_ms()
-        c = self.config
         for pile in self.piles:
-            client = PileClient(
-                pile,
-                self.gateway,
-                clock=self.clock,
-                stats=self.stats,
-                seed=c.seed,
-                ack_timeout_s=c.ack_timeout_s,
-                backoff_base_s=c.backoff_base_s,
-                backoff_max_s=c.backoff_max_s,
-                bill_retry_s=c.bill_retry_s,
-                connect_gate=self._gate,
-                credentials=c.credentials,
-            )
+            client = self._client(pile)
             self.clients.append(client)
             self._by_id[pile.pile_id] = client
             self._tasks.append(loop.create_task(client.run(), name=f"pile-{pile.pile_id}"))
+
+    def _client(self, pile: Pile) -> AnyClient:
+        """The pile's speaker: the same pile behaviour in the configured dialect."""
+        c = self.config
+        common: dict[str, Any] = dict(
+            clock=self.clock,
+            stats=self.stats,
+            seed=c.seed,
+            ack_timeout_s=c.ack_timeout_s,
+            backoff_base_s=c.backoff_base_s,
+            backoff_max_s=c.backoff_max_s,
+            bill_retry_s=c.bill_retry_s,
+            connect_gate=self._gate,
+            credentials=c.credentials,
+        )
+        if c.protocol == "ocpp16":
+            from simulators.ocpp_client import OcppPileClient
+
+            return OcppPileClient(pile, self.gateway, password=c.ocpp_password, **common)
+        if c.protocol == "ykc":
+            from simulators.ykc_client import YkcPileClient
+
+            return YkcPileClient(pile, self.gateway, version=c.ykc_version, **common)
+        return PileClient(pile, self.gateway, **common)
 
     async def stop(self, timeout_s: float = 5.0) -> Summary:
         for client in self.clients:
@@ -207,7 +238,7 @@ class Fleet:
             return self.piles[index_or_id]
         return self._by_id[index_or_id].pile
 
-    def client(self, index_or_id: int | str) -> PileClient:
+    def client(self, index_or_id: int | str) -> AnyClient:
         if isinstance(index_or_id, int):
             return self.clients[index_or_id]
         return self._by_id[index_or_id]

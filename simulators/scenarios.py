@@ -24,6 +24,15 @@ What the gateway must be given (a scenario registers nothing itself):
   ``piles.command_timeout_s`` of a second or two; ``server.bad_frame_burst`` of at least
   16 for ``garbage_bytes`` (the default is 20).
 
+Dialects: ``--protocol ocpp16`` or ``ykc`` (``ScenarioOptions.dialect``) runs a scenario with
+OCPP 1.6J charge points or YKC piles instead (the gateway URL then a ws:// one for OCPP, a
+tcp:// one for YKC). The piles behave the same; their speaker reports what the gateway told them
+in the pile model's words (a RemoteStopTransaction or a 0x36 as a STOP_CHARGE, a
+StopTransaction answered or a 0x40 as a BILL_ACK), so the checks read the same. A scenario runs
+only over the dialects its case applies to (``Scenario.dialects``, shown by
+``pilegate-sim scenarios``), and checks what a dialect cannot express only where it can (no
+NACK, DUPLICATE or QUERY_BILLS outside protocol v1).
+
 Only ``protocol`` and the standard library are used to talk to the gateway (urllib runs in a
 worker thread), so this module keeps to the simulator's layer.
 """
@@ -56,6 +65,7 @@ from simulators.charge import Car
 from simulators.client import PileClient
 from simulators.clock import SimClock
 from simulators.faults import Faults
+from simulators.fleet import AnyClient
 from simulators.pile import CHARGING, IDLE, Pile, PileSpec
 from simulators.tariff import IdleRule
 
@@ -108,6 +118,8 @@ class ScenarioOptions:
     step_timeout_s: float = 5.0  # how long any one expected reaction may take
     run_id: int | None = None  # part of the pile ids and the account choice; None: random
     http_timeout_s: float = 5.0
+    dialect: str = "pilegate"  # what the piles speak: pilegate (v1), ocpp16 or ykc
+    ocpp_password: str | None = None  # OCPP Basic Auth password of the charge points
 
 
 class ScenarioAbort(Exception):
@@ -160,12 +172,17 @@ class AdminClient:
 
 
 class SimPile:
-    """A Pile and its PileClient, recording every frame both ways (pile clock, seq, message)."""
+    """A Pile and its connection, recording every frame both ways (pile clock, seq, message),
+    in the pile model's words whatever the dialect."""
 
-    def __init__(self, pile: Pile, client: PileClient) -> None:
+    def __init__(self, pile: Pile, client: AnyClient) -> None:
         self.pile = pile
         self.client = client
-        self.pile_id = pile.pile_id
+        # As the gateway knows it: a YKC pile goes by the last 14 digits of its number.
+        self.pile_id = getattr(client, "wire_id", pile.pile_id)
+        # An OCPP charger knows its transactions by the OCPP id only, never the gateway's
+        # session id that the admin API shows: its records are matched by pile, not by id.
+        self.ids_match = getattr(client, "knows_gateway_ids", True)
         self.received: list[tuple[int, int, Message]] = []
         self.sent: list[tuple[int, int, Message]] = []
         self.task: asyncio.Task[None] | None = None
@@ -179,7 +196,8 @@ class SimPile:
         return [
             m
             for _, _, m in self.received
-            if isinstance(m, cls) and (tx is None or getattr(m, "transaction_id", None) == tx)
+            if isinstance(m, cls)
+            and (tx is None or not self.ids_match or getattr(m, "transaction_id", None) == tx)
         ]
 
     def got_at(self, cls: type) -> list[tuple[int, Any]]:
@@ -278,17 +296,7 @@ class Run:
         pile.delays.update(DELAYS)
         for gun, f in (gun_faults or {}).items():
             pile.gun(gun).faults = f
-        client = PileClient(
-            pile,
-            self.opts.gateway,
-            clock=self.clock,
-            seed=self.run_id,
-            ack_timeout_s=max(5.0, self.opts.step_timeout_s),
-            connect_timeout_s=self.opts.step_timeout_s,
-            backoff_base_s=0.2,
-            backoff_max_s=1.0,
-            bill_retry_s=max(2.0, self.opts.step_timeout_s / 2),
-        )
+        client = self._client(pile)
         sp = SimPile(pile, client)
         sp.task = asyncio.get_running_loop().create_task(client.run(), name=f"scenario-{pile_id}")
         self.piles.append(sp)
@@ -300,6 +308,33 @@ class Run:
             why = f": no login ({client.stats.connect_errors} failed connection attempts)"
         self.require("pile logged in", logged, f"pile {pile_id}{why}")
         return sp
+
+    @property
+    def dialect(self) -> str:
+        return self.opts.dialect
+
+    def _client(self, pile: Pile) -> AnyClient:
+        """The pile's speaker in the scenario's dialect."""
+        common: dict[str, Any] = dict(
+            clock=self.clock,
+            seed=self.run_id,
+            ack_timeout_s=max(5.0, self.opts.step_timeout_s),
+            connect_timeout_s=self.opts.step_timeout_s,
+            backoff_base_s=0.2,
+            backoff_max_s=1.0,
+            bill_retry_s=max(2.0, self.opts.step_timeout_s / 2),
+        )
+        if self.dialect == "ocpp16":
+            from simulators.ocpp_client import OcppPileClient
+
+            return OcppPileClient(
+                pile, self.opts.gateway, password=self.opts.ocpp_password, **common
+            )
+        if self.dialect == "ykc":
+            from simulators.ykc_client import YkcPileClient
+
+            return YkcPileClient(pile, self.opts.gateway, **common)
+        return PileClient(pile, self.opts.gateway, **common)
 
     async def close(self) -> None:
         for sp in self.piles:
@@ -357,6 +392,9 @@ class Run:
         return await self.until(lambda: self.anomalies(sp, **filters), timeout_s, 0.1) or []
 
     async def start(self, sp: SimPile, gun: int, account: str) -> dict[str, Any]:
+        if self.dialect == "ocpp16":  # the OCPP adapter's operator commands (docs/ocpp.md)
+            body = {"connector": gun, "account": account, "channel": "own_app"}
+            return await self.admin.post(f"/ocpp/{sp.pile_id}/start", body)
         body = {"gun": gun, "account": account, "channel": "own_app"}
         return await self.admin.post(f"/piles/{sp.pile_id}/start", body)
 
@@ -391,7 +429,10 @@ class Run:
         )
 
     async def stop(self, sp: SimPile, gun: int = 1, name: str = "remote stop accepted") -> None:
-        result = await self.admin.post(f"/piles/{sp.pile_id}/stop", {"gun": gun})
+        if self.dialect == "ocpp16":
+            result = await self.admin.post(f"/ocpp/{sp.pile_id}/stop", {"connector": gun})
+        else:
+            result = await self.admin.post(f"/piles/{sp.pile_id}/stop", {"gun": gun})
         self.check(name, result.get("outcome") == "accepted", _outcome(result))
 
     async def bill_acks(self, sp: SimPile, tx: str, count: int = 1, timeout_s: float | None = None):
@@ -408,7 +449,7 @@ class Run:
 
     def stops_for(self, sp: SimPile, tx: str, *, exactly: int | None = None, at_least: int = 1):
         stops = sp.got(StopCharge)
-        mine = [s for s in stops if s.transaction_id == tx]
+        mine = sp.got(StopCharge, tx)
         ok = len(mine) == exactly if exactly is not None else len(mine) >= at_least
         ok = ok and len(mine) == len(stops)
         want = f"exactly {exactly}" if exactly is not None else f"at least {at_least}"
@@ -655,11 +696,14 @@ async def duplicate_bill(run: Run) -> None:
     sp = await run.pile(gun_faults={1: Faults.named("duplicate_bill")})
     tx, _ = await _charge_and_bill(run, sp)
     acks = await run.bill_acks(sp, tx, count=2)
-    run.check(
-        "first copy ACCEPTED, second DUPLICATE",
-        [a.status for a in acks] == [BillAckStatus.ACCEPTED, BillAckStatus.DUPLICATE],
-        _ack_text(acks),
-    )
+    if run.dialect == "pilegate":
+        run.check(
+            "first copy ACCEPTED, second DUPLICATE",
+            [a.status for a in acks] == [BillAckStatus.ACCEPTED, BillAckStatus.DUPLICATE],
+            _ack_text(acks),
+        )
+    else:  # a StopTransaction or a 0x3B answered again: the dialect has no DUPLICATE
+        run.check("both copies answered", len(acks) >= 2, f"{len(acks)} answer(s)")
     await run.stored_once(sp, tx)
 
 
@@ -683,8 +727,9 @@ async def garbage_bytes(run: Run) -> None:
         sp.client.logins == 1 and sp.client.logged_in,
         f"{sp.client.logins} login(s), {sp.client.wire_faults} frames garbled",
     )
-    nacks = await run.until(lambda: sp.got(Nack), 1.0) or []
-    run.check("NACK for readable bad frames", bool(nacks), f"{len(nacks)} NACK")
+    if run.dialect == "pilegate":  # OCPP and YKC have no NACK to look for
+        nacks = await run.until(lambda: sp.got(Nack), 1.0) or []
+        run.check("NACK for readable bad frames", bool(nacks), f"{len(nacks)} NACK")
     run.check("bill acknowledged", acks, _ack_text(acks))
     await run.stored_once(sp, tx)
 
@@ -736,8 +781,11 @@ async def old_firmware_lost_bill(run: Run) -> None:
     await run.charging(sp)
     await run.stop(sp)
     wait = run.opts.bill_wait_s + run.opts.step_timeout_s
-    queries = await run.until(lambda: sp.got(QueryBills), wait)
-    run.check("gateway asks for the bill (QUERY_BILLS)", queries, f"{len(queries or [])} sent")
+    if run.dialect == "pilegate":  # only protocol v1 can ask a pile for its bills
+        queries = await run.until(lambda: sp.got(QueryBills), wait)
+        run.check("gateway asks for the bill (QUERY_BILLS)", queries, f"{len(queries or [])} sent")
+    else:
+        await asyncio.sleep(wait)
     lost = await run.wait_anomaly(sp, code=1)
     run.check("lost-bill anomaly code 1", len(lost) == 1, f"{len(lost)} anomaly(ies) code 1")
     alarms = await run.wait_anomaly(sp, kind="alarm:bill_wait_timeout")
@@ -753,6 +801,13 @@ async def old_firmware_lost_bill(run: Run) -> None:
 # --- the catalogue ----------------------------------------------------------------------------
 
 
+ALL_DIALECTS = {"pilegate": "", "ocpp16": "", "ykc": ""}
+
+
+def _only(**notes: str) -> dict[str, str]:
+    return notes
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     number: int
@@ -761,6 +816,8 @@ class Scenario:
     description: str
     run: Callable[[Run], Awaitable[None]]
     needs_admin: bool = True
+    #: The dialects the case applies to, each with what differs there ("" = nothing).
+    dialects: dict[str, str] = field(default_factory=lambda: dict(ALL_DIALECTS))
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -780,6 +837,11 @@ SCENARIOS: dict[str, Scenario] = {
             "fault 98, no logout, bill 10 h later with a huge idle fee: FLAGGED, anomaly 6, "
             "gateway idle fee 0",
             start_fails_no_logout,
+            dialects=_only(
+                pilegate="",
+                ykc="the 0x34 is answered 0x33 failure; YKC wants a bill for every start "
+                "command, and this one comes 10 h late",
+            ),
         ),
         Scenario(
             3,
@@ -787,6 +849,11 @@ SCENARIOS: dict[str, Scenario] = {
             "2",
             "pile acks the stop and charges on: STOP re-sent, alarm, account kept busy",
             stop_not_honoured,
+            dialects=_only(
+                pilegate="",
+                ocpp16="RemoteStopTransaction Accepted, then Charging and MeterValues go on",
+                ykc="0x35 success, then 0x13 charging goes on",
+            ),
         ),
         Scenario(
             4,
@@ -794,6 +861,11 @@ SCENARIOS: dict[str, Scenario] = {
             "3",
             "one FAULTED sample mid-charge: no stop, still charging",
             transient_fault,
+            dialects=_only(
+                pilegate="",
+                ocpp16="StatusNotification Faulted, then Charging again",
+                ykc="one 0x13 with status fault, then charging again",
+            ),
         ),
         Scenario(
             5,
@@ -802,6 +874,11 @@ SCENARIOS: dict[str, Scenario] = {
             "energy without a session: alarm and STOP",
             unauthorised_charge,
             needs_admin=False,
+            dialects=_only(
+                pilegate="",
+                ykc="0x13 charging with a zero trade number; the stop is a 0x36",
+                # OCPP: a charge with no transaction has no id to RemoteStop; not played here.
+            ),
         ),
         Scenario(
             6,
@@ -810,6 +887,11 @@ SCENARIOS: dict[str, Scenario] = {
             "pile starts after the start timeout: STOP and alarm "
             "start_late_after_timeout (--start-timeout)",
             late_start,
+            dialects=_only(
+                pilegate="",
+                ocpp16="StartTransaction after the gateway's start timeout",
+                ykc="0x33 success after the start timeout (YKC's 90 s unless configured)",
+            ),
         ),
         Scenario(
             7,
@@ -817,6 +899,12 @@ SCENARIOS: dict[str, Scenario] = {
             "-",
             "link dropped holding a bill: re-sent on reconnect, acknowledged, stored once",
             offline_with_bills,
+            dialects=_only(
+                pilegate="",
+                ocpp16="offline from the charge's end: StopTransaction queued, sent after the "
+                "next boot with its own times",
+                ykc="the 0x3B is sent again after the next login",
+            ),
         ),
         Scenario(
             8,
@@ -824,6 +912,11 @@ SCENARIOS: dict[str, Scenario] = {
             "-",
             "acknowledged bill sent again: DUPLICATE, stored once",
             duplicate_bill,
+            dialects=_only(
+                pilegate="",
+                ocpp16="the StopTransaction is sent again after its answer (a retried stop)",
+                ykc="the 0x3B is sent again after its 0x40",
+            ),
         ),
         Scenario(
             9,
@@ -831,9 +924,23 @@ SCENARIOS: dict[str, Scenario] = {
             "-",
             "junk and cut-off frames: connection survives, NACKs, bill stored",
             garbage_bytes,
+            dialects=_only(
+                pilegate="",
+                ocpp16="WebSocket texts that are not JSON (no NACK check)",
+                ykc="junk and cut-off frames on the stream (no NACK in YKC)",
+            ),
         ),
         Scenario(
-            10, "slow_drip", "-", "every frame one byte at a time: charge and bill work", slow_drip
+            10,
+            "slow_drip",
+            "-",
+            "every frame one byte at a time: charge and bill work",
+            slow_drip,
+            dialects=_only(
+                pilegate="",
+                ocpp16="each WebSocket message arrives whole but late",
+                ykc="",
+            ),
         ),
         Scenario(
             11,
@@ -841,6 +948,11 @@ SCENARIOS: dict[str, Scenario] = {
             "8",
             "disable: start rejected pile_disabled; enable: start accepted",
             disabled_pile,
+            dialects=_only(
+                pilegate="",
+                ocpp16="ChangeAvailability Inoperative / Operative",
+                ykc="YKC has no disable command: the gateway refuses the start itself",
+            ),
         ),
         Scenario(
             12,
@@ -848,14 +960,20 @@ SCENARIOS: dict[str, Scenario] = {
             "5",
             "the bill never comes: QUERY_BILLS, anomaly code 1 after the bill wait (--bill-wait)",
             old_firmware_lost_bill,
+            dialects=_only(
+                pilegate="",
+                ocpp16="the connector goes Available with no StopTransaction (no QUERY_BILLS)",
+                ykc="no 0x3B within the bill wait (no QUERY_BILLS)",
+            ),
         ),
     )
 }
 
 
-def catalogue() -> list[dict[str, str]]:
+def catalogue() -> list[dict[str, Any]]:
     return [
-        {"name": s.name, "case": s.case, "description": s.description} for s in SCENARIOS.values()
+        {"name": s.name, "case": s.case, "description": s.description, "dialects": s.dialects}
+        for s in SCENARIOS.values()
     ]
 
 
@@ -865,7 +983,13 @@ async def run_scenario(name: str, opts: ScenarioOptions) -> ScenarioResult:
     run = Run(scenario, opts)
     started = time.monotonic()
     try:
-        if scenario.needs_admin and not opts.admin:
+        if opts.dialect not in scenario.dialects:
+            run.check(
+                f"scenario applies to {opts.dialect}",
+                False,
+                f"{name} runs over {', '.join(scenario.dialects)}",
+            )
+        elif scenario.needs_admin and not opts.admin:
             run.check("admin API given", False, "this scenario needs --admin")
         else:
             await scenario.run(run)

@@ -12,11 +12,17 @@ The console's browser tests (tests/console/) need Debian's ``chromium`` and
 ``chromium-driver``: when they are missing and this runs as root, they are installed with
 apt-get; otherwise those tests skip with the reason, except under ``CI=true`` where a missing
 browser fails the run like a missing service. PILEGATE_SKIP_BROWSER_INSTALL=1 never installs.
+
+The OCPP interoperability tests run the npm ``ocpp-rpc`` client as a second, independent
+charger (tests/interop/ocpp_rpc/): ``npm ci`` installs it from the committed package-lock.json
+into that directory's node_modules, once per lock file (a stamp holds the lock's hash). Without
+node and npm those tests skip, except under ``CI=true`` where that fails the run.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -174,6 +180,33 @@ def ensure_browser() -> bool:
     return _browser_present()
 
 
+OCPP_RPC_DIR = ROOT / "tests" / "interop" / "ocpp_rpc"
+_OCPP_RPC_STAMP = OCPP_RPC_DIR / "node_modules" / ".pilegate-lock-sha256"
+
+
+def ensure_ocpp_rpc() -> str | None:
+    """Install the ocpp-rpc charger's packages (``npm ci``) unless the lock file's are there;
+    None when ready, else why not."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node and npm are not installed"
+    lock = hashlib.sha256((OCPP_RPC_DIR / "package-lock.json").read_bytes()).hexdigest()
+    if _OCPP_RPC_STAMP.exists() and _OCPP_RPC_STAMP.read_text() == lock:
+        return None
+    print("installing the ocpp-rpc test charger (npm ci) ...")
+    done = subprocess.run(
+        ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+        cwd=OCPP_RPC_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        return f"npm ci failed: {done.stderr.strip()[-500:]}"
+    _OCPP_RPC_STAMP.write_text(lock)
+    return None
+
+
 def load() -> dict[str, str | None]:
     """What the tests should use: environment first, then the file written by main()."""
     found: dict[str, str | None] = {"database_url": None, "mqtt_url": None}
@@ -200,15 +233,19 @@ def main() -> int:
     database_url = ensure_postgres(env.get("PILEGATE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
     mqtt_url = ensure_mqtt(os.environ.get("PILEGATE_TEST_MQTT_URL", DEFAULT_MQTT_URL))
     browser = ensure_browser()
+    ocpp_rpc_problem = ensure_ocpp_rpc()
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     STATE_FILE.write_text(json.dumps({"database_url": database_url, "mqtt_url": mqtt_url}))
     print(
         f"test services: PostgreSQL {database_url or 'MISSING'}; MQTT {mqtt_url or 'MISSING'}; "
-        f"browser {'chromium' if browser else 'MISSING (console tests will skip)'}"
+        f"browser {'chromium' if browser else 'MISSING (console tests will skip)'}; "
+        f"ocpp-rpc charger {ocpp_rpc_problem or 'ready'}"
     )
     missing = [name for name, url in (("PostgreSQL", database_url), ("MQTT", mqtt_url)) if not url]
     if not browser:
         missing.append("chromium + chromium-driver")
+    if ocpp_rpc_problem:
+        missing.append(f"the ocpp-rpc charger ({ocpp_rpc_problem})")
     if missing and os.environ.get("CI", "").lower() == "true":
         print(f"CI=true and {', '.join(missing)} could not be had: failing.", file=sys.stderr)
         return 1

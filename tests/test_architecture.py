@@ -75,3 +75,70 @@ def test_billing_is_arithmetic_without_database_or_asyncio() -> None:
         tree = ast.parse(path.read_text(), str(path))
         coroutines = [n.name for n in ast.walk(tree) if isinstance(n, ast.AsyncFunctionDef)]
         assert not coroutines, f"{path.relative_to(ROOT)} defines coroutines {coroutines}"
+
+
+# --- dialects: only their adapters know them ----------------------------------------------------
+
+DIALECTS = ("protocol.pilegate", "protocol.ocpp16", "protocol.ykc")
+# Where a dialect package may be imported inside gateway/: its adapter, and the transports that
+# hand connections to the adapters.
+SEES_DIALECTS = ("gateway/adapters/", "gateway/transports.py")
+# The protocol-neutral core: it commands piles through gateway.dialect alone, so it does not
+# even import an adapter (app.py, the composition root, wires them in).
+NEUTRAL_CORE = (
+    "gateway/dialect.py", "gateway/runtime.py", "gateway/bills.py", "gateway/recovery.py",
+    "gateway/tariffs.py", "gateway/commands.py",
+)  # fmt: skip
+
+
+def _dotted_imports(source: str) -> set[str]:
+    """Every module a source imports, dotted in full, at any depth (a function's lazy import
+    too); `from protocol import ykc` counts as `protocol.ykc`."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _under(names: set[str], packages: tuple[str, ...]) -> set[str]:
+    return {n for n in names if any(n == p or n.startswith(p + ".") for p in packages)}
+
+
+def _gateway_modules() -> list[tuple[str, Path]]:
+    paths = sorted((ROOT / "gateway").rglob("*.py"))
+    assert len(paths) > 20
+    return [(path.relative_to(ROOT).as_posix(), path) for path in paths]
+
+
+def test_only_adapters_and_transports_import_a_dialect() -> None:
+    for name, path in _gateway_modules():
+        if name.startswith(SEES_DIALECTS):
+            continue
+        found = _under(_dotted_imports(path.read_text()), DIALECTS)
+        assert not found, f"{name} imports {sorted(found)}: a dialect belongs to its adapter"
+
+
+def test_the_neutral_core_imports_no_adapter() -> None:
+    for name in NEUTRAL_CORE:
+        found = _under(_dotted_imports((ROOT / name).read_text()), ("gateway.adapters",))
+        assert not found, f"{name} imports {sorted(found)}"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "from protocol.pilegate import Frame",
+        "from protocol.pilegate.codes import Channel",
+        "import protocol.ocpp16.connection",
+        "from protocol import ykc",
+        "def later() -> None:\n    from protocol.ykc.messages import Login",
+    ],
+)
+def test_the_dialect_rule_catches_a_planted_import(planted: str) -> None:
+    source = f"from protocol.pile_ids import normalize_pile_id\n{planted}\n"
+    assert _under(_dotted_imports(source), DIALECTS)
+    assert not _under(_dotted_imports("from protocol.pile_ids import PileIdError"), DIALECTS)

@@ -60,17 +60,17 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
+from gateway.adapters.narrate import describe_frame
+from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
 from gateway.config import DEFAULT_GRACE_S
-from gateway.mapping import channel_code
+from gateway.dialect import check_channel
 from gateway.metrics import render_prometheus
-from gateway.pile_auth import generate_secret
 from gateway.storage import queries
 from gateway.storage.pricing import TariffConflict
 from gateway.tariffs import TARIFF_CONFLICT
-from protocol.pilegate import PileIdError, normalize_pile_id
-from protocol.pilegate.login_auth import parse_secret
+from protocol.pile_ids import PileIdError, normalize_pile_id
 from sessions import Phase
 
 STRICT_STATUS = {
@@ -266,6 +266,14 @@ def create_app(
                 last_seen_ms=row["last_seen_ms"],
                 online=bool(row["online"]),
             )
+            if row.get("ykc_protocol_version") is not None:  # a YKC pile (docs/ykc.md A3)
+                out["ykc"] = {
+                    "protocol_version": row["ykc_protocol_version"],
+                    "crc_order": row["ykc_crc_order"],
+                    "allowed_sources": [
+                        a for a in (row["ykc_allowed_sources"] or "").split(",") if a
+                    ],
+                }
         if live is not None:
             d = live.describe()
             out["online"] = d["online"]
@@ -404,12 +412,12 @@ def create_app(
         async for e in gateway.storage.frames(
             pile, transaction_id=transaction, gun=gun, since_ms=since, until_ms=until
         ):
-            if not heartbeats and e.type_name in ("HEARTBEAT", "HEARTBEAT_ACK"):
+            if not heartbeats and e.type_name in reports.HEARTBEATS:
                 continue
             items.append(e)
             if len(items) >= limit:
                 break
-        rows = list(reports.frame_rows(items))
+        rows = list(reports.frame_rows(items, describe_frame))
         if bill is not None:
             summary = reports.bill_frame_summary(rows)
         return {"items": rows, "summary": summary, "truncated": len(rows) >= limit}
@@ -541,6 +549,7 @@ def create_app(
         body = {"outcome": outcome.value, "reason": "", "piles": piles, **extra}
         status = STRICT_STATUS.get(outcome, 200) if strict else 200
         return JSONResponse(body, status_code=status)
+
     # --- login secrets (docs/protocol.md §6.1.1) --------------------------------------------
 
     async def secret_status(pile_id: str) -> dict[str, Any]:
@@ -590,7 +599,7 @@ def create_app(
     async def start(pile_id: str, body: StartBody, strict: bool = False) -> Any:
         pile_id = await known(pile_id)
         try:
-            channel_code(body.channel)
+            check_channel(body.channel)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         result = await gateway.start_charge(pile_id, body.gun, body.account, body.channel)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol.error_root import PilegateError
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, field_validator
 from gateway import corrections, reports
 from gateway.admin import access, imports, live
 from gateway.storage import queries, registry
-from protocol.pilegate import PileIdError, normalize_pile_id
+from protocol.pile_ids import PileIdError, normalize_pile_id
 
 LOCAL = timezone(timedelta(hours=8))  # the operators' local time, as in gateway/reports.py
 

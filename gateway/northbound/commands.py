@@ -15,9 +15,9 @@ import orjson
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway.commands import CommandResult
-from gateway.mapping import channel_code
+from gateway.dialect import check_channel
 from protocol.error_root import PilegateError
-from protocol.pilegate import PileIdError, normalize_pile_id
+from protocol.pile_ids import PileIdError, normalize_pile_id
 
 COMMANDS = (
     "start", "stop", "enable", "disable", "set_tariff", "set_idle_fee", "query_bills", "time_sync",
@@ -151,7 +151,7 @@ def parse(command: str, pile_id: str, payload: bytes) -> tuple[int, Call]:
         account = _text(body, "account")
         channel = _text(body, "channel", default="operator")
         try:
-            channel_code(channel)
+            check_channel(channel)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         return gun, lambda gw: gw.start_charge(pile_id, gun, account, channel)

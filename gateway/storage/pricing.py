@@ -6,6 +6,7 @@ stations use it, and from when, are its assignments (docs/protocol.md §7.8).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,16 @@ from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, 
 from gateway.storage.inserts import dialect_insert
 from gateway.storage.schema import idle_fee_rules, tariff_assignments, tariffs
 from protocol.error_root import PilegateError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdleFeeScope:
+    """Which stored rule applies to a pile; builtin: none is stored, the built-in default is
+    used."""
+
+    scope_kind: ScopeKind
+    scope_id: str
+    builtin: bool
 
 
 class TariffConflict(PilegateError, ValueError):

@@ -39,6 +39,7 @@ from gateway.storage.schema import (
     session_transitions,
     sessions,
     stations,
+    ykc_piles,
 )
 
 MAX_PAGE = 1000
@@ -95,8 +96,18 @@ async def _page(
 
 async def piles_with_stations(engine: AsyncEngine, pile_id: str | None = None) -> list[dict]:
     q = (
-        select(piles, stations.c.name.label("station_name"))
-        .select_from(piles.outerjoin(stations, stations.c.id == piles.c.station_id))
+        select(
+            piles,
+            stations.c.name.label("station_name"),
+            ykc_piles.c.protocol_version.label("ykc_protocol_version"),
+            ykc_piles.c.crc_order.label("ykc_crc_order"),
+            ykc_piles.c.allowed_sources.label("ykc_allowed_sources"),
+        )
+        .select_from(
+            piles.outerjoin(stations, stations.c.id == piles.c.station_id).outerjoin(
+                ykc_piles, ykc_piles.c.pile_id == piles.c.id
+            )
+        )
         .order_by(piles.c.id)
     )
     if pile_id is not None:

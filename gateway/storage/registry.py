@@ -24,7 +24,7 @@ from gateway.storage.schema import (
     stations,
 )
 from protocol.error_root import PilegateError
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 PILE_FIELDS = ("station_id", "vendor", "model", "gun_count", "enabled")
 ACCOUNT_FIELDS = ("balance_fen", "card_token", "vin", "password", "enabled")

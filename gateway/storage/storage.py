@@ -6,7 +6,7 @@ fire-and-forget through the same writer (ordered); claims, logins and operator a
 direct transactions. Reads use a separate engine (on SQLite: no write lock for readers).
 
 The methods live by area in ``gateway/storage/areas/`` (piles, accounts, sessions, bills,
-anomalies, pricing, journal, outbox); this class composes them and owns the lifecycle.
+anomalies, pricing, journal, outbox, ykc); this class composes them and owns the lifecycle.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from gateway.storage.areas.outbox import OutboxStorage
 from gateway.storage.areas.piles import PileStorage
 from gateway.storage.areas.pricing import DEFAULT_IDLE_RULE, DEFAULT_TARIFF, PricingStorage
 from gateway.storage.areas.sessions import SessionStorage
+from gateway.storage.areas.ykc import YkcStorage
 from gateway.storage.engine import create_engine, is_sqlite, resolve_url
 from gateway.storage.writer import (
     DEFAULT_BATCH_ROWS,
@@ -54,6 +55,7 @@ class Storage(
     PricingStorage,
     JournalStorage,
     OutboxStorage,
+    YkcStorage,
 ):
     """Open with `await Storage.open(url, ...)`, close with `await storage.close()`."""
 

@@ -1,7 +1,9 @@
 """pilegate's binary pile protocol v1 (docs/protocol.md), sans-I/O.
 
 ``encode(message, seq) -> bytes`` builds a frame; ``FrameDecoder().feed(chunk)`` returns the
-complete ``Frame``s and typed ``DecodeError``s found so far. Messages are dataclasses in
+complete ``Frame``s and typed ``DecodeError``s found so far; ``PilegateConnection`` keeps one
+connection's rules (login first, seq and COMMAND_ACK matching, NACKs, the bad-frame window,
+timeouts) on an injected clock. Messages are dataclasses in
 ``protocol.pilegate.messages``; code tables in ``protocol.pilegate.codes``. Nothing here does
 I/O or reads a clock.
 """
@@ -26,6 +28,21 @@ from protocol.pilegate.codes import (
     Result,
     StopReason,
     TariffKind,
+)
+from protocol.pilegate.connection import (
+    CloseCause,
+    CommandTimedOut,
+    ConnectionClosed,
+    ConnectionClosing,
+    DecodeFailed,
+    FrameReceived,
+    FrameRefused,
+    Outgoing,
+    PendingCommand,
+    PilegateConnection,
+    PilegateUsageError,
+    ReplyReceived,
+    UnmatchedReply,
 )
 from protocol.pilegate.decoder import FrameDecoder
 from protocol.pilegate.errors import (
@@ -55,23 +72,36 @@ __all__ = [
     "BadLength",
     "BillAckStatus",
     "Channel",
+    "CloseCause",
+    "CommandTimedOut",
+    "ConnectionClosed",
+    "ConnectionClosing",
     "DecodeError",
+    "DecodeFailed",
     "EncodeError",
     "FaultCode",
     "Frame",
     "FrameDecoder",
+    "FrameReceived",
+    "FrameRefused",
     "Garbage",
     "GunStatus",
     "Message",
     "MsgType",
     "NackReason",
+    "Outgoing",
+    "PendingCommand",
     "PileIdError",
+    "PilegateConnection",
     "PilegateError",
+    "PilegateUsageError",
+    "ReplyReceived",
     "Result",
     "StopReason",
     "TariffKind",
     "TruncatedBody",
     "UnknownType",
+    "UnmatchedReply",
     "UnsupportedVersion",
     "decode_frame",
     "encode",

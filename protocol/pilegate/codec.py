@@ -13,10 +13,7 @@ offset  size  field
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import anycrc
 
 from protocol.pilegate.codes import MsgType
 from protocol.pilegate.errors import (
@@ -39,20 +36,26 @@ from protocol.pilegate.messages import (
 )
 from protocol.pilegate.plan import BodyCodec, BodyError, compile_body
 from protocol.pilegate.schemas import BODIES
+from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_modbus
 
-START_BYTE = 0x68
 PROTOCOL_VERSION = 1
 MAX_FRAME_SIZE = 1024  # whole frame, start byte to CRC
 ENVELOPE_SIZE = 9  # start + length + seq + version + type + CRC
 MIN_LENGTH = 4
 MAX_LENGTH = MAX_FRAME_SIZE - 5
 
+#: The envelope as the stream decoder sees it (protocol/stream.py); the decoder narrows
+#: max_length to the configured maximum frame size.
+LAYOUT = FrameLayout(
+    length_size=2,
+    overhead=5,
+    min_length=MIN_LENGTH,
+    max_length=MAX_LENGTH,
+    header_size=3,
+    crc_from=1,
+)
+
 _HEADER = struct.Struct(">BHHBB")
-_crc: Callable[[bytes], int] = anycrc.Model("CRC16-MODBUS").calc
-
-
-def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
-    return _crc(bytes(data))
 
 
 _ELEMENTS: dict[str, type] = {"guns": GunReport, "prices": TariffPrice, "segments": TariffSegment}
@@ -90,11 +93,12 @@ def encode(message: Message, seq: int) -> bytes:
         raise EncodeError(f"{type(message).__name__} frame exceeds {MAX_FRAME_SIZE} bytes")
     head = _HEADER.pack(START_BYTE, length, seq, PROTOCOL_VERSION, message.TYPE)
     covered = head[1:] + body
-    return b"\x68" + covered + _crc(covered).to_bytes(2, "little")
+    return b"\x68" + covered + crc16_modbus(covered).to_bytes(2, "little")
 
 
-def decode_checked(raw: bytes) -> Frame | DecodeError:
-    """Decode a frame whose length and CRC were already checked (the decoder's last step)."""
+def decode_checked(raw: bytes, order: CrcOrder = CrcOrder.LOW_FIRST) -> Frame | DecodeError:
+    """Decode a frame whose length and CRC were already checked (the decoder's last step).
+    ``order`` is the stream's report of the CRC's byte order: always LOW_FIRST in v1."""
     seq = (raw[3] << 8) | raw[4]
     version, msg_type = raw[5], raw[6]
     if version != PROTOCOL_VERSION:
@@ -138,7 +142,7 @@ def decode_frame(
         if data[end] == START_BYTE:
             return BadField(f"a frame and more in one message of {size} bytes", sample)
         return Garbage(f"{size - end} bytes after the frame", sample, skipped=size - end)
-    if _crc(data[1:-2]) != data[-2] | (data[-1] << 8):
+    if crc16_modbus(data[1:-2]) != data[-2] | (data[-1] << 8):
         return BadCrc("CRC mismatch", data, (data[3] << 8) | data[4], data[6])
     return decode_checked(data)
 
@@ -146,6 +150,7 @@ def decode_frame(
 __all__ = [
     "BODY_CODECS",
     "ENVELOPE_SIZE",
+    "LAYOUT",
     "MAX_FRAME_SIZE",
     "PROTOCOL_VERSION",
     "START_BYTE",

@@ -1,6 +1,7 @@
 """Typed decode problems. The decoder never raises on input: each problem becomes one of these
 values, in stream order beside the good frames, so the gateway can log it, count it and answer
-with a NACK where the frame was readable enough to name its sequence number.
+with a NACK where the frame was readable enough to name its sequence number. They share their
+base, ``protocol.stream.StreamError`` (detail, raw, seq), with YKC's.
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ from typing import ClassVar
 
 from protocol.error_root import PilegateError
 from protocol.pilegate.codes import NackReason
+from protocol.stream import StreamError
 
 
 @dataclass(slots=True, frozen=True)
-class DecodeError:
-    kind: ClassVar[str] = "decode_error"
+class DecodeError(StreamError):
     nack_reason: ClassVar[NackReason | None] = None  # None: not answerable (no frame to name)
-    detail: str
-    raw: bytes  # the offending bytes (for a long run of garbage, only its first 64 bytes)
-    seq: int | None = None
-    msg_type: int | None = None
+    msg_type: int | None = None  # byte 6 as received (unverified when the CRC failed)
 
 
 @dataclass(slots=True, frozen=True)

@@ -11,33 +11,12 @@ from typing import Any
 
 from construct import Adapter, Bytes, Construct, Int8ub, ListContainer, stream_read, stream_write
 
-from protocol.error_root import PilegateError
+from protocol.pile_ids import PILE_ID_DIGITS as PILE_ID_DIGITS
+from protocol.pile_ids import PileIdError as PileIdError
+from protocol.pile_ids import normalize_pile_id as normalize_pile_id
 
-PILE_ID_DIGITS = 20
 PILE_ID_BYTES = 10
 TXID_BYTES = 16
-
-
-class PileIdError(PilegateError, ValueError):
-    """Not a pile id: the message says what a pile id is and repeats what was given."""
-
-
-def normalize_pile_id(pile_id: object) -> str:
-    """The one canonical form of a pile id (docs/protocol.md §3.2): 20 decimal digits, a
-    16-digit id left-padded with zeros. Every entry point (frames, CLI, admin API, MQTT,
-    WebSocket URL, storage, simulator) names piles through this, so a pile registered with
-    16 digits is the same pile that logs in with 20."""
-    text = pile_id.strip() if isinstance(pile_id, str) else pile_id
-    if (
-        not isinstance(text, str)
-        or not text.isascii()
-        or not text.isdigit()
-        or len(text) not in (16, PILE_ID_DIGITS)
-    ):
-        raise PileIdError(
-            f"a pile id is 16 or 20 decimal digits (16 are padded to 20), got {pile_id!r}"
-        )
-    return text.zfill(PILE_ID_DIGITS)
 
 
 def decode_pile_id(raw: bytes) -> str:

@@ -17,13 +17,10 @@ low byte first.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Literal
 
-import anycrc
-
+from protocol.stream import START_BYTE, CrcOrder, FrameLayout, crc16_modbus
 from protocol.ykc.errors import (
     BadCrc,
     BadField,
@@ -39,20 +36,23 @@ from protocol.ykc.messages import MESSAGE_CLASSES, Message, Version
 from protocol.ykc.plan import BodyCodec, BodyError, compile_body
 from protocol.ykc.schemas import BODIES
 
-START_BYTE = 0x68
 MIN_LENGTH = 4  # seq + flag + type, empty body
 MAX_LENGTH = 0xFF  # one length byte; V1.7's bill (0xCD) already exceeds SPEC's "≤ 200"
 PLAIN, ENCRYPTED = 0x00, 0x01
-_crc: Callable[[bytes | bytearray | memoryview], int] = anycrc.Model("CRC16-MODBUS").calc
 
-
-def crc16_modbus(data: bytes | bytearray | memoryview) -> int:
-    return _crc(data)
-
-
-class CrcOrder(StrEnum):
-    LOW_FIRST = "low_first"  # Modbus-RTU order, what SPEC's text says and pilegate sends
-    HIGH_FIRST = "high_first"  # what firmware copying SPEC's C routine sends
+#: The envelope as the stream decoder sees it (protocol/stream.py): a start byte whose length
+#: or encryption flag no frame can have is dropped before the frame is awaited.
+LAYOUT = FrameLayout(
+    length_size=1,
+    overhead=4,
+    min_length=MIN_LENGTH,
+    max_length=MAX_LENGTH,
+    header_size=5,
+    crc_from=2,
+    flag_at=4,
+    flag_max=ENCRYPTED,
+    crc_either_order=True,
+)
 
 
 #: One body codec per frame type, compiled once at import.
@@ -107,12 +107,12 @@ def encode(message: Message, seq: int, crc_order: CrcOrder | None = None) -> byt
         raise YkcEncodeError(f"{type(message).__name__} body too long for one length byte")
     covered = bytes((seq & 0xFF, seq >> 8, PLAIN, message.TYPE)) + body
     byteorder: Literal["big", "little"] = "big" if crc_order is CrcOrder.HIGH_FIRST else "little"
-    return bytes((START_BYTE, length)) + covered + _crc(covered).to_bytes(2, byteorder)
+    return bytes((START_BYTE, length)) + covered + crc16_modbus(covered).to_bytes(2, byteorder)
 
 
 def crc_order(raw: bytes) -> CrcOrder | None:
     """Which byte order the CRC of a complete frame uses, or None if it matches neither."""
-    crc = _crc(raw[2:-2])
+    crc = crc16_modbus(raw[2:-2])
     lo, hi = raw[-2], raw[-1]
     if crc == lo | (hi << 8):
         return CrcOrder.LOW_FIRST
@@ -163,6 +163,7 @@ def decode_frame(
 __all__ = [
     "BODY_CODECS",
     "DEFAULT_VERSION",
+    "LAYOUT",
     "START_BYTE",
     "CrcOrder",
     "YkcFrame",

@@ -1,7 +1,8 @@
 """Typed YKC decode problems. Nothing in this package raises on input: each problem becomes one
 of these values, in stream order beside the good frames, for the gateway to log and count.
 YKC has no negative-acknowledge frame, so unlike protocol v1 none of them has an answer of its
-own; ``seq`` and ``frame_type`` are filled in when the frame was readable that far.
+own; ``seq`` and ``frame_type`` are filled in when the frame was readable that far. They share
+their base, ``protocol.stream.StreamError`` (detail, raw, seq), with v1's.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from protocol.error_root import PilegateError
+from protocol.stream import StreamError
 
 
 @dataclass(slots=True, frozen=True)
-class YkcDecodeError:
-    kind: ClassVar[str] = "decode_error"
-    detail: str
-    raw: bytes  # the offending bytes (for a long run of garbage, only its first 64)
-    seq: int | None = None
+class YkcDecodeError(StreamError):
     frame_type: int | None = None
 
 

@@ -84,7 +84,7 @@ async def test_shutdown_acknowledges_a_bill_in_flight(gateway: Gateway, pile: Sc
     tx = await start_charging(gateway, pile)
     seq = pile.send(bill_for(tx))
     # The gateway has read the bill; its commit is still to come when the shutdown starts.
-    await wait_for(lambda: gateway.metrics.frames_in[MsgType.BILL] == 1)
+    await wait_for(lambda: gateway.metrics.frames_in["bill"] == 1)
     await gateway.stop(grace_s=5)
     ack = await pile.expect(MsgType.BILL_ACK, seq=seq)
     assert ack.message.transaction_id == tx

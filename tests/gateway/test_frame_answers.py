@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway.adapters.pilegate import inbound
 from gateway.app import Gateway
 from gateway.commands import Outcome
 from protocol.pilegate import (
@@ -141,7 +142,7 @@ async def test_a_pile_nack_refuses_the_command_and_is_not_answered(
 async def test_a_failing_event_is_answered_internal_error(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway.piles[PILE_ID], "event", boom)
+    monkeypatch.setattr(inbound, "report_event", boom)
     seq = pile.send(StatusChange(1, GunStatus.PREPARING, 0, T0))
     reply = (await answer(pile, seq)).message
     assert isinstance(reply, Nack)
@@ -160,7 +161,7 @@ async def test_a_failing_session_machine_is_answered_internal_error(
 async def test_a_failing_heartbeat_is_answered_internal_error(
     gateway: Gateway, pile: ScriptedPile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gateway.piles[PILE_ID], "heartbeat", boom)
+    monkeypatch.setattr(gateway.piles[PILE_ID], "reports", boom)
     seq = send_heartbeat(pile)
     nack = await pile.expect(MsgType.NACK, seq=seq)
     assert nack.message.reason == NackReason.INTERNAL_ERROR

@@ -129,7 +129,7 @@ async def test_a_pile_registered_with_16_digits_logs_in(gateway: Gateway) -> Non
 
 def test_login_sends_later_tariffs_only_when_they_will_take_over() -> None:
     from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff
-    from gateway.tariffs import login_tariff_messages
+    from gateway.tariffs import login_tariffs
 
     def flat(tariff_id: str, kind: ScopeKind, since: int) -> Tariff:
         prices = dict.fromkeys(PeriodKind, PeriodPrice(10_000, 0))
@@ -142,7 +142,7 @@ def test_login_sends_later_tariffs_only_when_they_will_take_over() -> None:
         flat("pile-later", ScopeKind.PILE, 3_000),
         flat("default-later", ScopeKind.DEFAULT, 1_000),  # the station's wins: not sent
     ]
-    sent = [m.effective_from_ms for m in login_tariff_messages(tariffs, station_now, 500)]
+    sent = [m.effective_from_ms for m in login_tariffs(tariffs, station_now, 500)]
     assert sent == [0, 2_000, 3_000]  # st-now, st-later, pile-later
 
 

@@ -3,9 +3,9 @@ operator (the start command's reason) as itself, over real sockets: none turns i
 
 from __future__ import annotations
 
+from gateway.adapters.pilegate.codes import AUTH_RESULT_CODE
 from gateway.app import Gateway
 from gateway.commands import Outcome
-from gateway.mapping import AUTH_RESULT_CODE
 from protocol.pilegate import AuthRequest, Channel, GunStatus, MsgType, Result
 from sessions import Refusal
 from tests.gateway.conftest import ACCOUNT, CARD

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.adapters.pilegate.pile_auth import generate_secret
 from gateway.app import Gateway
-from gateway.pile_auth import generate_secret
 from simulators.credentials import load_credentials, parse_secrets
 from simulators.fleet import Fleet, FleetConfig
 from tests.gateway.conftest import gateway_config, start_gateway

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.adapters.pilegate.codes import STOP_REASON_CODE
 from gateway.app import Gateway
-from gateway.mapping import STOP_REASON_CODE
 from protocol.pilegate import FaultCode, MsgType, Result, StartResult, StopReason
 from sessions import STOP_COMMAND_REASONS, Phase, Reason, Tick
 from sessions import StopReason as NeutralStop

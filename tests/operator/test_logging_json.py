@@ -81,9 +81,10 @@ def test_log_lines_name_piles_and_transactions_as_mqtt_does() -> None:
 
 
 def test_logout_reasons_are_logged_by_name() -> None:
-    from gateway.mapping import stop_reason_name
+    from gateway.adapters.pilegate.codes import stop_reason_name
 
-    source = (Path(__file__).resolve().parents[2] / "gateway" / "runtime.py").read_text()
+    adapter = Path(__file__).resolve().parents[2] / "gateway" / "adapters" / "pilegate"
+    source = (adapter / "inbound.py").read_text()
     call = source[source.index('"pile_logout"') : source.index('"pile_logout"') + 300]
     assert "reason=stop_reason_name(m.reason)" in call
     assert stop_reason_name(2) == "remote"

@@ -20,6 +20,12 @@ def test_16_and_20_digits_are_pile_ids(given: str, canonical: str) -> None:
     assert normalize_pile_id(canonical) == canonical  # idempotent
 
 
+def test_a_ykc_pile_number_is_its_14_digits() -> None:
+    assert normalize_pile_id(" 32010600019236") == "32010600019236"  # not padded: YKC's own
+    with pytest.raises(PileIdError, match="or a YKC pile's 14"):
+        normalize_pile_id("3201060001923")
+
+
 @pytest.mark.parametrize(
     "bad",
     ["12345", "'; DROP TABLE bills; --", "440306000300002006", "4403060003000020006x",

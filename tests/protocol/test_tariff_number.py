@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from billing.tariff import ScopeKind
-from gateway.tariffs import tariff_message
+from gateway.adapters.pilegate.tariffs import tariff_message
 from protocol.pilegate import tariff_number
 from tests.billing.fixtures import TARIFF
 

@@ -79,7 +79,7 @@ async def test_find_account_by_channel(storage: Storage) -> None:
     card = uid("C")
     await storage.add_account(a, balance_fen=5000, card_token=card, password="1234")
     assert (await storage.find_account("card", card)).account_id == a  # type: ignore[union-attr]
-    assert (await storage.find_account(3, card)).balance_fen == 5000  # type: ignore[union-attr]
+    assert (await storage.find_account("CARD", card)).balance_fen == 5000  # type: ignore[union-attr]
     assert (await storage.find_account("password", a, "1234")) is not None
     assert (await storage.find_account("password", a, "9999")) is None
     assert (await storage.find_account("password", a)) is None

@@ -16,7 +16,6 @@ from gateway.storage.inserts import dialect_insert
 from gateway.storage.records import AccountRecord, SessionRow
 from gateway.storage.schema import accounts, active_services, sessions
 from gateway.storage.session_rows import upsert_sessions
-from protocol.pilegate.codes import Channel
 from sessions import LIVE, Phase
 
 log = logging.getLogger("pilegate.storage")
@@ -59,15 +58,6 @@ def check_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(hash_password(password, salt), stored)
 
 
-def _channel_name(channel: str | int) -> str:
-    if isinstance(channel, int):
-        try:
-            return Channel(channel).name.lower()
-        except ValueError:
-            return str(channel)
-    return channel.lower()
-
-
 class AccountStorage(StorageArea):
     """What `Storage` keeps of accounts and their active-service claims."""
 
@@ -102,13 +92,13 @@ class AccountStorage(StorageArea):
         )
 
     async def find_account(
-        self, channel: str | int, token: str, password: str | None = None
+        self, channel: str, token: str, password: str | None = None
     ) -> AccountRecord | None:
         """The account a start presents: card -> by card token; vin -> by VIN; password ->
         account id `token` whose password matches; anything else (apps, operator) -> by
         account id. None when not found or the password is wrong. Disabled accounts are
         returned (enabled=False) so the caller can say why it refuses."""
-        name = _channel_name(channel)
+        name = channel.lower()  # a channel name (gateway.dialect.CHANNELS)
         column = {"card": accounts.c.card_token, "vin": accounts.c.vin}.get(name, accounts.c.id)
         async with self.reader.connect() as conn:
             r = (await conn.execute(select(accounts).where(column == token))).mappings().first()

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from billing.idle_fee import IdleFeeRule
 from billing.tariff import Tariff
+from gateway.storage.pricing import IdleFeeScope
 from gateway.storage.writer import BatchWriter
-
-if TYPE_CHECKING:
-    from gateway.storage.areas.pricing import IdleFeeScope
 
 
 def where_equal(query: Any, *filters: tuple[Any, Any]) -> Any:

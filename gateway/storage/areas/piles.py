@@ -16,7 +16,7 @@ from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import FirmwareSeen, PileRecord
 from gateway.storage.schema import firmware_history, guns, piles, stations
 from gateway.storage.writer import Kind
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 
 class PileStorage(StorageArea):

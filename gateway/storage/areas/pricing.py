@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 from sqlalchemy import and_, or_, select
@@ -12,8 +11,9 @@ from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, 
 from billing.tariff import select_tariff as _select_tariff
 from gateway.storage import pricing
 from gateway.storage.areas.base import StorageArea
+from gateway.storage.pricing import IdleFeeScope
 from gateway.storage.schema import idle_fee_rules, piles, tariff_assignments
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 #: The tariff of a pile with no pile, station or stored default tariff (docs/protocol.md
 #: §7.8): 1.00 CNY/kWh in every period, no service fee. Replace it with
@@ -28,15 +28,6 @@ DEFAULT_TARIFF = Tariff(
 )
 #: No idle fee, until `pilegate idle-fee set` stores a rule (pile, station or default scope).
 DEFAULT_IDLE_RULE = IdleFeeRule(grace_minutes=15, rate_fen_per_minute=0)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IdleFeeScope:
-    """Which stored rule applies to a pile; builtin: none is stored, DEFAULT_IDLE_RULE is used."""
-
-    scope_kind: ScopeKind
-    scope_id: str
-    builtin: bool
 
 
 class PricingStorage(StorageArea):

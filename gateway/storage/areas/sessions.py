@@ -12,7 +12,7 @@ from gateway.storage.areas.base import StorageArea
 from gateway.storage.records import ENDED_EARLY_STATES, TERMINAL_STATES, SessionRow
 from gateway.storage.schema import sessions
 from gateway.storage.writer import Kind
-from protocol.pilegate import normalize_pile_id
+from protocol.pile_ids import normalize_pile_id
 
 
 class SessionStorage(StorageArea):

@@ -13,6 +13,7 @@ from gateway.storage.schema.piles import firmware_history, guns, pile_secrets, p
 from gateway.storage.schema.pricing import idle_fee_rules, tariff_assignments, tariffs
 from gateway.storage.schema.sessions import session_transitions, sessions
 from gateway.storage.schema.types import NAMING, WideInt, metadata
+from gateway.storage.schema.ykc import ykc_piles
 
 __all__ = [
     "NAMING",
@@ -37,4 +38,5 @@ __all__ = [
     "stations",
     "tariff_assignments",
     "tariffs",
+    "ykc_piles",
 ]

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.sniff import sniff
+from protocol.stream import crc16_modbus
 from protocol.ykc import (
     BadCrc,
     BadLength,
@@ -21,7 +22,6 @@ from protocol.ykc import (
     decode_frame,
     encode,
 )
-from protocol.ykc.codec import _crc
 from protocol.ykc.connection import YkcConnection
 from protocol.ykc.messages import Heartbeat
 from tests.protocol.ykc.strategies import any_message, seqs
@@ -38,7 +38,7 @@ start_heavy = st.lists(
 
 def frame(body: bytes, frame_type: int, seq: int = 1, flag: int = 0) -> bytes:
     covered = bytes((seq & 0xFF, seq >> 8, flag, frame_type)) + body
-    return bytes((0x68, len(covered))) + covered + _crc(covered).to_bytes(2, "little")
+    return bytes((0x68, len(covered))) + covered + crc16_modbus(covered).to_bytes(2, "little")
 
 
 @settings(max_examples=300, deadline=None)

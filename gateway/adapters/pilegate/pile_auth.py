@@ -15,19 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.config import PilesConfig
+from gateway.dialect import LoginRefusal, LoginRefused
 from gateway.storage import PileSecrets
-from protocol.pilegate import Login, Result
+from protocol.pilegate import Login
 from protocol.pilegate.login_auth import NO_MAC, ReplayGuard, Verdict, verify_login
+from protocol.pilegate.login_auth import parse_secret as parse_secret  # the secrets' text form
 
 
 def generate_secret() -> bytes:
     return secrets.token_bytes(32)
-
-
-@dataclass(frozen=True, slots=True)
-class LoginRefused:
-    result: Result
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +60,7 @@ class PileAuthenticator:
             return LoginAllowed(False, Verdict.MISSING)
         known = await self.source.pile_secrets(login.pile_id)
         if known is None and not self.auto_register:
-            return LoginRefused(Result.UNKNOWN_PILE, "unknown pile")
+            return LoginRefused(LoginRefusal.UNKNOWN_PILE, "unknown pile")
         now = self.clock()
         usable = known.usable(now) if known is not None else []
         verdict = verify_login(
@@ -78,15 +74,17 @@ class PileAuthenticator:
             return LoginAllowed(True, verdict)
         if verdict is Verdict.CLOCK_SKEW:
             skew = login.pile_time_ms - now
-            return LoginRefused(Result.CLOCK_SKEW, f"pile clock off by {skew} ms")
+            return LoginRefused(LoginRefusal.CLOCK_SKEW, f"pile clock off by {skew} ms")
         if verdict is Verdict.REPLAYED:
-            return LoginRefused(Result.AUTH_FAILED, "replayed login MAC")
+            return LoginRefused(LoginRefusal.AUTH_FAILED, "replayed login MAC")
         if self.policy == "required":
             why = "login not signed" if verdict is Verdict.MISSING else "login MAC wrong"
-            return LoginRefused(Result.AUTH_FAILED, why if has_secret else f"{why}, no secret")
+            return LoginRefused(
+                LoginRefusal.AUTH_FAILED, why if has_secret else f"{why}, no secret"
+            )
         # optional, signed: a wrong MAC where the pile has a secret is refused; a MAC we
         # cannot check (no secret set here yet) is let in, flagged.
         if has_secret:
-            return LoginRefused(Result.AUTH_FAILED, "login MAC wrong")
+            return LoginRefused(LoginRefusal.AUTH_FAILED, "login MAC wrong")
         self.log.warning("login_unauthenticated", pile=login.pile_id, signed=True)
         return LoginAllowed(False, verdict)

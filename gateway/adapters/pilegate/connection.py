@@ -1,4 +1,5 @@
-"""One pile connection, whatever its transport: decoding, login, replies, commands, bad input.
+"""One v1 pile connection, whatever its transport: decoding, login, replies, commands, bad
+input. It is also the pile's `PileLink`: the core's commands go out through `command`.
 
 Frames are handled in arrival order. Most are handled synchronously inside the transport's
 callback (the heartbeat path never awaits); LOGIN, AUTH_REQUEST and BILL need the database, so
@@ -14,13 +15,22 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.pile_auth import LoginRefused
+from gateway.adapters.pilegate import inbound, outbound
+from gateway.adapters.pilegate.codes import LOGIN_RESULT_CODE, channel_name
+from gateway.adapters.pilegate.journal import error_line, message_line
+from gateway.dialect import (
+    NOT_SUPPORTED,
+    Command,
+    LoginRefused,
+    PileLink,
+    PileLogin,
+    PilePort,
+    Reply,
+)
 from protocol.pilegate import (
     Ack,
     AuthRequest,
     Bill,
-    BillAck,
-    BillAckStatus,
     CommandAck,
     DecodeError,
     Frame,
@@ -35,6 +45,7 @@ from protocol.pilegate import (
     Nack,
     NackReason,
     Result,
+    StatusChange,
     decode_frame,
     encode,
 )
@@ -42,9 +53,11 @@ from protocol.pilegate.codes import ACKED_EVENTS, FROM_PILE, REPLIES
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
-    from gateway.runtime import PileRuntime
 
 NEEDS_DATABASE = (Login, AuthRequest, Bill)
+
+#: Metric names of the message types, computed once (the heartbeat path counts every frame).
+_NAMES = {t: t.name.lower() for t in MsgType}
 
 
 class Link(Protocol):
@@ -56,13 +69,15 @@ class Link(Protocol):
 
 
 class PileConnection:
+    dialect = "pilegate"
+
     def __init__(self, gateway: Gateway, link: Link, peer: str, url_pile_id: str | None = None):
         self.gateway = gateway
         self.link = link
         self.peer = peer
         self.url_pile_id = url_pile_id  # WebSocket: the id in the URL must match the LOGIN
         self.decoder = FrameDecoder(gateway.config.server.max_frame_size)
-        self.pile: PileRuntime | None = None
+        self.pile: PilePort | None = None
         self.pile_id: str | None = None
         self.closed = False
         self.close_reason = ""
@@ -74,6 +89,10 @@ class PileConnection:
         self._worker: asyncio.Task[None] | None = None
         self._bad_times: deque[float] = deque()
         self._replied_seq: int | None = None  # seq of the last reply sent (see _failed)
+        # Heartbeats are journaled per config database.journal_heartbeats: "changes" keeps
+        # the first one after login and those whose gun statuses or faults changed.
+        self._first_report = False
+        self._last_report: dict[int, tuple[int, int]] = {}
         self.log = gateway.log.bind(peer=peer)
         self._login_timer: asyncio.TimerHandle | None = gateway.loop.call_later(
             gateway.config.piles.login_timeout_s, self._login_timed_out
@@ -98,7 +117,7 @@ class PileConnection:
         if isinstance(item, DecodeError):
             self._bad_frame(item)
             return
-        self.gateway.metrics.frame_in(item.message.TYPE)
+        self.gateway.metrics.frame_in(_NAMES.get(item.message.TYPE, "unknown"))
         if self._inbox is not None:
             self._inbox.append(item)
         elif isinstance(item.message, NEEDS_DATABASE):
@@ -134,7 +153,7 @@ class PileConnection:
                 self._journal_in(frame)
                 self._unexpected(frame, "a gateway message, not a pile's")
             elif isinstance(message, Heartbeat):
-                self.send(HeartbeatAck(), frame.seq, journal=self.pile.heartbeat(frame))
+                self.send(HeartbeatAck(), frame.seq, journal=self._heartbeat(frame, message))
             elif isinstance(message, CommandAck):
                 self._journal_in(frame)
                 self._command_acked(frame.seq, message)
@@ -143,10 +162,24 @@ class PileConnection:
                 self._refuse(frame, NackReason.BAD_FIELD, "no such gun on this pile")
             else:
                 self._journal_in(frame)
-                if self.pile.event(frame):
-                    self.send(Ack(message.TYPE, Result.OK), frame.seq)
+                if isinstance(message, StatusChange):
+                    self._last_report[message.gun] = (message.status, message.fault_code)
+                inbound.report_event(self.pile, message, self.log)
+                self.send(Ack(message.TYPE, Result.OK), frame.seq)
         except Exception:
             self._failed(frame)
+
+    def _heartbeat(self, frame: Frame, heartbeat: Heartbeat) -> bool:
+        """Report the guns; True when the heartbeat is journaled (its answer too)."""
+        assert self.pile is not None
+        first, self._first_report = self._first_report, False
+        reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
+        self.pile.reports(reports)
+        policy = self.gateway.config.database.journal_heartbeats
+        journal = policy == "all" or (policy == "changes" and (changed or first))
+        if journal:
+            self._journal_in(frame)
+        return journal
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
@@ -159,16 +192,18 @@ class PileConnection:
                 self._unexpected(frame, "not logged in")
             elif isinstance(message, AuthRequest):
                 self._journal_in(frame)
-                reply = await self.pile.authorise_at_pile(message)
-                self.send(reply, frame.seq)
+                channel = channel_name(message.channel)
+                authorisation = await self.pile.authorise(
+                    message.gun, channel, message.id_token, message.password
+                )
+                self.send(inbound.auth_result(message.gun, authorisation), frame.seq)
                 self._observe_ack(message, started)
             else:
                 assert isinstance(message, Bill)
                 self._journal_in(frame)
-                ack = await self.pile.bill(message)
-                if ack is None:  # not committed: the pile keeps the bill and re-sends it
-                    ack = BillAck(message.transaction_id, BillAckStatus.REJECTED)
-                self.send(ack, frame.seq)
+                verdict = await self.pile.bill(inbound.pile_bill(message))
+                # None: not committed, answered REJECTED: the pile keeps the bill and re-sends
+                self.send(inbound.bill_ack(message.transaction_id, verdict), frame.seq)
                 self._observe_ack(message, started)
         except Exception:
             self._failed(frame)
@@ -191,11 +226,11 @@ class PileConnection:
             return True
         if gun == 0 and isinstance(message, Logout):
             return True
-        return self.pile is not None and gun in self.pile.guns
+        return self.pile is not None and self.pile.has_gun(gun)
 
     def _observe_ack(self, message: Message, started: float) -> None:
         """Time from reading a request to sending its reply (a bill's includes its commit)."""
-        self.gateway.metrics.observe_ack(message.TYPE, self.gateway.loop.time() - started)
+        self.gateway.metrics.observe_ack(_NAMES[message.TYPE], self.gateway.loop.time() - started)
 
     # --- login ------------------------------------------------------------------------------
 
@@ -209,7 +244,7 @@ class PileConnection:
         if self._login_timer is not None:
             self._login_timer.cancel()
             self._login_timer = None
-        self.gateway.journal_frame(login.pile_id, "in", frame)
+        self._journal(login.pile_id, "in", frame.seq, login, frame.raw)
         if self.url_pile_id is not None and self.url_pile_id != login.pile_id:
             self.log.warning(
                 "login_rejected", pile=login.pile_id, reason="pile id is not the URL's"
@@ -220,20 +255,21 @@ class PileConnection:
             self.log.warning("login_rejected", pile=login.pile_id, reason="protocol version")
             self._refuse_login(frame.seq, Result.UNSUPPORTED_VERSION, login.pile_id)
             return
-        # Authentication comes first inside gateway.login: a refused login stores nothing and
-        # leaves the pile's live connection, if any, as it is.
         async with self.gateway.login_slots:
             if self.closed:  # the pile gave up waiting (it logs in again): no work for it
                 return
-            pile = await self.gateway.login(self, login)
+            admitted = await self._admit(login)
         if self.closed:
             return
-        if isinstance(pile, LoginRefused):
-            self.log.warning("login_rejected", pile=login.pile_id, reason=pile.reason)
-            self._refuse_login(frame.seq, pile.result, login.pile_id)
+        if isinstance(admitted, LoginRefused):
+            self.log.warning("login_rejected", pile=login.pile_id, reason=admitted.reason)
+            self._refuse_login(frame.seq, LOGIN_RESULT_CODE[admitted.refusal], login.pile_id)
             return
+        pile, facts = admitted
+        self.authenticated = facts.authenticated
         self.pile, self.pile_id = pile, login.pile_id
         self.log = self.log.bind(pile=login.pile_id)
+        self._first_report = True  # it reconciles the sessions held: always journaled
         interval = self.gateway.config.piles.heartbeat_interval_s
         self.send(LoginAck(Result.OK, self.gateway.now_ms(), interval), frame.seq)
         self.log.info(
@@ -245,15 +281,33 @@ class PileConnection:
             seq=frame.seq,
             authenticated=self.authenticated,
         )
-        pile.logged_in(self)
-        self.gateway.after_login(pile, login)  # the pile's configuration: state, tariff, ...
+        pile.connected(self, facts)  # it sends the pile's configuration: state, tariff, ...
+
+    async def _admit(self, login: Login) -> tuple[PilePort, PileLogin] | LoginRefused:
+        """The LOGIN MAC first (a login it refuses stores nothing and leaves the pile's live
+        connection, if any, as it is), then the gateway's own login."""
+        allowed = await self.gateway.pile_auth.check(login)
+        if isinstance(allowed, LoginRefused):
+            return allowed
+        facts = PileLogin(
+            login.pile_id,
+            login.gun_count,
+            vendor=login.vendor,
+            model=login.model,
+            firmware=login.firmware,
+            pile_time_ms=login.pile_time_ms,
+            authenticated=allowed.authenticated,
+            peer=self.peer,
+        )
+        pile = await self.gateway.login(self, facts)
+        return pile if isinstance(pile, LoginRefused) else (pile, facts)
 
     def _refuse_login(self, seq: int, result: Result, pile_id: str) -> None:
         # The gateway's clock goes out with a refusal too: after CLOCK_SKEW the pile sets its
         # clock from it and signs a new LOGIN (docs/protocol.md §6.1.1).
         ack = LoginAck(result, self.gateway.now_ms(), 0)
         data = encode(ack, seq)
-        self.gateway.journal_raw(pile_id, "out", seq, ack, data)
+        self._journal(pile_id, "out", seq, ack, data)
         self.link.write(data)
         self.close(f"login refused: {Result(result).name.lower()}")
 
@@ -274,8 +328,8 @@ class PileConnection:
             seq=error.seq,
             raw=error.raw[:64].hex(),
         )
-        if self.pile_id is not None:
-            self.gateway.journal_error(self.pile_id, error)
+        if self.pile_id is not None and self.gateway.config.database.journal:
+            self.gateway.journal(self.pile_id, error_line(error))
         if error.nack_reason is not None and error.seq is not None:
             self.send(Nack(error.msg_type or 0, error.nack_reason), error.seq)
         self._count_bad()
@@ -323,9 +377,9 @@ class PileConnection:
         data = encode(message, seq)
         if message.TYPE in REPLIES:
             self._replied_seq = seq  # the frame being handled is answered
-        self.gateway.metrics.frame_out(message.TYPE)
+        self.gateway.metrics.frame_out(_NAMES[message.TYPE])
         if journal and self.pile_id is not None:
-            self.gateway.journal_raw(self.pile_id, "out", seq, message, data)
+            self._journal(self.pile_id, "out", seq, message, data)
         self.link.write(data)
         limit = self.gateway.config.server.write_buffer_limit
         if self.link.write_buffer_size() > limit:
@@ -335,8 +389,31 @@ class PileConnection:
         self._seq = (self._seq + 1) & 0xFFFF
         return self._seq
 
-    async def command(self, message: Message, timeout: float) -> CommandAck | None:
-        """Send a command and wait for its COMMAND_ACK; None when none came in time."""
+    # --- the PileLink ---------------------------------------------------------------------------
+
+    def supports(self, command: type[Command]) -> bool:
+        return outbound.supports(command)
+
+    async def command(self, command: Command, timeout_s: float) -> Reply | None:
+        """Send one of the core's commands and await the pile's answer; None when none came
+        in time or the connection closed. The answer must name the command's gun (0 for the
+        whole-pile ones, docs §3.3)."""
+        message = outbound.message_of(command)
+        if message is None:
+            return NOT_SUPPORTED
+        ack = await self.send_command(message, timeout_s)
+        if ack is None:
+            return None
+        gun = getattr(message, "gun", 0)
+        if ack.gun != gun:
+            self.log.warning(
+                "command_ack_wrong_gun", command=message.TYPE.name, gun=ack.gun, expected=gun
+            )
+            return Reply(False, f"command_ack_gun_{ack.gun}_not_{gun}", ack.gun)
+        return outbound.reply_of(ack)
+
+    async def send_command(self, message: Message, timeout: float) -> CommandAck | None:
+        """Send a v1 command and wait for its COMMAND_ACK; None when none came in time."""
         seq = self.next_seq()
         future: asyncio.Future[CommandAck] = self.gateway.loop.create_future()
         self._pending[seq] = (message.TYPE, future)
@@ -382,10 +459,26 @@ class PileConnection:
             self.log.warning("connection_lost_midframe", buffered=self.decoder.buffered)
         self.gateway.metrics.connections -= 1
         self.gateway.connection_lost(self)
+        if self.pile is not None:
+            self.pile.disconnected(self, self.close_reason)
 
     def _journal_in(self, frame: Frame) -> None:
         if self.pile_id is not None:
-            self.gateway.journal_frame(self.pile_id, "in", frame)
+            self._journal(self.pile_id, "in", frame.seq, frame.message, frame.raw)
+
+    def _journal(
+        self, pile_id: str, direction: str, seq: int, message: Message, raw: bytes
+    ) -> None:
+        if self.gateway.config.database.journal:  # a line is not even built otherwise
+            self.gateway.journal(pile_id, message_line(direction, seq, message, raw))
 
     def describe(self) -> dict[str, Any]:
         return {"peer": self.peer, "pile": self.pile_id, "closed": self.closed}
+
+
+if TYPE_CHECKING:
+
+    def _is_a_pile_link(connection: PileConnection) -> PileLink:
+        return (
+            connection  # mypy checks that the connection keeps the contract of gateway/dialect.py
+        )

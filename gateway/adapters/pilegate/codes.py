@@ -1,11 +1,12 @@
-"""Protocol v1 codes <-> the session machine's neutral vocabulary.
+"""Protocol v1 codes <-> the neutral vocabulary (sessions, gateway.dialect).
 
-The only place that knows both: OCPP 1.6J and the YKC dialect will get siblings of this module.
+The only place that knows both; the other dialects' adapters have siblings of this module.
 """
 
 from __future__ import annotations
 
-from protocol.pilegate import Channel, GunStatus, Result, StopReason
+from gateway.dialect import BillStatus, LoginRefusal
+from protocol.pilegate import BillAckStatus, Channel, GunStatus, Result, StopReason
 from sessions import GunStatus as Neutral
 from sessions import Reason, Refusal
 from sessions import StopReason as NeutralStop
@@ -81,4 +82,19 @@ AUTH_RESULT_CODE: dict[Refusal, Result] = {
     Refusal.UNKNOWN_ACCOUNT: Result.UNKNOWN_ACCOUNT,
     Refusal.ACCOUNT_DISABLED: Result.AUTH_FAILED,  # known, and refused
     Refusal.ACCOUNT_BUSY: Result.ACCOUNT_BUSY,
+}
+
+#: Why a login was refused, as LOGIN_ACK's result (§6.1).
+LOGIN_RESULT_CODE: dict[LoginRefusal, Result] = {
+    LoginRefusal.UNKNOWN_PILE: Result.UNKNOWN_PILE,
+    LoginRefusal.AUTH_FAILED: Result.AUTH_FAILED,
+    LoginRefusal.CLOCK_SKEW: Result.CLOCK_SKEW,
+}
+
+#: A bill's verdict as BILL_ACK's status (§4.10).
+BILL_ACK_STATUS: dict[BillStatus, BillAckStatus] = {
+    BillStatus.ACCEPTED: BillAckStatus.ACCEPTED,
+    BillStatus.FLAGGED: BillAckStatus.FLAGGED,
+    BillStatus.DUPLICATE: BillAckStatus.DUPLICATE,
+    BillStatus.REJECTED: BillAckStatus.REJECTED,
 }
