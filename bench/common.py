@@ -154,6 +154,7 @@ def gateway_process(
         PILEGATE_TCP_PORT=str(tcp),
         PILEGATE_WS_PORT=str(ws),
         PILEGATE_ADMIN_PORT="0",
+        PILEGATE_OCPP_PORT="0",
         PILEGATE_DATABASE_URL=database_url,
         PILEGATE_HEARTBEAT_INTERVAL_S=str(heartbeat_interval_s),
         PILEGATE_AUTO_REGISTER="true",

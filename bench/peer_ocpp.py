@@ -1,8 +1,11 @@
 """WebSocket vs WebSocket: pilegate against what a Python user would pick instead, a central
 system built on the `ocpp` library (mobilityhouse) with `websockets`, OCPP-J 1.6.
 
-The peer (written here from the library's documentation) answers BootNotification (Accepted)
-and Heartbeat; it validates payloads against the OCPP schemas as the library does by default.
+The peer (written here from the library's documentation) answers BootNotification (Accepted),
+StatusNotification and Heartbeat; it validates payloads against the OCPP schemas as the library
+does by default. Three servers take the same load: the peer, pilegate's OCPP 1.6J listener
+(`pilegate serve`, chargers auto-registered, ws://127.0.0.1:PORT/ocpp/{id}) and pilegate's v1
+WebSocket. An OCPP client boots, reports its two connectors Available, then heartbeats.
 The load is one process of N WebSocket clients: each logs in (BootNotification / LOGIN) and then
 sends heartbeats lock-step (next one as soon as the answer came: OCPP-J Heartbeat calls, or
 pilegate HEARTBEAT frames, one binary message each, on ws://127.0.0.1:PORT/pile/{pile_id},
@@ -42,6 +45,7 @@ from common import (
     table,
     throwaway_database,
     verdict,
+    wait_port,
 )
 
 TARGET_SPEEDUP = 5.0  # pilegate heartbeats/s ÷ the OCPP peer's
@@ -73,6 +77,10 @@ def peer_server(port: int) -> None:
         @on(Action.heartbeat)
         async def on_heartbeat(self) -> call_result.Heartbeat:
             return call_result.Heartbeat(current_time=now_iso())
+
+        @on(Action.status_notification)
+        async def on_status_notification(self, **kwargs: Any) -> call_result.StatusNotification:
+            return call_result.StatusNotification()
 
     async def on_connect(ws: Any) -> None:
         if ws.subprotocol != "ocpp1.6":
@@ -115,6 +123,15 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
     hb = Heartbeat(guns)
     timeout = 10.0
 
+    async def ocpp_reply(ws: Any) -> Any:
+        """The next CALLRESULT/CALLERROR; a CALL from the server (pilegate sends the charger's
+        availability at connect) is answered Accepted on the way."""
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+            if message[0] != 2:
+                return message
+            await ws.send(json.dumps([3, message[1], {"status": "Accepted"}]))
+
     async def open_one(i: int) -> Any:
         pile_id = pile_id_for("4403060019", i)
         async with gate:
@@ -124,8 +141,13 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
                                        compression=None, open_timeout=timeout)  # fmt: skip
                     await ws.send(json.dumps([2, "0", "BootNotification",
                         {"chargePointVendor": "ACME", "chargePointModel": "LOAD-1"}]))  # fmt: skip
-                    reply = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                    reply = await ocpp_reply(ws)
                     ok = reply[0] == 3 and reply[2].get("status") == "Accepted"
+                    for connector in (1, 2):
+                        await ws.send(json.dumps([2, f"s{connector}", "StatusNotification",
+                            {"connectorId": connector, "errorCode": "NoError",
+                             "status": "Available"}]))  # fmt: skip
+                        ok = ok and (await ocpp_reply(ws))[0] == 3
                 else:
                     ws = await connect(f"{url}/pile/{pile_id}", subprotocols=["pilegate.v1"],
                                        compression=None, open_timeout=timeout)  # fmt: skip
@@ -159,7 +181,10 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
             else:
                 await ws.send(encode(hb, n))
             try:
-                reply = await asyncio.wait_for(ws.recv(), timeout)
+                if kind == "ocpp":
+                    reply = await ocpp_reply(ws)
+                else:
+                    reply = await asyncio.wait_for(ws.recv(), timeout)
             except TimeoutError:
                 counts["missed"] += 1
                 continue
@@ -167,8 +192,7 @@ async def ws_load(kind: str, url: str, piles: int, duration: float, batch: int) 
                 counts["missed"] += 1
                 return
             if kind == "ocpp":
-                r = json.loads(reply)
-                good = r[0] == 3 and r[1] == msg_id
+                good = reply[0] == 3 and reply[1] == msg_id
             else:
                 items = decoder.feed(reply)
                 good = bool(items) and getattr(items[0], "seq", -1) == n
@@ -262,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         for n in levels:
             rows.append(measure("ocpp 1.6 peer", "ocpp", proc.pid, f"ws://{HOST}:{port}", n,
                                 args.duration))  # fmt: skip
+    ocpp_port = free_port()
+    ocpp_env = {"PILEGATE_OCPP_ENABLED": "true", "PILEGATE_OCPP_PORT": str(ocpp_port)}
+    with throwaway_database() as url, gateway_process(url, extra_env=ocpp_env) as (proc, _, ws):
+        wait_port(ocpp_port, 10, proc)
+        for n in levels:
+            rows.append(measure("pilegate ocpp", "ocpp", proc.pid,
+                                f"ws://{HOST}:{ocpp_port}/ocpp", n, args.duration))  # fmt: skip
     with throwaway_database() as url, gateway_process(url) as (proc, _tcp, ws):
         for n in levels:
             rows.append(measure("pilegate ws", "pilegate", proc.pid, f"ws://{HOST}:{ws}", n,
@@ -270,9 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     peer = {r["connections"]: r for r in rows if r["server"] == "ocpp 1.6 peer"}
     ratios = []
     for r in rows:
-        if r["server"] == "pilegate ws" and r["connections"] in peer:
+        if r["server"] != "ocpp 1.6 peer" and r["connections"] in peer:
             p = peer[r["connections"]]
             ratios.append({
+                "server": r["server"],
                 "connections": r["connections"],
                 "heartbeats_per_s_ratio": round(
                     r["heartbeats_per_s"] / max(1e-9, p["heartbeats_per_s"]), 2
@@ -287,13 +319,19 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["server", "connections", "heartbeats_per_s", "p50_ms", "p99_ms", "max_ms",
             "missed", "cpu_pct", "hb_per_cpu_s", "rss_mib", "machine_busy_pct"]  # fmt: skip
     print(table(cols, [[r[c] for c in cols] for r in rows]))
-    print(table(["connections", "pilegate ÷ peer hb/s", "pilegate ÷ peer p99",
-                 "pilegate ÷ peer hb per server CPU-s"],
-                [[x["connections"], x["heartbeats_per_s_ratio"], x["p99_ratio"],
+    print(table(["server", "connections", "÷ peer hb/s", "÷ peer p99",
+                 "÷ peer hb per server CPU-s"],
+                [[x["server"], x["connections"], x["heartbeats_per_s_ratio"], x["p99_ratio"],
                   x["hb_per_cpu_s_ratio"]] for x in ratios]))  # fmt: skip
     targets = {
         f"hb_per_s_ge_5x_peer_{x['connections']}": x["heartbeats_per_s_ratio"] >= TARGET_SPEEDUP
         for x in ratios
+        if x["server"] == "pilegate ws"
+    } | {
+        f"ocpp_hb_per_cpu_s_ge_5x_peer_{x['connections']}": x["hb_per_cpu_s_ratio"]
+        >= TARGET_SPEEDUP
+        for x in ratios
+        if x["server"] == "pilegate ocpp"
     }
     for k, ok in targets.items():
         print(f"target {k}: {verdict(ok)}")

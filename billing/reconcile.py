@@ -109,7 +109,10 @@ def compare_amounts(
     idle_fee: IdleFee,
     config: ReconcileConfig = DEFAULT_RECONCILE,
 ) -> list[Finding]:
-    """AMOUNT_MISMATCH findings: pile's energy, service and idle amounts vs ours."""
+    """AMOUNT_MISMATCH findings: pile's energy, service and idle amounts vs ours (none when
+    the pile reported no amounts)."""
+    if not bill.amounts_reported:
+        return []
     per_kind = bill.energy_by_kind()
     if all(v >= 0 for v in per_kind.values()) and sum(per_kind.values()) == bill.energy_dwh:
         priced = [(k, e) for k, e in per_kind.items() if e]

@@ -35,6 +35,9 @@ class PileBill:
     total_amount_fen: int
     stop_reason: int
     vin: str | None = None
+    # False: the pile reports meter readings only (OCPP), so the amounts and period energies
+    # above are not its own and are neither validated nor compared with ours.
+    amounts_reported: bool = True
 
     def energy_by_kind(self) -> dict[PeriodKind, int]:
         return {

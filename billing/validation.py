@@ -91,10 +91,11 @@ def _energy(b: PileBill, c: ValidationConfig, max_kw: int) -> list[Finding]:
         out.append(
             Finding.anomaly(E, f"energy {b.energy_dwh} dWh does not match meter delta {delta} dWh")
         )
-    per_kind = b.energy_by_kind()
+    # A pile that reports no amounts (OCPP) has no split of its own to check.
+    per_kind = b.energy_by_kind() if b.amounts_reported else {}
     if any(v < 0 for v in per_kind.values()):
         out.append(Finding.anomaly(E, "negative per-period energy"))
-    if sum(per_kind.values()) != b.energy_dwh:
+    if per_kind and sum(per_kind.values()) != b.energy_dwh:
         out.append(
             Finding.anomaly(
                 E, f"per-period energies sum to {sum(per_kind.values())}, total {b.energy_dwh}"

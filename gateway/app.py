@@ -18,6 +18,7 @@ from billing.idle_fee import IdleFeeRule
 from billing.records import PileBill
 from billing.tariff import ScopeKind, Tariff
 from gateway import commands
+from gateway.adapters.ocpp16.server import OcppServer
 from gateway.adapters.pilegate.connection import PileConnection
 from gateway.adapters.pilegate.pile_auth import PileAuthenticator
 from gateway.admin import live
@@ -49,7 +50,7 @@ from gateway.tariffs import TARIFF_CONFLICT, login_tariffs
 from gateway.tls import server_context
 from gateway.transaction_ids import TransactionIds
 from gateway.transports import TcpPileProtocol, WsPileProtocol
-from protocol.pile_ids import normalize_pile_id
+from protocol.pile_ids import canonical_pile_id
 from sessions import (
     AccountClaimed,
     AlarmKind,
@@ -133,6 +134,7 @@ class Gateway:
         self._wake_sweeper = asyncio.Event()  # set at stop: the sweep ends between rounds
         self.tcp_port = 0
         self.ws_port = 0
+        self.ocpp: OcppServer | None = None  # OCPP 1.6J charge points (docs/ocpp.md)
         self.stopping = False
         # Northbound events go to the outbox (same group commit as the state they describe)
         # only when a broker is configured: with none, nobody would ever drain the table.
@@ -147,6 +149,9 @@ class Gateway:
     async def start(self) -> None:
         server = self.config.server
         tls = server_context(server)  # TLS on both listeners when a certificate is set
+        if self.config.ocpp.enabled:  # first: its schemas compile before any pile is let in
+            self.ocpp = OcppServer(self, self.storage, self.config, self.log, self.now_ms)
+            await self.ocpp.start(server.host, self.config.ocpp.port, tls)
         tcp = await self.loop.create_server(
             lambda: TcpPileProtocol(self), server.host, server.tcp_port, backlog=4096, ssl=tls
         )
@@ -163,6 +168,7 @@ class Gateway:
             "gateway_started",
             tcp=f"{server.host}:{self.tcp_port}",
             ws=f"{server.host}:{self.ws_port}" if self.ws_port else None,
+            ocpp=f"{server.host}:{self.ocpp.port}" if self.ocpp is not None else None,
             database=self.storage.dialect,
             tls=tls is not None,
             pile_auth=self.config.piles.auth,
@@ -177,6 +183,8 @@ class Gateway:
         self.log.info("gateway_stopping", connections=len(self.connections))
         for server in self._servers:
             server.close()
+        if self.ocpp is not None:
+            await self.ocpp.stop()
         self._wake_sweeper.set()
         if self._sweeper is not None:
             # Let a sweep that is inside a database call finish it: a task cancelled there
@@ -720,13 +728,13 @@ class Gateway:
     async def start_charge(
         self, pile_id: str, gun: int, account: str, channel: str = "operator"
     ) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.start(gun, account, channel)
         return self._command_done("start", pile_id, gun, result)
 
     async def stop_charge(self, pile_id: str, gun: int) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.stop(gun)
         return self._command_done("stop", pile_id, gun, result)
@@ -734,7 +742,7 @@ class Gateway:
     async def set_enabled(self, pile_id: str, enabled: bool) -> CommandResult:
         """Recorded in the database at once; sent to the pile now when it is connected,
         otherwise as part of its next login (case 8): the outcome is then ``stored``."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         known = await self.storage.set_pile_enabled(pile_id, enabled)
         name = "enable" if enabled else "disable"
         if not known:
@@ -748,14 +756,14 @@ class Gateway:
         return self._command_done(name, pile_id, 0, result)
 
     async def query_bills(self, pile_id: str, gun: int = 0) -> CommandResult:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         result = commands.OFFLINE if pile is None else await pile.simple(QueryBills(gun))
         return self._command_done("query_bills", pile_id, gun, result)
 
     async def set_tariff(self, pile_id: str, tariff: Tariff) -> CommandResult:
         """Stored at once; sent now when the pile is connected, else at its next login."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         try:
             await self.storage.put_tariff(tariff)
         except TariffConflict as exc:  # the id already names other prices: nothing sent
@@ -765,7 +773,7 @@ class Gateway:
 
     async def set_idle_fee(self, pile_id: str, rule: IdleFeeRule) -> CommandResult:
         """The pile's own idle-fee rule: stored, sent now or at its next login."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         return (await self.set_idle_fee_rule(ScopeKind.PILE, pile_id, rule))[pile_id]
 
     async def set_idle_fee_rule(
@@ -775,7 +783,7 @@ class Gateway:
         pile whose rule it now is; {pile_id: result} (a pile scope always names its pile:
         ``stored`` when it is offline). Others get it at their next login."""
         if scope_kind is ScopeKind.PILE:
-            scope_id = normalize_pile_id(scope_id)
+            scope_id = canonical_pile_id(scope_id)
         await self.storage.put_idle_rule(scope_id, rule, scope_kind=scope_kind)
         results: dict[str, CommandResult] = {}
         if scope_kind is ScopeKind.PILE:
@@ -815,7 +823,7 @@ class Gateway:
         self, pile_id: str, *, why: str = "operator", drift_ms: int | None = None
     ) -> CommandResult:
         """TIME_SYNC now (docs/protocol.md §7.12); a clock cannot be set while offline."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         pile = self._pile(pile_id)
         if pile is None or not pile.online:
             return self._command_done("time_sync", pile_id, 0, commands.OFFLINE, why=why)

@@ -1328,6 +1328,10 @@ def register(commands: Any) -> None:
     _db(eb)
     eb.set_defaults(handler=H(cmd_export_bills))
 
+    from gateway.adapters.ocpp16 import cli as ocpp_cli  # pilegate ocpp ...
+
+    ocpp_cli.register(commands)
+
 
 def _user() -> str:
     try:

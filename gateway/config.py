@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -60,6 +61,22 @@ class PilesConfig:
     # LOGIN MAC (docs/protocol.md §6.1.1): required | optional (while migrating) | off
     auth: str = "optional"
     auth_window_s: float = 300.0  # a signed LOGIN's pile_time_ms must be this close to ours
+
+
+@dataclass(frozen=True, slots=True)
+class OcppConfig:
+    """OCPP 1.6J charge points (docs/ocpp.md): their own WebSocket listener, on server.host
+    with server's TLS certificate (wss://) when one is set."""
+
+    enabled: bool = False  # config/gateway.toml turns it on
+    port: int = 2408
+    path_prefix: str = "ocpp"  # charge points connect to /<path_prefix>/<chargePointId>
+    heartbeat_interval_s: int = 300  # sent in BootNotification.conf; silent 3x this: closed
+    # Security profile 1 (Basic Auth over plain ws://) is only for trusted networks: false
+    # refuses a password over ws:// (such chargers must use wss://, profile 2).
+    basic_auth_over_ws: bool = True
+    # A charge point with no password set (profile 0) is let in only when this is false.
+    require_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +151,7 @@ class GatewayConfig:
     admin: AdminConfig = field(default_factory=AdminConfig)
     piles: PilesConfig = field(default_factory=PilesConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    ocpp: OcppConfig = field(default_factory=OcppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -331,6 +349,13 @@ def validate(config: GatewayConfig) -> None:
     for name, port in (("server.tcp_port", s.tcp_port), ("server.ws_port", s.ws_port)):
         if not 0 <= port <= 65535:
             problems.append(f"{name} must be 0..65535, got {port}")
+    o = config.ocpp
+    if not 0 <= o.port <= 65535:
+        problems.append(f"ocpp.port must be 0..65535, got {o.port}")
+    if not 1 <= o.heartbeat_interval_s <= 86400:
+        problems.append(f"ocpp.heartbeat_interval_s must be 1..86400, got {o.heartbeat_interval_s}")
+    if not re.fullmatch(r"[A-Za-z0-9._~-]*", o.path_prefix.strip("/")):
+        problems.append(f"ocpp.path_prefix must be a plain URL path part, got {o.path_prefix!r}")
     if not 0 <= config.admin.port <= 65535:
         problems.append(f"admin.port must be 0..65535, got {config.admin.port}")
     if not 9 <= s.max_frame_size <= 1024:

@@ -52,6 +52,7 @@ def _demo_config(base: GatewayConfig) -> GatewayConfig:
         piles=replace(base.piles, auto_register=True),
         database=replace(base.database, url=""),
         mqtt=replace(base.mqtt, url=""),
+        ocpp=replace(base.ocpp, enabled=False),
     )
 
 

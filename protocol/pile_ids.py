@@ -6,6 +6,8 @@ name piles without importing a dialect."""
 
 from __future__ import annotations
 
+import re
+
 from protocol.error_root import PilegateError
 
 PILE_ID_DIGITS = 20
@@ -33,3 +35,19 @@ def normalize_pile_id(pile_id: object) -> str:
     if len(text) == YKC_PILE_DIGITS:
         return text  # a YKC pile number (docs/ykc.md): no v1 pile has 14 digits
     return text.zfill(PILE_ID_DIGITS)
+
+
+_OTHER_DIALECT_ID = re.compile(r"[A-Za-z0-9._:-]{1,32}")
+
+
+def canonical_pile_id(pile_id: object) -> str:
+    """The stored form of a pile id of any dialect: a v1 id as ``normalize_pile_id`` gives it
+    (16 digits padded to 20), any other pile's own id as it is (an OCPP charge point id, a YKC
+    pile number: 1..32 characters of ``[A-Za-z0-9._:-]``). For the gateway's bookkeeping of
+    piles already let in; the operator's entry points keep ``normalize_pile_id``."""
+    text = pile_id.strip() if isinstance(pile_id, str) else pile_id
+    if isinstance(text, str) and text.isascii() and text.isdigit() and len(text) == 16:
+        return normalize_pile_id(text)
+    if isinstance(text, str) and _OTHER_DIALECT_ID.fullmatch(text):
+        return text
+    raise PileIdError(f"not a pile id of any dialect: {pile_id!r}")

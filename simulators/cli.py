@@ -53,7 +53,7 @@ takes cars (a charge, a bill, sometimes a fault) and keeps its unacknowledged bi
 
 examples:
   pilegate-sim run --gateway tcp://127.0.0.1:2406 --piles 20 --duration 60 --time-scale 60
-  pilegate-sim run --protocol ocpp16 --gateway ws://127.0.0.1:2407/ocpp --piles 5
+  pilegate-sim run --protocol ocpp16 --gateway ws://127.0.0.1:2408/ocpp --piles 5
   pilegate-sim run --protocol ykc --gateway tcp://127.0.0.1:2406 --piles 5
 
 The same piles (cars, charges, faults, bills) speak protocol v1, OCPP 1.6J or YKC. An OCPP

@@ -61,6 +61,7 @@ from billing.idle_fee import IdleFeeRule
 from billing.tariff import PeriodKind, PeriodPrice, ScopeKind, Segment, Tariff, TariffError
 from gateway import reports
 from gateway.adapters.narrate import describe_frame
+from gateway.adapters.ocpp16 import admin as ocpp_admin
 from gateway.adapters.pilegate.pile_auth import generate_secret, parse_secret
 from gateway.admin import console, manage
 from gateway.commands import CommandResult, Outcome
@@ -139,7 +140,7 @@ def idle_rule_dict(rule: IdleFeeRule) -> dict[str, Any]:
     }
 
 
-def pile_id_of(value: str | None) -> str | None:
+def _v1_pile_id_of(value: str | None) -> str | None:
     """A pile id from a path or query parameter in its canonical form, or 422."""
     if value is None:
         return None
@@ -202,6 +203,13 @@ def create_app(
         description=(__doc__ or "").split("\n\n", 1)[-1],
     )
     api = APIRouter(dependencies=[Depends(auth)])
+
+    def pile_id_of(value: str | None) -> str | None:
+        """As the module's, and also the id of a pile of another dialect this gateway knows
+        (an OCPP charge point's id is no v1 number): filters and paths can name it."""
+        known_elsewhere = value is not None and value in gateway.piles
+        return value if known_elsewhere else _v1_pile_id_of(value)
+
     reader = gateway.storage.reader
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -685,5 +693,6 @@ def create_app(
 
     app.include_router(api)
     app.include_router(manage.router(gateway), dependencies=[Depends(auth)])
+    app.include_router(ocpp_admin.router(gateway), dependencies=[Depends(auth)])
     console.install(app, gateway, Depends(auth), token)
     return app

@@ -363,6 +363,8 @@ class MqttBridge:
         if len(parts) != 5 or "/".join(parts[:3]) != COMMANDS_PREFIX:
             return
         pile_id, command = topic_pile_id(parts[3]), parts[4]
+        if pile_id is None and parts[3] in self.gateway.piles:
+            pile_id = parts[3]  # a pile of another dialect (an OCPP charge point id)
         pile = self.gateway.piles.get(pile_id) if pile_id is not None else None
         stopping = self._stopping or self.gateway.stopping
         if pile_id is None or pile is None or not pile.online or stopping:

@@ -25,6 +25,7 @@ from gateway.storage.areas.accounts import AccountStorage
 from gateway.storage.areas.anomalies import AnomalyStorage
 from gateway.storage.areas.bills import BillStorage
 from gateway.storage.areas.journal import JournalStorage
+from gateway.storage.areas.ocpp import OcppStorage
 from gateway.storage.areas.outbox import OutboxStorage
 from gateway.storage.areas.piles import PileStorage
 from gateway.storage.areas.pricing import DEFAULT_IDLE_RULE, DEFAULT_TARIFF, PricingStorage
@@ -55,6 +56,7 @@ class Storage(
     PricingStorage,
     JournalStorage,
     OutboxStorage,
+    OcppStorage,
     YkcStorage,
 ):
     """Open with `await Storage.open(url, ...)`, close with `await storage.close()`."""

@@ -9,12 +9,18 @@ Security extension actions (OCPP 1.6 security whitepaper ed.2) are included.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypeVar, dataclass_transform
 
 from protocol.ocpp16.convert import EpochMs
 from protocol.ocpp16.meter import MeterValue
 
-msg = dataclass(slots=True, frozen=True, kw_only=True)
+_T = TypeVar("_T")
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def msg(cls: type[_T]) -> type[_T]:
+    """A message: a frozen, keyword-only dataclass with slots (declared so for type checkers)."""
+    return dataclass(slots=True, frozen=True, kw_only=True)(cls)
 
 
 # --- shared records ----------------------------------------------------------------------------

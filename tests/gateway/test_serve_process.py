@@ -34,6 +34,7 @@ def environment(tmp_path: Path, database_url: str) -> dict[str, str]:
         "PILEGATE_TCP_PORT": str(free_port()),
         "PILEGATE_WS_PORT": str(free_port()),
         "PILEGATE_ADMIN_PORT": str(free_port()),
+        "PILEGATE_OCPP_PORT": str(free_port()),
         "PILEGATE_DATABASE_URL": database_url,
         "PILEGATE_AUTO_REGISTER": "true",
         "PILEGATE_LOG_LEVEL": "info",

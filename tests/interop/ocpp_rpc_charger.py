@@ -1,7 +1,7 @@
 """Run the npm `ocpp-rpc` client (tests/interop/ocpp_rpc/charger.js) as an independent OCPP 1.6J
 charger against a central system: a subprocess with a timeout, its JSON lines parsed.
 
-    run = await run_charger("ws://127.0.0.1:2407/ocpp", "CP-1", remote_wait_s=5)
+    run = await run_charger("ws://127.0.0.1:2408/ocpp", "CP-1", remote_wait_s=5)
     assert run.returncode == 0, run.output
     assert run.first("boot")["status"] == "Accepted"
 

@@ -16,7 +16,7 @@ from gateway.storage.pile_secrets import PileSecrets
 from gateway.storage.records import FirmwareSeen, PileRecord
 from gateway.storage.schema import firmware_history, guns, piles, stations
 from gateway.storage.writer import Kind
-from protocol.pile_ids import normalize_pile_id
+from protocol.pile_ids import canonical_pile_id
 
 
 class PileStorage(StorageArea):
@@ -44,7 +44,7 @@ class PileStorage(StorageArea):
         at_ms: int | None = None,
     ) -> PileRecord:
         """Operator registration (or update of station/enabled) ahead of the first login."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         at = self.clock() if at_ms is None else at_ms
         async with self.engine.begin() as conn:
             row = await self._pile_row(conn, pile_id)
@@ -137,7 +137,7 @@ class PileStorage(StorageArea):
 
     async def set_pile_enabled(self, pile_id: str, enabled: bool) -> bool:
         """Operator enable/disable (field case 8). False if the pile is unknown."""
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(piles).where(piles.c.id == pile_id).values(enabled=enabled)
@@ -161,13 +161,13 @@ class PileStorage(StorageArea):
         return await pile_secrets.clear(self.engine, pile_id)
 
     async def get_pile(self, pile_id: str) -> PileRecord | None:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         async with self.reader.connect() as conn:
             row = await self._pile_row(conn, pile_id)
         return None if row is None else PileRecord.from_row(row)
 
     async def firmware_history(self, pile_id: str) -> list[FirmwareSeen]:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         q = (
             select(firmware_history.c.firmware, firmware_history.c.first_seen_ms)
             .where(firmware_history.c.pile_id == pile_id)

@@ -13,7 +13,7 @@ from gateway.storage import pricing
 from gateway.storage.areas.base import StorageArea
 from gateway.storage.pricing import IdleFeeScope
 from gateway.storage.schema import idle_fee_rules, piles, tariff_assignments
-from protocol.pile_ids import normalize_pile_id
+from protocol.pile_ids import canonical_pile_id
 
 #: The tariff of a pile with no pile, station or stored default tariff (docs/protocol.md
 #: §7.8): 1.00 CNY/kWh in every period, no service fee. Replace it with
@@ -52,7 +52,7 @@ class PricingStorage(StorageArea):
         """Create or replace the idle-fee rule of a pile, a station or the default (scope_id
         "")."""
         if scope_kind is ScopeKind.PILE:
-            scope_id = normalize_pile_id(scope_id)
+            scope_id = canonical_pile_id(scope_id)
         elif scope_kind is ScopeKind.DEFAULT:
             scope_id = ""
         async with self.engine.begin() as conn:
@@ -77,7 +77,7 @@ class PricingStorage(StorageArea):
             ]
 
     async def _pricing(self, pile_id: str) -> tuple[list[Tariff], IdleFeeRule, IdleFeeScope]:
-        pile_id = normalize_pile_id(pile_id)
+        pile_id = canonical_pile_id(pile_id)
         now = time.monotonic()
         hit = self._tariff_cache.get(pile_id)
         if hit is not None and hit[0] > now:
@@ -129,7 +129,7 @@ class PricingStorage(StorageArea):
         beats a default one; each the latest effective by at_ms."""
         found = await self.tariffs_for(pile_id)
         station = next((t.scope_id for t in found if t.scope_kind is ScopeKind.STATION), "")
-        chosen = _select_tariff(found, TariffScope(station, normalize_pile_id(pile_id)), at_ms)
+        chosen = _select_tariff(found, TariffScope(station, canonical_pile_id(pile_id)), at_ms)
         if chosen is None:  # all configured ones start later: the earliest one
             chosen = min(found, key=lambda t: t.effective_from_ms)
         return chosen

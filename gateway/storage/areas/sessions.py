@@ -12,7 +12,7 @@ from gateway.storage.areas.base import StorageArea
 from gateway.storage.records import ENDED_EARLY_STATES, TERMINAL_STATES, SessionRow
 from gateway.storage.schema import sessions
 from gateway.storage.writer import Kind
-from protocol.pile_ids import normalize_pile_id
+from protocol.pile_ids import canonical_pile_id
 
 
 class SessionStorage(StorageArea):
@@ -40,7 +40,7 @@ class SessionStorage(StorageArea):
     async def open_sessions(self, pile_id: str | None = None) -> list[SessionRow]:
         """Sessions not settled, cancelled or failed (incl. closed ones awaiting their bill),
         for restart recovery. Reads committed rows: call flush() first in a live process."""
-        pile_id = None if pile_id is None else normalize_pile_id(pile_id)
+        pile_id = None if pile_id is None else canonical_pile_id(pile_id)
         q = select(sessions).where(sessions.c.state.not_in(TERMINAL_STATES))
         if pile_id is not None:
             q = q.where(sessions.c.pile_id == pile_id)

@@ -8,6 +8,13 @@ from gateway.storage.schema.accounts import accounts, active_services
 from gateway.storage.schema.anomalies import anomalies, anomaly_events
 from gateway.storage.schema.bills import bill_corrections, bill_lines, bills
 from gateway.storage.schema.journal import frame_journal
+from gateway.storage.schema.ocpp import (
+    ocpp_chargers,
+    ocpp_config_keys,
+    ocpp_orphan_stops,
+    ocpp_reservations,
+    ocpp_transactions,
+)
 from gateway.storage.schema.outbox import outbox
 from gateway.storage.schema.piles import firmware_history, guns, pile_secrets, piles, stations
 from gateway.storage.schema.pricing import idle_fee_rules, tariff_assignments, tariffs
@@ -30,6 +37,11 @@ __all__ = [
     "guns",
     "idle_fee_rules",
     "metadata",
+    "ocpp_chargers",
+    "ocpp_config_keys",
+    "ocpp_orphan_stops",
+    "ocpp_reservations",
+    "ocpp_transactions",
     "outbox",
     "pile_secrets",
     "piles",

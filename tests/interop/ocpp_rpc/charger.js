@@ -4,7 +4,7 @@
 // bounded script and prints one JSON line per thing it saw, then exits:
 //   0 done, 1 a step failed, 2 boot not accepted, 3 the whole run timed out.
 //
-//   node charger.js --url ws://127.0.0.1:2407/ocpp --id CP1 [--password PW] [--connector 1]
+//   node charger.js --url ws://127.0.0.1:2408/ocpp --id CP1 [--password PW] [--connector 1]
 //        [--id-tag TAG] [--meter-samples 2] [--remote-wait-ms 0] [--timeout-ms 20000]
 //
 // Script: BootNotification, Heartbeat, StatusNotification Available, Authorize, StartTransaction,
