@@ -263,6 +263,11 @@ class PileClient:
         """Wake the connection task now (after driving the pile model from outside)."""
         self._wake.set()
 
+    @property
+    def bills_held(self) -> int:
+        """Bills the pile keeps until the gateway acknowledges them."""
+        return len(self.pile.store)
+
     def heartbeat_now(self) -> bool:
         """Send a heartbeat at once (and what the pile has queued); False when offline."""
         if not self.logged_in:

@@ -18,7 +18,8 @@ FAULT_FLAGS = (
     "ignores_stop",  # case 2: acknowledges STOP_CHARGE but keeps charging (and sends no VIN)
     "transient_fault",  # case 3: one FAULTED heartbeat sample mid-charge, then charging again
     "never_sends_bill",  # the bill is never stored nor sent
-    "offline_with_bills",  # at unplug: drops the link, holds the bill, comes back, re-sends it
+    "offline_with_bills",  # at unplug (OCPP: as the StopTransaction goes out): drops the link,
+    # holds the bill, comes back after offline_s, re-sends it
     "unauthorised_charge",  # case 4: cars charge with no AUTH_REQUEST, no transaction, no bill
     "old_firmware",  # case 5: loses bills at bill_loss_rate
     "late_start",  # case 6: START_RESULT later than the gateway's start timeout

@@ -32,6 +32,12 @@ OCPP-J rules kept: one CALL of ours outstanding at a time; transaction messages
 after the next accepted boot, with their original timestamps; other messages are dropped while
 offline. Every CALL we send and every answer we give is checked against the official schemas
 first (an invalid one is a bug here and raises).
+
+The bill faults in OCPP's terms (the pile's bill is its StopTransaction): ``offline_with_bills``
+loses the link the moment the StopTransaction goes out, so its answer never comes; the charger
+stays away ``offline_s``, boots again and sends the same StopTransaction (its own times) until
+answered. ``duplicate_bill`` sends an answered StopTransaction once more, and that answer too is
+reported (as a second BILL_ACK). ``never_sends_bill`` / ``old_firmware`` send none at all.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ from protocol.ocpp16.messages import (
     StartTransactionResponse,
     StatusNotification,
     StopTransaction,
+    StopTransactionResponse,
 )
 from protocol.ocpp16.meter import MeterValue
 from protocol.pilegate import messages as v1
@@ -129,6 +136,8 @@ class _Outgoing:
     done: Callable[[Response | None], None]
     keep: bool = False
     attempts: int = 0  # sent without any answer
+    #: offline_with_bills: the link dies as this CALL goes out, and stays down this long.
+    offline_after_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +208,7 @@ class OcppPileClient(Speaker):
         self._reboot = False
         self._offline_after_bill: set[str] = set()  # went offline at the stop, not at unplug
         self._duplicated: set[str] = set()
+        self._stops_unanswered: set[str] = set()  # local ids whose StopTransaction is queued
 
     # --- the link -----------------------------------------------------------------------
 
@@ -241,6 +251,12 @@ class OcppPileClient(Speaker):
     @property
     def connected(self) -> bool:
         return self._ws is not None
+
+    @property
+    def bills_held(self) -> int:
+        """Bills still waiting for the central system: StopTransactions queued unanswered, and
+        the pile model's bills (made at unplug) whose StopTransaction is not answered yet."""
+        return len(self._stops_unanswered | {b.transaction_id for b in self.pile.pending_bills()})
 
     def _write(self, text: str) -> None:
         ws = self._ws
@@ -290,14 +306,23 @@ class OcppPileClient(Speaker):
         answer = await self._exchange(request)
         return None if isinstance(answer, _NoAnswer) else answer
 
-    async def _exchange(self, request: Request) -> Response | _NoAnswer | None:
-        """As ``_call``, but says when no answer came at all (timeout, lost link)."""
+    async def _exchange(
+        self, request: Request, *, offline_after_s: float | None = None
+    ) -> Response | _NoAnswer | None:
+        """As ``_call``, but says when no answer came at all (timeout, lost link).
+        ``offline_after_s``: drop the link as soon as the CALL is written (no answer can
+        come) and stay offline that long."""
         payload = to_payload(request)
         problem = schemas.validate(request.action, payload)
         if problem is not None:  # our own bug: say so loudly
             raise ValueError(f"simulated charger built an invalid {request.action}: {problem}")
         loop = asyncio.get_running_loop()
         uid = str(next(self._ids))
+        if offline_after_s is not None:
+            self._write(encode_call(uid, request.action, payload))
+            self.pile.offline_request_s = offline_after_s  # before the serve loop sees the drop
+            self.disconnect()  # the CALL is on the wire, its answer will find no one
+            return NO_ANSWER
         self._answer, self._answer_id = loop.create_future(), uid
         sent = loop.time()
         self._write(encode_call(uid, request.action, payload))
@@ -328,10 +353,11 @@ class OcppPileClient(Speaker):
         done: Callable[[Response | None], None] = lambda r: None,
         *,
         keep: bool = False,
+        offline_after_s: float | None = None,
     ) -> None:
         if not keep and not self.logged_in:
             return  # offline: only transaction messages wait
-        self._queue.append(_Outgoing(build, done, keep))
+        self._queue.append(_Outgoing(build, done, keep, offline_after_s=offline_after_s))
         self._queued.set()
 
     async def _send_queued(self) -> None:
@@ -346,7 +372,8 @@ class OcppPileClient(Speaker):
             if request is None:
                 self._queue.popleft()
                 continue
-            response = await self._exchange(request)
+            offline_after_s, item.offline_after_s = item.offline_after_s, None  # only once
+            response = await self._exchange(request, offline_after_s=offline_after_s)
             if self._ws is None:
                 return  # the link went mid-call: a transaction message stays first in line
             if isinstance(response, _NoAnswer):
@@ -469,7 +496,8 @@ class OcppPileClient(Speaker):
                 self._forget(msg.transaction_id)
             if tx is not None and tx.local in self._offline_after_bill:
                 self._offline_after_bill.discard(tx.local)
-                self.pile.offline_request_s = None  # it went offline at the stop already
+                if self._ws is not None:  # the model's request at unplug, not the stop's outage
+                    self.pile.offline_request_s = None  # it went offline at the stop already
         # Logout, Vin: nothing in OCPP 1.6.
 
     def _status_request(
@@ -563,11 +591,20 @@ class OcppPileClient(Speaker):
         samples = list(tx.samples or [])
         samples.append(words.register_sample(msg.time_ms, msg.meter_dwh, "Transaction.End"))
         reason = tx.stop_reason or words.stop_reason(msg.stop_reason)
+        sends = 0
 
         def build() -> Request | None:
-            if tx.ocpp_id is None:
+            nonlocal sends
+            if tx.ocpp_id is None:  # the start was never confirmed: no transaction to stop
+                tx.stopped = True
+                self._stops_unanswered.discard(tx.local)
+                self._forget(tx.local)
                 return None
-            self.stats.bills_sent += 1
+            sends += 1
+            if sends == 1:
+                self.stats.bills_sent += 1
+            else:  # after a lost link or a missing answer, or a faulty charger's copy
+                self.stats.bills_resent += 1
             return make(
                 StopTransaction,
                 meter_stop=words.wh(msg.meter_dwh),
@@ -578,20 +615,36 @@ class OcppPileClient(Speaker):
                 transaction_data=samples,
             )
 
-        def done(answer: Response | None) -> None:
-            tx.stopped = True
+        def answered(answer: Response | None) -> bool:
+            """An answer to (a copy of) the StopTransaction, told as the pile's BILL_ACK."""
+            if not isinstance(answer, StopTransactionResponse):
+                return False
             self._record("in", v1.BillAck(tx.gateway_id, BillAckStatus.ACCEPTED))
-            self.stats.bills_acked += 1
+            return True
+
+        def done(answer: Response | None) -> None:
+            tx.stopped = True  # answered, or given up (CALLERROR, no answer after the attempts)
+            self._stops_unanswered.discard(tx.local)
             self._forget(tx.local)
+            if not answered(answer):
+                self.stats.bills_rejected += 1
+                return
+            self.stats.bills_acked += 1
             if faults.duplicate_bill and tx.local not in self._duplicated:
                 self._duplicated.add(tx.local)
                 self.wire_faults += 1
-                self._enqueue(build, keep=True)  # the faulty charger sends its stop again
+                self._enqueue(build, again, keep=True)  # the faulty charger sends its stop again
 
-        self._enqueue(build, done, keep=True)
-        if faults.offline_with_bills:  # goes offline now, holding the StopTransaction
-            self.pile.offline_request_s = faults.offline_s
-            self._offline_after_bill.add(tx.local)  # the pile model counts it at unplug
+        def again(answer: Response | None) -> None:
+            if answered(answer):
+                self.stats.bills_duplicate += 1
+
+        self._stops_unanswered.add(tx.local)
+        if faults.offline_with_bills:  # the link goes as the StopTransaction does
+            self._offline_after_bill.add(tx.local)  # the pile model would go at unplug
+            self._enqueue(build, done, keep=True, offline_after_s=faults.offline_s)
+        else:
+            self._enqueue(build, done, keep=True)
 
     def _forget(self, local: str) -> None:
         self.pile.store.on_ack(local, BillAckStatus.ACCEPTED)

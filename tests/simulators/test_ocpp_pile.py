@@ -188,21 +188,50 @@ async def test_basic_auth_password(tmp_path: Path) -> None:
         assert len(cs.payloads("BootNotification")) == 1
 
 
-async def test_offline_charger_sends_its_stop_after_reconnecting(tmp_path: Path) -> None:
+async def test_offline_charger_loses_the_link_as_its_stop_goes_out_and_sends_it_again(
+    tmp_path: Path,
+) -> None:
     async with FakeCentral() as cs, _fleet(cs, tmp_path) as fleet:
-        pile = fleet.piles[0]
+        pile, client = fleet.piles[0], fleet.client(0)
         pile.force_fault("offline_with_bills", gun=1, offline_s=1.0)
         cp = await _booted(cs, fleet)
         pile.plug_in(1, fleet.now_ms(), auth="card", car=_car(user_stop_after_ms=120_000))
-        fleet.client(0).poke()
-        await cs.wait_for(lambda: cs.payloads("StopTransaction"), timeout=15)
-        stop_at = cs.actions(cp).index("StopTransaction")
-        assert cs.actions(cp)[:stop_at].count("BootNotification") == 2  # after the reconnect
-        (stop,) = cs.payloads("StopTransaction")
+        client.poke()
+
+        def stop_after_the_reboot() -> bool:
+            actions = cs.actions(cp)
+            boots = [i for i, a in enumerate(actions) if a == "BootNotification"]
+            return len(boots) >= 2 and "StopTransaction" in actions[boots[1] :]
+
+        await cs.wait_for(stop_after_the_reboot, timeout=15)
+        # The first copy went out as the link died: its answer never reached the charger.
+        assert fleet.stats.bills_sent == 1 and fleet.stats.bills_resent == 1
+        stops = cs.payloads("StopTransaction")
+        assert all(stop == stops[-1] for stop in stops)  # the same message each time
         (start,) = cs.payloads("StartTransaction")
-        stopped = datetime.fromisoformat(stop["timestamp"])
+        stopped = datetime.fromisoformat(stops[-1]["timestamp"])
         started = datetime.fromisoformat(start["timestamp"])
         assert stopped - started == timedelta(minutes=2)  # the charger's own times, kept
+        await cs.wait_for(lambda: client.bills_held == 0 and fleet.stats.bills_acked == 1)
+        assert fleet.stats.logins == 2  # offline once, at the stop; not again at the unplug
+
+
+async def test_a_duplicate_stops_answer_is_reported_too(tmp_path: Path) -> None:
+    async with FakeCentral() as cs, _fleet(cs, tmp_path) as fleet:
+        pile, client = fleet.piles[0], fleet.client(0)
+        acks: list[BillAck] = []
+        client.on_frame = lambda way, seq, msg: isinstance(msg, BillAck) and acks.append(msg)
+        pile.force_fault("duplicate_bill", gun=1)
+        await _booted(cs, fleet)
+        pile.plug_in(1, fleet.now_ms(), auth="card", car=_car(user_stop_after_ms=60_000))
+        client.poke()
+        await cs.wait_for(lambda: len(cs.payloads("StopTransaction")) == 2, timeout=15)
+        first, again = cs.payloads("StopTransaction")
+        assert first == again
+        await cs.wait_for(lambda: len(acks) == 2)  # each copy's answer, as a BILL_ACK
+        assert {a.transaction_id for a in acks} == {str(first["transaction_id"])}
+        assert fleet.stats.bills_acked == 1 and fleet.stats.bills_duplicate == 1
+        assert client.bills_held == 0
 
 
 async def test_a_stop_whose_answer_was_lost_is_sent_again_after_the_next_boot(
