@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from gateway.background import Background
-from gateway.storage import Storage
+from gateway.storage import SessionRow, Storage
 from sessions import AccountClaimed
 
 T = TypeVar("T")
@@ -47,13 +47,28 @@ class AccountClaims:
         return task
 
     def claim(
-        self, account: str, session_id: str, pile_id: str, gun: int, now_ms: int
+        self,
+        account: str,
+        session_id: str,
+        pile_id: str,
+        gun: int,
+        now_ms: int,
+        *,
+        channel: str | None = None,
     ) -> asyncio.Task[str | None]:
-        """Claim in turn; the session holding the account already, or None."""
-        return self._in_turn(
-            account,
-            lambda: self.storage.claim_account(account, session_id, pile_id, gun, now_ms),
+        """Claim in turn; the session holding the account already, or None. With `channel`,
+        the claim opens that session: its row commits with the claim (Storage.claim_account),
+        so no crash can leave a claim without its session."""
+        opens = None
+        if channel is not None:
+            opens = SessionRow.authorised(
+                session_id, transaction_id=session_id, pile_id=pile_id, gun=gun,
+                account=account, channel=channel, at_ms=now_ms,
+            )  # fmt: skip
+        claim = functools.partial(
+            self.storage.claim_account, account, session_id, pile_id, gun, now_ms, opens=opens
         )
+        return self._in_turn(account, claim)
 
     def claim_later(self, pile_id: str, gun: int, claim: AccountClaimed, now_ms: int) -> None:
         """Queue the claim at once (it is ordered now); nobody waits for its outcome."""
@@ -85,10 +100,13 @@ class AccountClaims:
 
         claiming.add_done_callback(check)
 
-    def release(self, account: str, session_id: str) -> None:
+    def release(self, account: str, session_id: str, *, opened: bool = True) -> None:
         """Released once the database has it: a claim left behind would refuse the
-        account's next service."""
-        release = functools.partial(self.storage.release_account, account, session_id)
+        account's next service. opened=False: the claim's session never opened (refused
+        after the claim); the row the claim wrote for it goes too."""
+        release = functools.partial(
+            self.storage.release_account, account, session_id, opened=opened
+        )
         self._in_turn(
             account,
             lambda: self.background.until_written(

@@ -104,6 +104,9 @@ class Gateway:
         self.transaction_ids = TransactionIds()
         self.piles: dict[str, PileRuntime] = {}
         self.connections: set[Connection] = set()  # every dialect's, logged in or not
+        # Logins handled at once (each a few database round trips): a login storm queues
+        # here, where a pile that gave up leaves the queue, not in the connection pool.
+        self.login_slots = asyncio.Semaphore(config.database.pool_size)
         # The parts the piles' runtimes and the adapters are given (gateway/ports.py).
         self.background = Background(self.loop, self.log)
         # Northbound events go to the outbox (same group commit as the state they describe)

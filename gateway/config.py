@@ -100,6 +100,8 @@ class DatabaseConfig:
     journal_retention_days: int = 90
     max_pending_rows: int = 100_000
     close_timeout_s: float = 60.0
+    pool_size: int = 8
+    pool_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,6 +383,8 @@ def validate(config: GatewayConfig) -> None:
         problems.append("database.batch_rows must be >= 1 and batch_ms > 0")
     if d.max_pending_rows < 1 or d.close_timeout_s < 0:
         problems.append("database.max_pending_rows must be >= 1 and close_timeout_s >= 0")
+    if d.pool_size < 1 or d.pool_timeout_s <= 0:
+        problems.append("database.pool_size must be >= 1 and pool_timeout_s > 0")
     if d.journal_heartbeats not in {"all", "changes", "none"}:
         problems.append("database.journal_heartbeats must be all, changes or none")
     if d.url:

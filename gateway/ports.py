@@ -66,10 +66,17 @@ class Accounts(Protocol):
     """One account, one active service: claims held in the database, in order per account."""
 
     def claim(
-        self, account: str, session_id: str, pile_id: str, gun: int, now_ms: int
+        self,
+        account: str,
+        session_id: str,
+        pile_id: str,
+        gun: int,
+        now_ms: int,
+        *,
+        channel: str | None = None,
     ) -> Awaitable[str | None]: ...
     def claim_later(self, pile_id: str, gun: int, claim: AccountClaimed, now_ms: int) -> None: ...
-    def release(self, account: str, session_id: str) -> None: ...
+    def release(self, account: str, session_id: str, *, opened: bool = True) -> None: ...
     async def find(self, channel: str, token: str, password: str) -> Any: ...
     async def by_id(self, account_id: str) -> Any: ...
 

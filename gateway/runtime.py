@@ -336,7 +336,9 @@ class PileRuntime:
         now = self.now_ms()
         numbering = self.login.transaction_ids if self.login is not None else None
         transaction_id = numbering(gun, now) if numbering else self.ports.new_transaction_id(now)
-        conflict = await self.ports.accounts.claim(account, transaction_id, self.pile_id, gun, now)
+        conflict = await self.ports.accounts.claim(
+            account, transaction_id, self.pile_id, gun, now, channel=channel
+        )
         if conflict is not None:
             self.log.warning("account_busy", gun=gun, account=account, held_by=conflict)
             return None, Refusal.ACCOUNT_BUSY
@@ -352,7 +354,7 @@ class PileRuntime:
         finally:
             self._claim_held = None
             if not held:
-                self.ports.accounts.release(account, transaction_id)
+                self.ports.accounts.release(account, transaction_id, opened=False)
         if refused is not None:
             return None, refused
         return transaction_id, None

@@ -45,6 +45,8 @@ async def open_storage(config: GatewayConfig) -> Storage:
         upgrade=not d.url,
         max_pending=d.max_pending_rows,
         close_timeout_s=d.close_timeout_s,
+        pool_size=d.pool_size,
+        pool_timeout_s=d.pool_timeout_s,
     )
 
 

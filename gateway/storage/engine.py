@@ -112,6 +112,7 @@ def create_engine(
     *,
     write: bool = True,
     pool_size: int = 8,
+    pool_timeout_s: float = 30.0,
     connect_timeout_s: float = CONNECT_TIMEOUT_S,
     **kw: Any,
 ) -> AsyncEngine:
@@ -125,7 +126,9 @@ def create_engine(
         # writer notices an unreachable server quickly and keeps retrying.
         kw.setdefault("pool_pre_ping", True)
         kw.setdefault("connect_args", {"timeout": connect_timeout_s})
-        return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **kw)
+        return create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout_s, **kw
+        )
     engine = create_async_engine(url, **kw)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     begin = "BEGIN IMMEDIATE" if write else "BEGIN"

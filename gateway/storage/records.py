@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from sessions.states import Session
-from sessions.vocab import Phase
+from sessions.vocab import Phase, Reason
 
 TERMINAL_STATES = (Phase.SETTLED.value, Phase.CANCELLED.value, Phase.FAILED.value)
 CLOSED_STATE = Phase.CLOSED.value
@@ -160,6 +160,32 @@ class SessionRow:
             late_charge_reports=s.late_charge_reports,
             late_charge_stop_retries=s.late_charge_stop_retries,
         )
+
+    @classmethod
+    def authorised(
+        cls,
+        session_id: str,
+        *,
+        transaction_id: str,
+        pile_id: str,
+        gun: int,
+        account: str,
+        channel: str,
+        at_ms: int,
+    ) -> SessionRow:
+        """The row of a session just authorised, as the session machine opens it (the row
+        an account claim writes with the claim, before the machine has run)."""
+        opened = Session(
+            session_id=session_id,
+            transaction_id=transaction_id,
+            account=account,
+            channel=channel,
+            phase=Phase.AUTHORISED,
+            authorised_ms=at_ms,
+            phase_since_ms=at_ms,
+            reason=Reason.AUTHORISED,
+        )
+        return cls.from_session(opened, pile_id=pile_id, gun=gun, at_ms=at_ms)
 
     def to_row(self) -> dict[str, Any]:
         row = {name: getattr(self, name) for name in self._PLAIN}

@@ -106,7 +106,9 @@ class Storage(
         touch_interval_s: float = 30.0,
         upgrade: bool | None = None,
         pool_size: int = 8,
+        pool_timeout_s: float = 120.0,
         pipeline: int = 2,
+        own_writer_pool: bool = True,
         default_tariff: Tariff = DEFAULT_TARIFF,
         default_idle_rule: IdleFeeRule = DEFAULT_IDLE_RULE,
         tariff_cache_s: float = 60.0,
@@ -117,7 +119,11 @@ class Storage(
         SQLite file var/pilegate.sqlite3. upgrade None: upgrade the embedded/SQLite database
         automatically, only check a PostgreSQL one (raises SchemaOutOfDate). max_pending:
         rows held while the database is unreachable before back-pressure (see writer.py);
-        close_timeout_s: how long close() keeps trying to write them (None: for ever)."""
+        close_timeout_s: how long close() keeps trying to write them (None: for ever).
+        pool_size: connections for direct transactions and reads (as many again may
+        overflow), waited for up to pool_timeout_s; on PostgreSQL the batch writer has its
+        own `pipeline` connections (own_writer_pool), so bills and held rows never queue
+        for a connection behind a login storm's reads and claims."""
         resolved = resolve_url(url)
         if upgrade is None:
             upgrade = is_sqlite(resolved)
@@ -125,10 +131,15 @@ class Storage(
             await migrate.upgrade(resolved)
         else:
             await migrate.check_current(resolved)
-        engine = create_engine(resolved, write=True, pool_size=pool_size)
+        engine = create_engine(
+            resolved, write=True, pool_size=pool_size, pool_timeout_s=pool_timeout_s
+        )
         reader = create_engine(resolved, write=False) if is_sqlite(resolved) else engine
+        writes = engine
+        if own_writer_pool and not is_sqlite(resolved):
+            writes = create_engine(resolved, write=True, pool_size=pipeline)
         writer = BatchWriter(
-            engine,
+            writes,
             batch_rows=batch_rows,
             flush_ms=flush_ms,
             max_pending=max_pending,
@@ -165,8 +176,8 @@ class Storage(
             await self.writer.close(self.close_timeout_s)
         finally:
             await self.engine.dispose()
-            if self.reader is not self.engine:
-                await self.reader.dispose()
+            for other in {self.reader, self.writer.engine} - {self.engine}:
+                await other.dispose()
 
     @property
     def stats(self) -> WriterStats:

@@ -21,6 +21,11 @@ carries hundreds of rows.
   data or constraint error, `retries` times) is unwritable: it is logged whole and counted
   in `stats.lost` (a bug to report), so that it cannot block every row behind it forever.
 
+- Session rows are stamped with a version when submitted, and the newest one of each
+  session held is kept at hand (`held_sessions`): an account claim or release writes it in
+  its own transaction, and the writer's later upsert of an older version changes nothing
+  (session_rows.py).
+
 Within a batch, statements run in this order: session upserts, transitions, bills (with
 their lines, anomalies and outbox events), anomalies, anomaly events, journal, outbox,
 last-seen updates.
@@ -42,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.metrics import Histogram
 from gateway.storage.bills import PreparedBill, StoredBill, write_bills
-from gateway.storage.inserts import dialect_insert, insert_rows
+from gateway.storage.inserts import insert_rows
 from gateway.storage.schema import (
     anomalies,
     anomaly_events,
@@ -50,8 +55,8 @@ from gateway.storage.schema import (
     outbox,
     piles,
     session_transitions,
-    sessions,
 )
+from gateway.storage.session_rows import HeldSessionRows, RowVersions, upsert_sessions
 from protocol.error_root import PilegateError
 
 log = logging.getLogger("pilegate.storage.writer")
@@ -142,9 +147,6 @@ def _blames_the_rows(error: BaseException) -> bool:
     return isinstance(error, OverflowError | ValueError | TypeError)
 
 
-_SESSION_COLS = [c.name for c in sessions.c if c.name != "id"]
-
-
 class BatchWriter:
     def __init__(
         self,
@@ -178,6 +180,10 @@ class BatchWriter:
         self._outage_since: float | None = None
         self._outage_error = ""
         self._backlog_listeners: list[Callable[[bool], None]] = []
+        # Session rows: each version stamped, the newest held ones kept at hand for the
+        # claims and releases that write them in their own transactions (session_rows.py).
+        self.row_versions = RowVersions()
+        self.held_sessions = HeldSessionRows()
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name="pilegate-storage-writer")
 
@@ -223,6 +229,9 @@ class BatchWriter:
             raise ValueError(f"{kind} is awaited: use submit_bill() or flush()")
         if self._closing:
             raise StorageClosed("storage is closed")
+        if kind is Kind.SESSION:
+            payload["row_version"] = self.row_versions.next()
+            self.held_sessions.submitted(payload)
         self._hold(1)
         self._put(_Item(kind, payload, None, self._loop.time()))
         return True
@@ -290,6 +299,8 @@ class BatchWriter:
                     it.future.set_exception(WriteFailed("not stored: storage closed"))
             else:
                 self.stats.lost[it.kind.value] = self.stats.lost.get(it.kind.value, 0) + 1
+                if it.kind is Kind.SESSION:
+                    self.held_sessions.written(it.payload)
         held = sum(it.future is None for it in left)
         if held:
             self.stats.pending -= held
@@ -413,6 +424,8 @@ class BatchWriter:
                 committed += 1
                 if it.kind is Kind.JOURNAL:
                     st.journal += 1
+                elif it.kind is Kind.SESSION:
+                    self.held_sessions.written(it.payload)
                 continue
             if it.kind is Kind.BILL:
                 stored = results[id(it)]
@@ -485,6 +498,8 @@ class BatchWriter:
             return [it]
         lost = self.stats.lost
         lost[it.kind.value] = lost.get(it.kind.value, 0) + 1
+        if it.kind is Kind.SESSION:
+            self.held_sessions.written(it.payload)
         self._hold(-1)
         log.error(
             "storage writer: database refused a %s row %d times, not kept: %s; row: %.2000r",
@@ -501,15 +516,8 @@ class BatchWriter:
             by_kind.setdefault(it.kind, []).append(it)
         results: dict[int, StoredBill] = {}
         if items := by_kind.get(Kind.SESSION):
-            latest: dict[str, Mapping[str, Any]] = {}
-            for it in items:  # the last upsert of a session in the batch wins
-                latest.pop(it.payload["id"], None)
-                latest[it.payload["id"]] = it.payload
-            stmt = dialect_insert(conn, sessions)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["id"], set_={c: stmt.excluded[c] for c in _SESSION_COLS}
-            )
-            await conn.execute(stmt, list(latest.values()))
+            # The newest version of each row wins, here and against one a claim wrote.
+            await upsert_sessions(conn, [it.payload for it in items])
         if items := by_kind.get(Kind.TRANSITION):
             await insert_rows(conn, session_transitions, [it.payload for it in items])
         if items := by_kind.get(Kind.BILL):

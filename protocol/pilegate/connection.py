@@ -17,7 +17,9 @@ clock passed in (``now``: seconds on any monotonic scale), and never raises on i
 * Login first. Before LOGIN_ACK OK every frame but LOGIN and NACK is refused with NACK
   UNEXPECTED; a second LOGIN too. From a LOGIN until the owner accepts or refuses it, further
   frames are held and routed, in order, once it has (a pile may send before it is answered).
-  No accepted login within ``login_timeout`` of the connection's start closes it.
+  No LOGIN within ``login_timeout`` of the connection's start closes it; once one is in, the
+  owner's time deciding on it does not count (a gateway slow in a login storm must not close
+  piles that did log in: they would log in again and feed the storm).
 * A frame of a gateway-only type (0x80-0xFF but NACK) is refused UNEXPECTED; an event naming
   a gun the pile does not have BAD_FIELD (LOGOUT may name gun 0: the whole pile).
 * A frame that cannot be decoded is answered with the NACK its problem names, when it was
@@ -276,6 +278,7 @@ class PilegateConnection:
         elif isinstance(message, Login):
             if self.phase is Phase.AWAITING_LOGIN:
                 self.phase = Phase.LOGGING_IN
+                self.login_deadline = None  # the LOGIN is in: deciding takes what it takes
                 self._hand_out(frame)
             else:
                 self._refuse(frame, NackReason.UNEXPECTED, "already logged in", now)

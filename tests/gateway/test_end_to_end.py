@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
@@ -210,6 +211,59 @@ async def test_login_timeout_closes_a_silent_connection(gateway: Gateway) -> Non
         assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the gateway
     finally:
         writer.close()
+
+
+async def test_a_login_the_gateway_is_slow_to_handle_is_not_timed_out(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restarted gateway's whole fleet logs in at once and the database takes longer than
+    # the login timeout: the timeout is for connections that send no LOGIN, not for the
+    # gateway's own slowness (closing them made every pile log in again, feeding the storm).
+    real_login = gateway.login
+
+    async def slow_login(*args: Any) -> Any:
+        await asyncio.sleep(gateway.config.piles.login_timeout_s * 1.5)
+        return await real_login(*args)
+
+    monkeypatch.setattr(gateway, "login", slow_login)
+    pile = ScriptedPile()
+    try:
+        ack = await pile.login(gateway.tcp_port)
+        assert ack.message.result == Result.OK and not pile.closed.is_set()
+    finally:
+        await pile.close()
+
+
+async def test_a_pile_that_gives_up_waiting_to_log_in_costs_no_login_work(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway.login_slots = asyncio.Semaphore(1)  # a storm: every slot is taken
+    real_login = gateway.login
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def gated_login(conn: Any, login: Login) -> Any:
+        handled.append(login.pile_id)
+        await release.wait()
+        return await real_login(conn, login)
+
+    monkeypatch.setattr(gateway, "login", gated_login)
+    first = ScriptedPile()
+    logging_in = asyncio.create_task(first.login(gateway.tcp_port))
+    await wait_for(lambda: handled == [PILE_ID])
+    quitter = ScriptedPile("44030600030000200061")
+    await quitter.connect(gateway.tcp_port)
+    quitter.send(Login(quitter.pile_id, "ACME", "DC120", "1", 1, 2, 1_700_000_000_000))
+    await asyncio.sleep(0.2)  # its LOGIN waits for a slot; the pile gives up and hangs up
+    await quitter.close()
+    await asyncio.sleep(0.2)
+    release.set()
+    try:
+        assert (await logging_in).message.result == Result.OK
+        await asyncio.sleep(0.2)
+        assert handled == [PILE_ID]  # the quitter's LOGIN was dropped, not handled
+    finally:
+        await first.close()
 
 
 async def test_unknown_pile_is_refused(gateway: Gateway) -> None:

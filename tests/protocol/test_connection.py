@@ -206,13 +206,22 @@ def test_no_login_within_the_login_timeout_closes_the_connection() -> None:
     assert connection.next_deadline() is None
 
 
-def test_the_login_timeout_runs_while_the_owner_decides_and_its_late_answer_is_dropped() -> None:
+def test_a_login_in_stops_the_login_timeout_however_long_the_owner_takes_to_decide() -> None:
+    # A gateway slow in a login storm must not close piles that did send their LOGIN.
     connection = PilegateConnection(0.0, login_timeout=10.0)
     frame = login_frame(connection, now=9.0)
-    connection.tick(10.0)
-    assert connection.events_received() == [
-        ConnectionClosing(CloseCause.LOGIN_TIMEOUT, "no login in time")
-    ]
+    assert connection.next_deadline() is None
+    connection.tick(60.0)
+    assert connection.events_received() == [] and not connection.closed
+    assert connection.accept_login(frame, time_ms=T0, heartbeat_interval_s=30, guns=GUNS)
+    assert connection.logged_in and connection.data_to_send() != b""
+
+
+def test_a_late_answer_to_a_login_on_a_closed_connection_is_dropped() -> None:
+    connection = PilegateConnection(0.0, login_timeout=10.0)
+    frame = login_frame(connection, now=9.0)
+    connection.close("the pile hung up")
+    connection.events_received()
     assert connection.accept_login(frame, time_ms=T0, heartbeat_interval_s=30, guns=GUNS) is None
     assert connection.data_to_send() == b"" and not connection.logged_in
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 from datetime import UTC, datetime
@@ -90,3 +91,16 @@ async def test_the_fault_proxy_forwards_cuts_and_restores() -> None:
         await proxy.stop()
         server.close()
         await server.wait_closed()
+
+
+def test_the_soak_modules_import_each_other_in_one_direction_only() -> None:
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    imports: dict[str, set[str]] = {}
+    for name in ("soak", "soak_checks", "soak_services"):
+        tree = ast.parse((bench / f"{name}.py").read_text())
+        found = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        found |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imports[name] = {m.removeprefix("bench.") for m in found if m.startswith("bench.")}
+    assert "soak_checks" in imports["soak"]
+    assert "soak" not in imports["soak_checks"] and "soak" not in imports["soak_services"]
+    assert "soak_checks" not in imports["soak_services"]

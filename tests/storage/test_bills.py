@@ -133,7 +133,7 @@ async def test_group_commit_batches_concurrent_bills(storage: Storage) -> None:
         nonlocal commits
         commits += 1
 
-    event.listen(storage.engine.sync_engine, "commit", on_commit)
+    event.listen(storage.writer.engine.sync_engine, "commit", on_commit)
     try:
         p = pile_id()
         before = storage.stats.batches
@@ -142,7 +142,7 @@ async def test_group_commit_batches_concurrent_bills(storage: Storage) -> None:
             *(storage.store_bill(p, b, settled(b), received_ms=RECEIVED) for b in bs)
         )
     finally:
-        event.remove(storage.engine.sync_engine, "commit", on_commit)
+        event.remove(storage.writer.engine.sync_engine, "commit", on_commit)
     assert not any(r.duplicate for r in results)
     assert await reads.count_bills(storage, p) == 1000
     batches = storage.stats.batches - before
@@ -158,14 +158,14 @@ async def test_failed_commit_fails_the_awaiting_callers_and_stores_nothing(
 
     p = pile_id()
     bs = [bill() for _ in range(20)]
-    event.listen(storage.engine.sync_engine, "commit", fail)
+    event.listen(storage.writer.engine.sync_engine, "commit", fail)
     try:
         results = await asyncio.gather(
             *(storage.store_bill(p, b, settled(b), received_ms=RECEIVED) for b in bs),
             return_exceptions=True,
         )
     finally:
-        event.remove(storage.engine.sync_engine, "commit", fail)
+        event.remove(storage.writer.engine.sync_engine, "commit", fail)
     assert all(isinstance(r, WriteFailed) for r in results), results
     assert await reads.count_bills(storage, p) == 0
     # the same bills go through once the database is healthy again: not duplicates

@@ -297,7 +297,10 @@ class PileConnection:
             self.log.warning("login_rejected", pile=login.pile_id, reason="protocol version")
             self._refuse_login(frame, Result.UNSUPPORTED_VERSION, login.pile_id)
             return
-        admitted = await self._admit(login)
+        async with self.core.login_slots:
+            if self.closed:  # the pile gave up waiting (it logs in again): no work for it
+                return
+            admitted = await self._admit(login)
         if self.closed:
             return
         if isinstance(admitted, LoginRefused):

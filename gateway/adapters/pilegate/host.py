@@ -19,6 +19,7 @@ class PilegateCore(Protocol):
     loop: asyncio.AbstractEventLoop
     log: Any  # a structlog logger
     metrics: Metrics
+    login_slots: asyncio.Semaphore  # logins handled at once (database work each)
 
     def now_ms(self) -> int: ...
     def journal(self, pile_id: str, line: JournalLine) -> None: ...

@@ -9,39 +9,36 @@ import os
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.areas.base import StorageArea
 from gateway.storage.inserts import dialect_insert
-from gateway.storage.records import AccountRecord
+from gateway.storage.records import AccountRecord, SessionRow
 from gateway.storage.schema import accounts, active_services, sessions
-from sessions import LIVE
+from gateway.storage.session_rows import upsert_sessions
+from sessions import LIVE, Phase
 
 log = logging.getLogger("pilegate.storage")
 
-#: A claim younger than this is never judged stale: the row of the session it belongs to is
-#: written through the batch writer, so it may lag the claim (a late charge re-claims the
-#: account of an ended session before the session's row says so).
+#: A claim younger than this is never judged stale: a release lost to a crash is repaired by
+#: the sweep, but only once the claim has had time to be renewed (a late charge re-claims the
+#: account of a session the database shows as ended).
 STALE_CLAIM_AGE_MS = 60_000
-#: A claim whose session has no row at all is an orphan once this old: the gateway crashed
-#: between the claim (a direct commit) and the session row (written through the batch
-#: writer), so no process will ever release it. Judged only while this process's writer
-#: holds no rows (its session rows are all in), so rows held through a database outage reach
-#: the database first; with several instances, theirs drain within this bound after one.
+#: A claim whose session has no row at all is an orphan once this old. A claim commits with
+#: its session's row (claim_account), so only claims written before that was so (an older
+#: gateway version, during an upgrade) can be orphans.
 ORPHAN_CLAIM_AGE_MS = 5 * 60_000
 
 
-def stale_claims(now_ms: int, *, orphans: bool = True) -> Any:
+def stale_claims(now_ms: int) -> Any:
     """Which account claims are stale, as a condition on `active_services`: the service is
     over in the database (not live, no late charge still running on it) and the claim is
-    older than STALE_CLAIM_AGE_MS — its release was lost to an outage or a crash — or (with
-    orphans) the claim's session never reached the database and the claim is older than
-    ORPHAN_CLAIM_AGE_MS."""
+    older than STALE_CLAIM_AGE_MS — its release was lost to an outage or a crash — or the
+    claim's session has no row and the claim is older than ORPHAN_CLAIM_AGE_MS."""
     s, svc = sessions.c, active_services.c
     late_charge_open = and_(s.late_charge_start_ms.is_not(None), s.late_charge_end_ms.is_(None))
     over = select(s.id).where(s.state.not_in([p.value for p in LIVE]), ~late_charge_open)
     ended = and_(svc.since_ms < now_ms - STALE_CLAIM_AGE_MS, svc.session_id.in_(over))
-    if not orphans:
-        return ended
     orphan = and_(
         svc.since_ms < now_ms - ORPHAN_CLAIM_AGE_MS, ~exists().where(s.id == svc.session_id)
     )
@@ -117,27 +114,42 @@ class AccountStorage(StorageArea):
         )  # fmt: skip
 
     async def claim_account(
-        self, account_id: str, session_id: str, pile_id: str, gun: int, at_ms: int
+        self,
+        account_id: str,
+        session_id: str,
+        pile_id: str,
+        gun: int,
+        at_ms: int,
+        *,
+        opens: SessionRow | None = None,
     ) -> str | None:
         """Claim the account's one active service for session_id, atomically across all
         gateway instances. None: claimed (or already held by this session, whose claim is
         then renewed). Otherwise the id of the session that holds it. A stale claim (see
         stale_claims) in the way is released first, so a lost release cannot lock an
-        account for good."""
-        row = {
+        account for good.
+
+        A won claim commits with its session's row, so that no crash can leave a claim
+        whose session the database does not know: the row of the session the claim
+        `opens` (`SessionRow.authorised`) is inserted; and the newest rows the batch writer
+        still holds for the gun's sessions (the one this claim follows, or the session a
+        re-claim is for) are written in the same transaction."""
+        claim = {
             "account_id": account_id,
             "session_id": session_id,
             "pile_id": pile_id,
             "gun": gun,
             "since_ms": at_ms,
         }
+        opened = None if opens is None else opens.to_row()
         svc = active_services.c
         for _ in range(5):  # a holder may release between our insert and our look
             async with self.engine.begin() as conn:
-                stmt = dialect_insert(conn, active_services).values(row)
+                stmt = dialect_insert(conn, active_services).values(claim)
                 stmt = stmt.on_conflict_do_nothing(index_elements=["account_id"])
                 result = await conn.execute(stmt.returning(svc.account_id))
                 if result.first() is not None:
+                    await self._with_sessions(conn, pile_id, gun, opened)
                     return None
                 holder = (
                     await conn.execute(select(svc.session_id).where(svc.account_id == account_id))
@@ -148,12 +160,12 @@ class AccountStorage(StorageArea):
                         .where(svc.account_id == account_id)
                         .values(since_ms=at_ms, pile_id=pile_id, gun=gun)
                     )
+                    await self._with_sessions(conn, pile_id, gun, opened)
                     return None
                 if holder is not None:
                     stale = await conn.execute(
                         delete(active_services).where(
-                            svc.account_id == account_id,
-                            stale_claims(at_ms, orphans=self.writer.stats.pending == 0),
+                            svc.account_id == account_id, stale_claims(at_ms)
                         )
                     )
                     if stale.rowcount == 0:
@@ -165,23 +177,49 @@ class AccountStorage(StorageArea):
                     )
         raise RuntimeError(f"could not claim account {account_id}: contention")
 
+    async def _with_sessions(
+        self, conn: AsyncConnection, pile_id: str, gun: int, opened: dict[str, Any] | None
+    ) -> None:
+        """Write, in a claim's transaction, the gun's session rows the writer still holds
+        and the row of the session the claim opens (new: no row of it can be newer), in one
+        statement: the claim holds a pool connection for as few round trips as it can."""
+        rows = self.writer.held_sessions.of_gun(pile_id, gun)
+        if opened is not None:
+            opened["row_version"] = self.writer.row_versions.next()
+            rows = [*rows, opened]
+        if rows:
+            await upsert_sessions(conn, rows)
+
     async def release_stale_claims(self, now_ms: int) -> int:
         """Release every stale claim (stale_claims); how many were released."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                delete(active_services).where(
-                    stale_claims(now_ms, orphans=self.writer.stats.pending == 0)
-                )
-            )
+            result = await conn.execute(delete(active_services).where(stale_claims(now_ms)))
         return int(result.rowcount or 0)
 
-    async def release_account(self, account_id: str, session_id: str) -> bool:
-        """Release the claim if session_id holds it. False if it did not."""
+    async def release_account(
+        self, account_id: str, session_id: str, *, opened: bool = True
+    ) -> bool:
+        """Release the claim if session_id holds it. False if it did not.
+
+        The session's newest row the batch writer still holds is written in the same
+        transaction: a released claim's session shows how it ended, whatever the writer
+        loses. opened=False: the claim's session never opened (its authorisation was
+        refused after the claim), so the row the claim wrote for it is removed too."""
+        svc = active_services.c
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(active_services).where(
-                    active_services.c.account_id == account_id,
-                    active_services.c.session_id == session_id,
+                    svc.account_id == account_id, svc.session_id == session_id
                 )
             )
+            held = self.writer.held_sessions.of_session(session_id)
+            if held is not None:
+                await upsert_sessions(conn, [held])
+            elif not opened:
+                await conn.execute(
+                    delete(sessions).where(
+                        sessions.c.id == session_id,
+                        sessions.c.state == Phase.AUTHORISED.value,
+                    )
+                )
             return result.rowcount > 0

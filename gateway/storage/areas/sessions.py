@@ -3,6 +3,9 @@ the overlap query of every bill."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from sqlalchemy import and_, func, or_, select
 
 from gateway.storage.areas.base import StorageArea
@@ -42,8 +45,16 @@ class SessionStorage(StorageArea):
         if pile_id is not None:
             q = q.where(sessions.c.pile_id == pile_id)
         async with self.reader.connect() as conn:
-            rows = (await conn.execute(q.order_by(sessions.c.updated_ms))).mappings()
-            return [SessionRow.from_row(r) for r in rows]
+            rows = (await conn.execute(q.order_by(sessions.c.updated_ms))).mappings().all()
+        return self._restored(rows)
+
+    def _restored(self, rows: Sequence[Mapping[Any, Any]]) -> list[SessionRow]:
+        """Rows read back to be carried on: this process's next versions of them must be
+        newer than the ones read (a restart with a wall clock behind the last process's)."""
+        versions = self.writer.row_versions
+        for r in rows:
+            versions.observe(r["row_version"])
+        return [SessionRow.from_row(r) for r in rows]
 
     async def sessions_to_restore(self, pile_id: str, ended_limit: int) -> list[SessionRow]:
         """What a restart puts back on a pile's guns: its open sessions, plus its newest
@@ -57,7 +68,7 @@ class SessionStorage(StorageArea):
             .limit(ended_limit)
         )
         async with self.reader.connect() as conn:
-            rows = [SessionRow.from_row(r) for r in (await conn.execute(ended)).mappings()]
+            rows = self._restored((await conn.execute(ended)).mappings().all())
         return [*await self.open_sessions(pile_id), *rows]
 
     async def overlapping_sessions(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, false
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from gateway.storage.schema.types import PileDwh, PileMs, SerialId, _ms, metadata
 
@@ -44,6 +44,9 @@ sessions = Table(
     _ms("late_charge_seen_ms"),
     Column("late_charge_reports", Integer(), nullable=False, server_default="0"),
     Column("late_charge_stop_retries", Integer(), nullable=False, server_default="0"),
+    # Which version of the row this is: an upsert never replaces a newer one
+    # (gateway/storage/session_rows.py: claims write rows the writer may still hold).
+    Column("row_version", BigInteger(), nullable=False, server_default="0"),
     Index(None, "pile_id", "transaction_id"),
     Index(None, "state", "updated_ms"),
     # One account's sessions in time order: the overlap query of every bill (code 7).
