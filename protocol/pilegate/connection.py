@@ -253,15 +253,19 @@ class PilegateConnection:
             phase = self.phase
             if phase is Phase.CLOSED:
                 return
-            # The steady state inline (what _accept and _route would do): a logged-in pile's
-            # heartbeat, auth request or bill is handed out at once.
+            # The steady state inline (what _accept, _route and _hand_out would do): a
+            # logged-in pile's heartbeat, auth request or bill is handed out at once.
             if (
                 phase is Phase.LOGGED_IN
                 and type(item) is Frame
                 and item.message.TYPE in _PLAIN_REQUESTS
             ):
                 self.last_received = now
-                self._hand_out(item)
+                open_requests = self._open
+                open_requests[id(item)] = item
+                if len(open_requests) > MAX_OPEN_REQUESTS:
+                    del open_requests[next(iter(open_requests))]
+                self._events.append(FrameReceived(item))
             else:
                 self._accept(item, now)
 
@@ -423,7 +427,12 @@ class PilegateConnection:
             if self.phase is Phase.CLOSED:
                 return None
             raise PilegateUsageError(f"{kind.name} seq {request.seq} is answered already")
-        return self._queue(message, request.seq)
+        if self.phase is Phase.CLOSED:
+            return None
+        seq = request.seq  # what _queue does, inline
+        data = encode(message, seq)
+        self._out.append(data)
+        return Outgoing(seq, message, data)
 
     def fail(self, request: Frame) -> Outgoing | None:
         """Handling a valid frame failed: answer NACK INTERNAL_ERROR unless it was answered

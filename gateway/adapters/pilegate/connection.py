@@ -252,12 +252,19 @@ class PileConnection:
             self._failed(frame)
 
     def _heartbeat_answered(self, frame: Frame, heartbeat: Heartbeat) -> None:
-        """The hot path: report the guns, answer HEARTBEAT_ACK (written by the pump)."""
+        """The hot path: report the guns, answer HEARTBEAT_ACK (written by the pump). Journaled
+        per config database.journal_heartbeats, the answer with its heartbeat."""
         pile = self.pile
         if pile is None:  # not logged in any more: the pile was refused meanwhile
             return
         try:
-            journal = self._heartbeat(pile, frame, heartbeat)
+            first, self._first_report = self._first_report, False
+            reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
+            pile.reports(reports)
+            policy = self.heartbeat_journal
+            journal = policy == "all" or (policy == "changes" and (changed or first))
+            if journal:
+                self._journal_in(frame)
             sent = self.proto.reply(frame, _HEARTBEAT_ACK)
             if sent is not None:
                 self.metrics.frame_out(_HEARTBEAT_ACK_NAME)
@@ -265,17 +272,6 @@ class PileConnection:
                     self._journal(self.pile_id, "out", sent.seq, sent.message, sent.data)
         except Exception:
             self._failed(frame)
-
-    def _heartbeat(self, pile: PilePort, frame: Frame, heartbeat: Heartbeat) -> bool:
-        """Report the guns; True when the heartbeat is journaled (its answer too)."""
-        first, self._first_report = self._first_report, False
-        reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
-        pile.reports(reports)
-        policy = self.heartbeat_journal
-        journal = policy == "all" or (policy == "changes" and (changed or first))
-        if journal:
-            self._journal_in(frame)
-        return journal
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
