@@ -77,6 +77,9 @@ ANSWER_TO: dict[int, MsgType] = {
     **dict.fromkeys(ACKED_EVENTS, T.ACK),
 }
 
+#: Requests handed out as they are once logged in, with no check on a gun: the fast path.
+_PLAIN_REQUESTS = frozenset({T.HEARTBEAT, T.AUTH_REQUEST, T.BILL})
+
 DEFAULT_LOGIN_TIMEOUT = 10.0  # seconds (§5)
 DEFAULT_COMMAND_TIMEOUT = 10.0  # seconds (§5)
 DEFAULT_BAD_FRAME_BURST = 20
@@ -249,9 +252,24 @@ class PilegateConnection:
     def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
         """A chunk of a TCP byte stream."""
         for item in self._decoder.feed(data):
-            if self.phase is Phase.CLOSED:
+            phase = self.phase
+            if phase is Phase.CLOSED:
                 return
-            self._accept(item, now)
+            # The steady state inline (what _accept, _route and _hand_out would do): a
+            # logged-in pile's heartbeat, auth request or bill is handed out at once.
+            if (
+                phase is Phase.LOGGED_IN
+                and type(item) is Frame
+                and item.message.TYPE in _PLAIN_REQUESTS
+            ):
+                self.last_received = now
+                open_requests = self._open
+                open_requests[id(item)] = item
+                if len(open_requests) > MAX_OPEN_REQUESTS:
+                    del open_requests[next(iter(open_requests))]
+                self._events.append(FrameReceived(item))
+            else:
+                self._accept(item, now)
 
     def receive_frame(self, data: bytes | bytearray | memoryview, now: float) -> None:
         """One WebSocket binary message: exactly one frame, or rejected as a whole (§1)."""
@@ -398,18 +416,26 @@ class PilegateConnection:
         """Answer a request handed out in a ``FrameReceived``, echoing its seq. None: the
         connection is closed, nothing was sent."""
         kind = request.message.TYPE
-        if kind == T.LOGIN:
-            raise PilegateUsageError("a LOGIN is answered with accept_login or refuse_login")
-        if message.TYPE != T.NACK and (
-            ANSWER_TO.get(kind) != message.TYPE
-            or (isinstance(message, Ack) and message.acked_type != kind)
-        ):
-            raise PilegateUsageError(f"{kind.name} is not answered by {message!r}")
+        answer = message.TYPE
+        # Fast path: the expected answer, not an ACK (whose acked type is checked below).
+        if answer is not ANSWER_TO.get(kind) or answer is T.ACK:
+            if kind == T.LOGIN:
+                raise PilegateUsageError("a LOGIN is answered with accept_login or refuse_login")
+            if answer != T.NACK and (
+                ANSWER_TO.get(kind) != answer
+                or (isinstance(message, Ack) and message.acked_type != kind)
+            ):
+                raise PilegateUsageError(f"{kind.name} is not answered by {message!r}")
         if self._open.pop(id(request), None) is None:
             if self.phase is Phase.CLOSED:
                 return None
             raise PilegateUsageError(f"{kind.name} seq {request.seq} is answered already")
-        return self._queue(message, request.seq)
+        if self.phase is Phase.CLOSED:
+            return None
+        seq = request.seq  # what _queue does, inline
+        data = encode(message, seq)
+        self._out.append(data)
+        return Outgoing(seq, message, data)
 
     def fail(self, request: Frame) -> Outgoing | None:
         """Handling a valid frame failed: answer NACK INTERNAL_ERROR unless it was answered
@@ -469,8 +495,11 @@ class PilegateConnection:
         return Outgoing(seq, message, data)
 
     def data_to_send(self) -> bytes:
-        out, self._out = b"".join(self._out), []
-        return out
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
 
     # --- time ------------------------------------------------------------------------------
 

@@ -67,6 +67,10 @@ NEEDS_DATABASE = (Login, AuthRequest, Bill)
 #: Metric names of the message types, computed once (the heartbeat path counts every frame).
 _NAMES = {t: t.name.lower() for t in MsgType}
 
+#: Every heartbeat gets the same answer: one message, read-only (only its seq differs).
+_HEARTBEAT_ACK = HeartbeatAck()
+_HEARTBEAT_ACK_NAME = _NAMES[MsgType.HEARTBEAT_ACK]
+
 #: Gun numbers a v1 frame can name (one byte).
 _GUN_NUMBERS = range(1, 256)
 
@@ -157,7 +161,10 @@ class PileConnection:
         try:
             while events := proto.events_received():
                 for event in events:
-                    self._event(event)
+                    if type(event) is FrameReceived:
+                        self._frame(event)  # the steady state: a pile's request
+                    else:
+                        self._event(event)
         finally:
             self._pumping = False
         self._write()  # may close (write buffer full): the closing is pumped then
@@ -165,16 +172,24 @@ class PileConnection:
         if deadline != self._timer_at:
             self._arm(deadline)
 
+    def _frame(self, event: FrameReceived) -> None:
+        """A pile's request: handled now, or queued behind (or as) database work."""
+        frame = event.frame
+        message = frame.message
+        self.metrics.frame_in(_NAMES[message.TYPE])
+        if self._inbox is not None:
+            self._inbox.append(event)
+        elif type(message) is Heartbeat:
+            self._heartbeat_answered(frame, message)
+        elif isinstance(message, NEEDS_DATABASE):
+            self._inbox = deque((event,))
+            self._worker = asyncio.create_task(self._drain())
+        else:
+            self._handle(frame)
+
     def _event(self, event: Any) -> None:
         if isinstance(event, FrameReceived):
-            self.metrics.frame_in(_NAMES[event.frame.message.TYPE])
-            if self._inbox is not None:
-                self._inbox.append(event)
-            elif isinstance(event.frame.message, NEEDS_DATABASE):
-                self._inbox = deque((event,))
-                self._worker = asyncio.create_task(self._drain())
-            else:
-                self._handle(event.frame)
+            self._frame(event)
         elif isinstance(event, ReplyReceived):
             self.metrics.frame_in(_NAMES[event.frame.message.TYPE])
             if self._inbox is not None:
@@ -226,8 +241,7 @@ class PileConnection:
             if pile is None:  # not logged in any more: the pile was refused meanwhile
                 return
             if isinstance(message, Heartbeat):
-                journal = self._heartbeat(pile, frame, message)
-                self._reply(frame, HeartbeatAck(), journal=journal)
+                self._heartbeat_answered(frame, message)
                 return
             self._journal_in(frame)
             if isinstance(message, StatusChange):
@@ -237,16 +251,27 @@ class PileConnection:
         except Exception:
             self._failed(frame)
 
-    def _heartbeat(self, pile: PilePort, frame: Frame, heartbeat: Heartbeat) -> bool:
-        """Report the guns; True when the heartbeat is journaled (its answer too)."""
-        first, self._first_report = self._first_report, False
-        reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
-        pile.reports(reports)
-        policy = self.heartbeat_journal
-        journal = policy == "all" or (policy == "changes" and (changed or first))
-        if journal:
-            self._journal_in(frame)
-        return journal
+    def _heartbeat_answered(self, frame: Frame, heartbeat: Heartbeat) -> None:
+        """The hot path: report the guns, answer HEARTBEAT_ACK (written by the pump). Journaled
+        per config database.journal_heartbeats, the answer with its heartbeat."""
+        pile = self.pile
+        if pile is None:  # not logged in any more: the pile was refused meanwhile
+            return
+        try:
+            first, self._first_report = self._first_report, False
+            reports, changed = inbound.gun_reports(heartbeat, self._last_report, self.log)
+            pile.reports(reports)
+            policy = self.heartbeat_journal
+            journal = policy == "all" or (policy == "changes" and (changed or first))
+            if journal:
+                self._journal_in(frame)
+            sent = self.proto.reply(frame, _HEARTBEAT_ACK)
+            if sent is not None:
+                self.metrics.frame_out(_HEARTBEAT_ACK_NAME)
+                if journal and self.pile_id is not None:
+                    self._journal(self.pile_id, "out", sent.seq, sent.message, sent.data)
+        except Exception:
+            self._failed(frame)
 
     async def _handle_async(self, frame: Frame) -> None:
         message = frame.message
