@@ -37,9 +37,12 @@ def soak(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # Short but with every kind of churn: at these per-pile-per-minute rates 40 piles in 20 s
     # see ~20 remote starts, ~13 remote stops and ~8 disconnects around the kill (at 10 s).
+    # The settle phase lasts at least the start timeout + 5 s (a start never confirmed must
+    # time out): 10 s rather than the default 20 keeps it short.
     argv = [sys.executable, str(SOAK), "--piles", str(PILES), "--duration", "20", "--kills", "1",
-            "--settle", "90", "--seed", "7", "--fault-rate", "0.1", "--remote-starts", "1.5",
-            "--remote-stops", "1", "--disconnects", "0.6", "--work-dir", str(work)]  # fmt: skip
+            "--settle", "90", "--start-timeout", "10", "--seed", "7", "--fault-rate", "0.1",
+            "--remote-starts", "1.5", "--remote-stops", "1", "--disconnects", "0.6",
+            "--work-dir", str(work)]  # fmt: skip
     proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no summary (exit {proc.returncode}): {proc.stderr[-3000:]}"
