@@ -6,6 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-quick clean
 
+# The suite runs on every core (pytest-xdist). A test file stays on one worker: its module-scoped
+# fixtures (a database, a gateway, the soak's run) are built once. Every test listens on an
+# OS-chosen 127.0.0.1 port and gets its own database, so workers do not meet.
+# `make test PYTEST_PARALLEL=` runs it in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -21,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m tests.services
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

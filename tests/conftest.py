@@ -16,6 +16,25 @@ settings.load_profile("pilegate")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+#: The longest test files (each tens of seconds on a busy machine), collected first: with the
+#: suite spread over workers one file at a time (`make test`), a long file started last would
+#: run alone at the end while the other workers idle.
+LONGEST_FIRST = (
+    "tests/scenarios/test_soak.py",
+    "tests/operator/test_export_memory.py",
+    "tests/console/test_console.py",
+    "tests/gateway/test_serve_process.py",
+    "tests/gateway/test_restart.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its order
+
 
 def _require(name: str, url: str | None) -> str:
     if url:

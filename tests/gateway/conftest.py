@@ -21,12 +21,15 @@ CARD = "D4E5F60718293A4B"
 
 
 def gateway_config(**sessions: float) -> GatewayConfig:
+    """A gateway on 127.0.0.1 with ephemeral ports. The login timeout is generous (a test that
+    is about the login timeout sets its own): a busy CI machine can take over a second to
+    answer a LOGIN, and a pile closed before its LOGIN_ACK is a flake, not a finding."""
     base = GatewayConfig()
     return replace(
         base,
         server=replace(base.server, host="127.0.0.1", tcp_port=0, ws_port=0, bad_frame_burst=5),
         piles=replace(
-            base.piles, login_timeout_s=1.0, heartbeat_interval_s=30, command_timeout_s=2.0
+            base.piles, login_timeout_s=10.0, heartbeat_interval_s=30, command_timeout_s=2.0
         ),
         sessions=replace(base.sessions, **sessions),
         database=replace(base.database, batch_ms=2.0),
