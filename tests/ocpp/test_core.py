@@ -521,17 +521,19 @@ async def rogue_alarms(gateway: Gateway) -> list[dict[str, object]]:
 async def test_charging_reported_around_a_refused_start_the_charger_stops_is_no_alarm(
     gateway: Gateway, port: int
 ) -> None:
-    """The charger started before it heard the refusal (here: an unknown tag), reports
-    Charging, then stops the transaction itself (StopTransactionOnInvalidId)."""
+    """The charger started before it heard the refusal (the card's account already charges
+    on connector 1: ConcurrentTx), reports Charging, then stops the transaction itself
+    (StopTransactionOnInvalidId)."""
     async with connected(port, CP) as cp:
         await cp.cold_boot()
-        await cp.status(1, "Preparing")
-        started = await cp.start_tx("UNKNOWN-TAG", meter=1000)
-        assert started.id_tag_info["status"] == "Invalid"
-        await cp.status(1, "Charging")  # sent before the answer arrived
+        await charging(cp)
+        await cp.status(2, "Preparing")
+        started = await cp.start_tx(CARD, connector=2, meter=1000)
+        assert started.id_tag_info["status"] == "ConcurrentTx"
+        await cp.status(2, "Charging")  # sent before the answer arrived
         await cp.stop_tx(started.transaction_id, meter=1001, reason="DeAuthorized")
-        await cp.status(1, "Finishing")
-        await cp.status(1, "Available")
+        await cp.status(2, "Finishing")
+        await cp.status(2, "Available")
         for _ in range(3):
             await cp.call(call.Heartbeat())
         await gateway.storage.flush()

@@ -17,7 +17,8 @@ Rules for transactions, as the field needs them (docs/ocpp.md, "Transactions"):
   arrives later still records the stop and bills it, which resolves the lost bill.
 * Charging may be reported before the transaction is settled: after an accepted Authorize
   and before StartTransaction.req, or before the charger heard that its StartTransaction is
-  refused (it then stops it, StopTransactionOnInvalidId, reason DeAuthorized). Such a status
+  refused as ConcurrentTx (it then stops it, StopTransactionOnInvalidId, reason DeAuthorized);
+  an Invalid or Blocked tag that charges is alarmed at once (field cases 4 and 6). Such a status
   is not yet "charging without a session": the next heartbeat reports the connector if it
   still charges, and the session machine then alarms and stops it.
 * The bill (``billing.bill_of``) goes in once the connector is free again after the stop
@@ -128,13 +129,14 @@ def status_notification(ch: OcppCharger, msg: m.StatusNotification) -> m.Respons
 def _start_under_way(ch: OcppCharger, connector: int, now: int) -> bool:
     """A Charging status OCPP allows before the transaction is settled: after an accepted
     Authorize and before its StartTransaction.req, or before the charger heard that its
-    StartTransaction was refused (it then stops it itself, StopTransactionOnInvalidId).
+    StartTransaction was refused as ConcurrentTx (a valid tag whose account charges elsewhere;
+    the charger then stops it itself, StopTransactionOnInvalidId).
     Not reported at once; a connector still charging at the next heartbeat is reported by
     it, and with no session then the session machine alarms and stops it (field case 4)."""
     tx = ch.state.open_tx.get(connector)
     if tx is not None:
-        if tx.session_tx is not None:
-            return False
+        if tx.session_tx is not None or tx.id_tag_status != "ConcurrentTx":
+            return False  # a live session, or a tag we refuse outright: no grace (case 4, 6)
         ch.log.info("ocpp_charging_on_refused_transaction", gun=connector,
                     transaction=tx.id, id_tag_status=tx.id_tag_status)  # fmt: skip
         return True
