@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from billing.tariff import ScopeKind
+from gateway.adapters.pilegate.showcase import example_tariff
 from gateway.admin.app import create_app
 from gateway.app import Gateway
 from gateway.cli import main
@@ -37,6 +39,7 @@ from tests.protocol.ykc.samples import PILE as SAMPLE_PILE
 from tests.protocol.ykc.samples import SAMPLES
 
 T = FrameType
+PERIODS = ("sharp", "peak", "flat", "valley")  # YKC rate numbers 0..3
 
 
 @pytest.fixture
@@ -325,3 +328,60 @@ async def test_a_ykc_connection_is_held_and_swept_like_any_connection(
     ykc_gateway.close_silent(ykc_gateway.loop.time() + 3 * interval + 1)
     await asyncio.wait_for(ykc.closed.wait(), 5)
     await until(lambda: not ykc_gateway.connections and not ykc_gateway.piles[YKC_PILE].online)
+
+
+async def test_a_bill_priced_exactly_by_the_model_is_accepted_without_findings(
+    ykc_gateway: Gateway, clock: FakeClock
+) -> None:
+    """The pile prices each period at electricity + service and does not split the amount:
+    with a service fee in the tariff, a bill made exactly by the model the gateway sent
+    must come out accepted, its amount split as the tariff splits it, and nothing flagged."""
+    gw = ykc_gateway
+    await gw.storage.put_tariff(example_tariff("split", ScopeKind.PILE, YKC_PILE))
+    pile = YkcPile()
+    try:
+        await pile.login(gw.tcp_port)
+        model = (await pile.expect(T.SET_MODEL)).message
+        assert any(getattr(model, f"{p}_service_e5") for p in PERIODS)  # a service fee
+        started = asyncio.create_task(gw.start_charge(YKC_PILE, 1, ACCOUNT, "own_app"))
+        command = await pile.expect(T.REMOTE_START)
+        trade = command.message.trade_no  # type: ignore[attr-defined]
+        await started
+        pile.send(RemoteStartResult(trade, YKC_PILE, "01", 1, 0), seq=command.seq)
+        await until(lambda: session(gw).phase is Phase.CHARGING)
+        start_ms = session(gw).charge_start_ms
+        pile.realtime(1, 3, trade, energy_dwh=0)
+        await clock.advance(gw, 600)
+        energy = 12_345  # 1.2345 kWh in ten minutes
+        pile.realtime(1, 3, trade, energy_dwh=energy)
+        stopped = asyncio.create_task(gw.stop_charge(YKC_PILE, 1))
+        stop = await pile.expect(T.REMOTE_STOP)
+        pile.send(RemoteStopResult(YKC_PILE, "01", 1, 0), seq=stop.seq)
+        await stopped
+        end_ms = gw.now_ms()
+        local = Cp56Time.from_epoch_ms(start_ms)
+        period = PERIODS[model.slots[(local.hour * 60 + local.minute) // 30]]  # type: ignore[attr-defined]
+        price = getattr(model, f"{period}_price_e5") + getattr(model, f"{period}_service_e5")
+        amount = (energy * price + 50_000) // 100_000  # 0.0001 CNY, half up
+        priced = dataclasses.replace(
+            bill(trade, start_ms, end_ms, energy),
+            flat_price_e5=0, flat_energy_dwh=0, flat_loss_energy_dwh=0, flat_amount_e4=0,
+            total_amount_e4=amount,
+            **{
+                f"{period}_price_e5": price, f"{period}_energy_dwh": energy,
+                f"{period}_loss_energy_dwh": energy, f"{period}_amount_e4": amount,
+            },
+        )  # fmt: skip
+        seq = pile.send(priced)
+        confirm = await pile.expect(T.BILL_CONFIRM, seq=seq)
+        assert confirm.message.result == 0  # type: ignore[attr-defined]
+        await gw.storage.flush()
+        (listed,) = (await queries.list_bills(gw.storage.reader, pile_id=YKC_PILE)).rows
+        row = await queries.get_bill(gw.storage.reader, listed["id"])
+        assert row is not None and row["status"] == listed["status"]
+        found = await queries.list_anomalies(gw.storage.reader, pile_id=YKC_PILE)
+        assert [(a["code"], a["kind"], a["reason"]) for a in found.rows] == []
+        assert row["service_amount_fen"] == row["our_service_amount_fen"] > 0  # split as ours
+        assert row["total_amount_fen"] == row["our_total_fen"] == (amount + 50) // 100
+    finally:
+        await pile.close()

@@ -511,3 +511,66 @@ async def test_charging_on_a_refused_tag_is_stopped_by_the_gateway(
             await cp.call(call.Heartbeat())
         request = await cp.wait_for("RemoteStopTransaction")
         assert request["transaction_id"] == started.transaction_id
+
+
+async def rogue_alarms(gateway: Gateway) -> list[dict[str, object]]:
+    found = await anomalies_of(gateway.storage, CP)
+    return [a for a in found if a["kind"] == "alarm:charging_without_session"]
+
+
+async def test_charging_reported_around_a_refused_start_the_charger_stops_is_no_alarm(
+    gateway: Gateway, port: int
+) -> None:
+    """The charger started before it heard the refusal (the card's account already charges
+    on connector 1: ConcurrentTx), reports Charging, then stops the transaction itself
+    (StopTransactionOnInvalidId)."""
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        await charging(cp)
+        await cp.status(2, "Preparing")
+        started = await cp.start_tx(CARD, connector=2, meter=1000)
+        assert started.id_tag_info["status"] == "ConcurrentTx"
+        await cp.status(2, "Charging")  # sent before the answer arrived
+        await cp.stop_tx(started.transaction_id, meter=1001, reason="DeAuthorized")
+        await cp.status(2, "Finishing")
+        await cp.status(2, "Available")
+        for _ in range(3):
+            await cp.call(call.Heartbeat())
+        await gateway.storage.flush()
+        assert await rogue_alarms(gateway) == []
+        assert [a for a, _ in cp.received if a == "RemoteStopTransaction"] == []
+
+
+async def test_charging_reported_before_the_start_transaction_is_no_alarm(
+    gateway: Gateway, port: int
+) -> None:
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        await cp.status(1, "Preparing")
+        assert (await cp.call(call.Authorize(id_tag=CARD))).id_tag_info["status"] == "Accepted"
+        await cp.status(1, "Charging")  # energy flows, StartTransaction.req not yet sent
+        started = await cp.start_tx(CARD, meter=1000)
+        assert started.id_tag_info["status"] == "Accepted"
+        await cp.call(call.Heartbeat())
+        await cp.status(1, "Finishing")
+        await cp.stop_tx(started.transaction_id, meter=2000)
+        await cp.status(1, "Charging")  # a late status of the ended charge, then Finishing
+        await cp.status(1, "Finishing")
+        await cp.status(1, "Available")
+        await gateway.storage.flush()
+        assert await rogue_alarms(gateway) == []
+        assert [a for a, _ in cp.received if a == "RemoteStopTransaction"] == []
+
+
+async def test_charging_with_no_transaction_at_all_raises_the_alarm(
+    gateway: Gateway, port: int
+) -> None:
+    async with connected(port, CP) as cp:
+        await cp.cold_boot()
+        await cp.status(1, "Preparing")
+        await cp.status(1, "Charging")  # nobody authorised, no StartTransaction
+
+        async def alarmed() -> object:
+            return await rogue_alarms(gateway)
+
+        await eventually(alarmed, what="the charging-without-session alarm")

@@ -15,6 +15,12 @@ Rules for transactions, as the field needs them (docs/ocpp.md, "Transactions"):
   machine ends the service at the unplug and waits for the bill (bill-wait alarm, lost-bill
   anomaly); the transaction row is flagged ``ended_by_gateway_ms``. A StopTransaction that
   arrives later still records the stop and bills it, which resolves the lost bill.
+* Charging may be reported before the transaction is settled: after an accepted Authorize
+  and before StartTransaction.req, or before the charger heard that its StartTransaction is
+  refused as ConcurrentTx (it then stops it, StopTransactionOnInvalidId, reason DeAuthorized);
+  an Invalid or Blocked tag that charges is alarmed at once (field cases 4 and 6). Such a status
+  is not yet "charging without a session": the next heartbeat reports the connector if it
+  still charges, and the session machine then alarms and stops it.
 * The bill (``billing.bill_of``) goes in once the connector is free again after the stop
   (Available, or anything but Finishing/Charging/Suspended), so the idle time from the end
   of charging to the unplug is the charger's; a stopped transaction not billed yet (a
@@ -41,6 +47,8 @@ from sessions import StartConfirmed, StopConfirmed
 
 CHARGING = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
 BUSY = CHARGING | {"Finishing"}
+#: How long an accepted Authorize explains a Charging status without a transaction yet.
+AUTHORIZED_FOR_MS = 5 * 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +69,8 @@ class ChargerState:
     remote_starts: dict[int, RemoteStart] = field(default_factory=dict)
     awaiting_bill: dict[int, OcppTransaction] = field(default_factory=dict)
     channels: dict[str, str] = field(default_factory=dict)  # session_tx -> channel
+    # idTags an Authorize accepted and no StartTransaction named yet -> when (gateway ms)
+    authorized: dict[str, int] = field(default_factory=dict)
 
 
 class Charger(Protocol):
@@ -118,6 +128,8 @@ def status_notification(ch: Charger, msg: m.StatusNotification) -> m.Response:
     ch.state.statuses[connector] = (msg.status, msg.error_code, at)
     if msg.status not in GUN_STATUS:
         return m.StatusNotificationResponse()
+    if msg.status in CHARGING and _start_under_way(ch, connector, now):
+        return m.StatusNotificationResponse()  # the next heartbeat reports it if it lasts
     ch.report(connector)
     if msg.status == "Available":
         tx = ch.state.open_tx.pop(connector, None)
@@ -133,6 +145,26 @@ def status_notification(ch: Charger, msg: m.StatusNotification) -> m.Response:
         if stopped is not None:
             ch.spawn("bill", submit_bill(ch, stopped, service_end_ms=at))
     return m.StatusNotificationResponse()
+
+
+def _start_under_way(ch: Charger, connector: int, now: int) -> bool:
+    """A Charging status OCPP allows before the transaction is settled: after an accepted
+    Authorize and before its StartTransaction.req, or before the charger heard that its
+    StartTransaction was refused as ConcurrentTx (a valid tag whose account charges elsewhere;
+    the charger then stops it itself, StopTransactionOnInvalidId).
+    Not reported at once; a connector still charging at the next heartbeat is reported by
+    it, and with no session then the session machine alarms and stops it (field case 4)."""
+    tx = ch.state.open_tx.get(connector)
+    if tx is not None:
+        if tx.session_tx is not None or tx.id_tag_status != "ConcurrentTx":
+            return False  # a live session, or a tag we refuse outright: no grace (case 4, 6)
+        ch.log.info("ocpp_charging_on_refused_transaction", gun=connector,
+                    transaction=tx.id, id_tag_status=tx.id_tag_status)  # fmt: skip
+        return True
+    if any(now - at <= AUTHORIZED_FOR_MS for at in ch.state.authorized.values()):
+        ch.log.info("ocpp_charging_before_start_transaction", gun=connector)
+        return True
+    return False
 
 
 def meter_values(ch: Charger, msg: m.MeterValues) -> m.Response:
@@ -187,7 +219,14 @@ async def boot_notification(ch: Charger, msg: m.BootNotification) -> m.Response:
 async def authorize(ch: Charger, msg: m.Authorize) -> m.Response:
     if any(r.id_tag == msg.id_tag for r in ch.state.remote_starts.values()):
         return m.AuthorizeResponse(id_tag_info=m.IdTagInfo(status="Accepted"))
-    return m.AuthorizeResponse(id_tag_info=m.IdTagInfo(status=await id_tag_status(ch, msg.id_tag)))
+    status = await id_tag_status(ch, msg.id_tag)
+    if status == "Accepted":
+        now = ch.now_ms()
+        pending = ch.state.authorized
+        for tag in [t for t, at in pending.items() if now - at > AUTHORIZED_FOR_MS]:
+            del pending[tag]
+        pending[msg.id_tag] = now
+    return m.AuthorizeResponse(id_tag_info=m.IdTagInfo(status=status))
 
 
 async def id_tag_status(ch: Charger, id_tag: str) -> str:
@@ -199,6 +238,7 @@ async def id_tag_status(ch: Charger, id_tag: str) -> str:
 
 async def start_transaction(ch: Charger, msg: m.StartTransaction) -> m.Response:
     storage, connector = ch.storage, msg.connector_id
+    ch.state.authorized.pop(msg.id_tag, None)
     found = await storage.find_start(
         ch.charger_id, connector, msg.id_tag, msg.timestamp, msg.meter_start
     )

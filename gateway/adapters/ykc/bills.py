@@ -3,9 +3,10 @@
 Units: YKC's energy unit (0.0001 kWh) is pilegate's dWh (0.1 Wh), so energies and meter
 readings pass unchanged. Amounts are 0.0001 CNY on the wire and fen in pilegate: each is
 rounded half-up to the fen once (the raw values stay in the frame journal). A YKC bill prices
-each period at electricity + service together and does not split the amount, so the whole
-amount is the bill's energy amount and its service amount is 0; pilegate's own settlement
-splits it from the tariff. YKC has no idle fee.
+each period at electricity + service together and does not split the amount. pilegate's
+bill has an energy and a service amount, so each period's amount is split in the ratio of the
+electricity and service prices of the billing model the gateway gave the pile (its
+``prices_e5``); without a model the whole amount is energy. YKC has no idle fee.
 
 Times are the pile's local wall clock (CP56Time2a) read in its zone. YKC bills carry no
 authorisation or unplug time: authorisation is the gateway's own (the session's, when the
@@ -46,14 +47,17 @@ def pile_bill(
     tz: tzinfo = CHINA,
     account: str | None = None,
     authorised_ms: int | None = None,
+    model_prices_e5: tuple[tuple[int, int], ...] | None = None,
 ) -> PileBill:
     """The pile's bill in pilegate's terms. ``account`` and ``authorised_ms`` come from the
     gateway's session of this trade number when there is one; otherwise the account is the
-    card (or VIN) the pile names."""
+    card (or VIN) the pile names. ``model_prices_e5``: (electricity, service) per rate number
+    of the pile's billing model, to split the amounts."""
     start = _ms(bill.start_time, tz)
     end = _ms(bill.end_time, tz)
     closed = max(end, _ms(bill.trade_time, tz))
     total = fen(bill.total_amount_e4)
+    energy_amount = fen(_energy_part_e4(bill, model_prices_e5)) if model_prices_e5 else total
     return PileBill(
         transaction_id=bill.trade_no,
         gun=gun_number(bill.gun) or 0,
@@ -70,13 +74,29 @@ def pile_bill(
         peak_dwh=bill.peak_energy_dwh,
         flat_dwh=bill.flat_energy_dwh,
         valley_dwh=bill.valley_energy_dwh,
-        energy_amount_fen=total,
-        service_amount_fen=0,
+        energy_amount_fen=energy_amount,
+        service_amount_fen=total - energy_amount,
         idle_fee_fen=0,
         total_amount_fen=total,
         stop_reason=bill.stop_reason,
         vin=bill.vin or None,
     )
+
+
+def _energy_part_e4(bill: Bill | BillV17, prices_e5: tuple[tuple[int, int], ...]) -> int:
+    """The electricity share of the bill's amount: each period's amount split by the model's
+    electricity : service prices (rate numbers 0..3 = sharp, peak, flat, valley)."""
+    amounts = (
+        bill.sharp_amount_e4,
+        bill.peak_amount_e4,
+        bill.flat_amount_e4,
+        bill.valley_amount_e4,
+    )
+    part = 0
+    for amount, (electricity, service) in zip(amounts, prices_e5, strict=False):
+        price = electricity + service
+        part += div_round_half_up(amount * electricity, price) if price else amount
+    return min(part, bill.total_amount_e4)
 
 
 def _pile_account(bill: Bill | BillV17) -> str:

@@ -479,7 +479,14 @@ class YkcPileConnection:
         port = self.pile
         assert port is not None
         account, authorised_ms = self._trades.get(m.trade_no, (None, None))
-        bill = pile_bill(m, tz=self.proto.tz, account=account, authorised_ms=authorised_ms)
+        model = await self._model()  # the pile prices by it: it splits the amount (bills.py)
+        bill = pile_bill(
+            m,
+            tz=self.proto.tz,
+            account=account,
+            authorised_ms=authorised_ms,
+            model_prices_e5=model.prices_e5 if model is not None else None,
+        )
         verdict = await port.bill(bill)
         if verdict is None:
             self.log.warning("ykc_bill_unanswered", trade=m.trade_no, reason="not committed")

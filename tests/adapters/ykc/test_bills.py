@@ -70,3 +70,13 @@ def test_stop_reason_kinds() -> None:
     assert [stop_kind(c) for c in (0x45, 0x4A, 0x69, 0x6A, 0x90)] == [
         "normal", "start_failed", "start_failed", "abnormal", "unknown",
     ]  # fmt: skip
+
+
+def test_the_amount_is_split_by_the_models_electricity_and_service_prices() -> None:
+    # The sample bill: 0.1650 kWh in the valley at 0.90 CNY/kWh, one amount of 0.1400 CNY.
+    # A model of valley 0.30 electricity + 0.60 service splits it 0.0467 + 0.0933.
+    prices = ((0, 0), (0, 0), (0, 0), (30_000, 60_000))
+    b = pile_bill(sample_bill(), model_prices_e5=prices)
+    assert (b.energy_amount_fen, b.service_amount_fen, b.total_amount_fen) == (5, 9, 14)
+    no_service = ((0, 0), (0, 0), (0, 0), (90_000, 0))
+    assert pile_bill(sample_bill(), model_prices_e5=no_service).service_amount_fen == 0
