@@ -226,6 +226,8 @@ async def test_a_login_the_gateway_is_slow_to_handle_is_not_timed_out(
     # A restarted gateway's whole fleet logs in at once and the database takes longer than
     # the login timeout: the timeout is for connections that send no LOGIN, not for the
     # gateway's own slowness (closing them made every pile log in again, feeding the storm).
+    config = gateway.config  # a short login timeout (the suite's is generous), read per connection
+    gateway.config = replace(config, piles=replace(config.piles, login_timeout_s=1.0))
     real_login = gateway.login
 
     async def slow_login(*args: Any) -> Any:

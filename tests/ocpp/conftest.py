@@ -17,9 +17,11 @@ from tests.gateway.conftest import FakeClock, gateway_config
 
 CP = "CP-1"  # the default station: connectors 0 (the charger), 1 and 2
 CARD = "04A1B2C3D4"  # a registered idTag (card token)
-ACCOUNT = "13800000001"
+# Outside the simulator's driver pool (simulators/accounts.py: 1380000xxxx, 1390000xxxx), so the
+# field-case scenarios never draw the disabled one.
+ACCOUNT = "13700000001"
 BLOCKED_CARD = "04DEAD0000"  # its account is disabled
-BLOCKED_ACCOUNT = "13800000002"
+BLOCKED_ACCOUNT = "13700000002"
 
 
 def ocpp_config(**ocpp: object) -> GatewayConfig:

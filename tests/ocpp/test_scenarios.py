@@ -27,8 +27,6 @@ async def live() -> AsyncIterator[ScenarioOptions]:
         gateway = await start(url, config)
         try:
             for account, card, password in pool():
-                if await gateway.storage.find_account("operator", account) is not None:
-                    continue  # the OCPP fixture's own accounts
                 await gateway.storage.add_account(
                     account, balance_fen=100_000, card_token=card or None,
                     password=password or None,
