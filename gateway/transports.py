@@ -26,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from gateway.adapters.pilegate.connection import PileConnection
 from gateway.adapters.pilegate.host import PilegateAdapter
+from gateway.websocket_out import flush
 from protocol.pile_ids import normalize_pile_id
 
 #: What a new TCP link starts with: (link, peer) -> its connection (v1's, or a dialect sniffer).
@@ -33,7 +34,6 @@ Opening = Callable[[Any, str], Any]
 
 SUBPROTOCOL = "pilegate.v1"
 WS_PATH = re.compile(r"^/pile/(\d{16}|\d{20})/?$")
-CLOSE_TIMEOUT_S = 5.0
 
 
 def _peer(transport: Any, scheme: str) -> str:
@@ -172,17 +172,7 @@ class WsPileProtocol(_StreamProtocol):
         return False
 
     def _flush(self) -> None:
-        transport = self.transport
-        for data in self.ws.data_to_send():
-            if data:
-                transport.write(data)
-            else:  # the end of the stream: the WebSocket is closed
-                transport.close()
-                return
-        if self.ws.close_expected() and self._close_timer is None:
-            # We sent a close frame: give the pile a moment to answer, then drop it.
-            loop = self.core.loop
-            self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, transport.close)
+        self._close_timer = flush(self.ws, self.transport, self.core.loop, self._close_timer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_timer is not None:

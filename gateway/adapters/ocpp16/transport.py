@@ -38,10 +38,10 @@ from gateway.adapters.ocpp16.auth import admit
 from gateway.config import OcppConfig
 from gateway.storage import Storage
 from gateway.storage.areas.ocpp import ChargerAuth
+from gateway.websocket_out import flush
 
 SUBPROTOCOL = Subprotocol("ocpp1.6")
 CHARGER_ID = re.compile(r"^[A-Za-z0-9._:-]{1,32}$")
-CLOSE_TIMEOUT_S = 5.0
 MAX_MESSAGE = 64 * 1024  # an OCPP message; GetConfiguration answers are the largest
 
 
@@ -199,15 +199,7 @@ class OcppWsProtocol(asyncio.Protocol):
         return False
 
     def _flush(self) -> None:
-        transport = self.transport
-        for data in self.ws.data_to_send():
-            if data:
-                transport.write(data)
-            else:  # the end of the stream: the WebSocket is closed
-                transport.close()
-                return
-        if self.ws.close_expected() and self._close_timer is None:
-            self._close_timer = self.server.loop.call_later(CLOSE_TIMEOUT_S, transport.close)
+        self._close_timer = flush(self.ws, self.transport, self.server.loop, self._close_timer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_timer is not None:
