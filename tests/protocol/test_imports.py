@@ -14,6 +14,18 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def parse(path: Path) -> ast.Module:
+    """CPython 3.11's ast module keeps one recursion counter per interpreter, so a parse while
+    another thread of the test worker parses can fail with a spurious "AST constructor
+    recursion depth mismatch" SystemError (seen once in a full run): parse again."""
+    for _ in range(3):
+        try:
+            return ast.parse(path.read_text(), str(path))
+        except SystemError:
+            continue
+    return ast.parse(path.read_text(), str(path))
+
+
 def import_graph(package: str) -> dict[str, set[str]]:
     """Module -> the modules of ``package`` it imports (``from a import b`` counts as a.b when
     a.b is a module, else as a)."""
@@ -22,7 +34,7 @@ def import_graph(package: str) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for path in paths:
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(parse(path)):
             if isinstance(node, ast.Import):
                 targets.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
